@@ -1,0 +1,2 @@
+"""URLs under /api/v1/curation/."""
+urlpatterns: list = []

@@ -1,0 +1,108 @@
+"""Model artifacts on disk: the contract between training (writer) and serving (reader).
+
+Layout of one version, `MODEL_DIR/<version_id>/`:
+    meta.json            {"kind": "als"|"itemknn", "version": int, "params": {...}, "factors": int}
+    user_ids.npy         unicode array, row i of user_factors belongs to user_ids[i]
+    item_ids.npy         unicode array, column j / row j of item arrays belongs to item_ids[j]
+    user_factors.npy     float32 (n_users, k)      ALS only
+    item_factors.npy     float32 (n_items, k)      ALS only
+    sim_indptr.npy, sim_indices.npy, sim_data.npy
+                         CSR (n_items x n_items) top-K item-item similarities (both kinds;
+                         for ALS derived from the item factors) used for similar/basket lists
+    COMPLETE             written last; a directory without it is never loaded
+
+Everything is a plain .npy so readers can `np.load(..., mmap_mode="r")` and gunicorn
+workers share the pages through the OS page cache.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+COMPLETE_MARKER = "COMPLETE"
+
+
+class ArtifactError(Exception):
+    """The artifact is missing, incomplete or unreadable."""
+
+
+@dataclass
+class Artifact:
+    kind: str
+    version: int
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    similarity: sp.csr_matrix
+    user_factors: np.ndarray | None = None
+    item_factors: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+    path: Path | None = None
+
+
+def version_dir(model_dir: Path, version: int) -> Path:
+    return Path(model_dir) / str(version)
+
+
+def save(artifact: Artifact, model_dir: Path) -> Path:
+    """Write into a temp dir, fsync-free rename into place, COMPLETE last."""
+    final = version_dir(model_dir, artifact.version)
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "user_ids.npy", np.asarray(artifact.user_ids, dtype=str))
+    np.save(tmp / "item_ids.npy", np.asarray(artifact.item_ids, dtype=str))
+    sim = artifact.similarity.tocsr()
+    # One index dtype for both arrays, so scipy wraps the memory maps without copying.
+    index_dtype = np.int32 if sim.nnz < 2**31 - 1 else np.int64
+    np.save(tmp / "sim_indptr.npy", sim.indptr.astype(index_dtype))
+    np.save(tmp / "sim_indices.npy", sim.indices.astype(index_dtype))
+    np.save(tmp / "sim_data.npy", sim.data.astype(np.float32))
+    if artifact.user_factors is not None:
+        np.save(tmp / "user_factors.npy", np.ascontiguousarray(artifact.user_factors, dtype=np.float32))
+    if artifact.item_factors is not None:
+        np.save(tmp / "item_factors.npy", np.ascontiguousarray(artifact.item_factors, dtype=np.float32))
+    meta = {"kind": artifact.kind, "version": artifact.version, "params": artifact.params,
+            "factors": 0 if artifact.item_factors is None else int(artifact.item_factors.shape[1])}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    (final / COMPLETE_MARKER).write_text("ok\n")
+    return final
+
+
+def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
+    """Load an artifact memory-mapped. Raises ArtifactError if incomplete or corrupt."""
+    path = Path(path)
+    if not (path / COMPLETE_MARKER).exists():
+        raise ArtifactError(f"{path}: missing or incomplete artifact")
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        item_ids = np.load(path / "item_ids.npy")
+        n_items = len(item_ids)
+        sim = sp.csr_matrix(
+            (np.load(path / "sim_data.npy", mmap_mode=mmap_mode),
+             np.load(path / "sim_indices.npy", mmap_mode=mmap_mode),
+             np.load(path / "sim_indptr.npy", mmap_mode=mmap_mode)),
+            shape=(n_items, n_items),
+        )
+        uf = path / "user_factors.npy"
+        itf = path / "item_factors.npy"
+        return Artifact(
+            kind=meta["kind"],
+            version=int(meta["version"]),
+            user_ids=np.load(path / "user_ids.npy"),
+            item_ids=item_ids,
+            similarity=sim,
+            user_factors=np.load(uf, mmap_mode=mmap_mode) if uf.exists() else None,
+            item_factors=np.load(itf, mmap_mode=mmap_mode) if itf.exists() else None,
+            params=meta.get("params", {}),
+            path=path,
+        )
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable artifact ({exc})") from exc

@@ -1,0 +1,10 @@
+"""Recsys data: catalog, shoppers and events, API clients, training runs and model versions.
+
+One module per area so each stays small; import models from `recsys.models`.
+"""
+from .catalog import Item
+from .clients import ApiClient
+from .events import Event, EventType, Shopper
+from .training import ModelVersion, TrainingRun
+
+__all__ = ["ApiClient", "Event", "EventType", "Item", "ModelVersion", "Shopper", "TrainingRun"]

@@ -1,0 +1,1 @@
+"""Writes (services) for the recsys app, one module per area."""
