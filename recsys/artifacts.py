@@ -106,3 +106,27 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
         )
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable artifact ({exc})") from exc
+
+
+# --- the active-version stamp -------------------------------------------------------------
+# `MODEL_DIR/ACTIVE` holds the active version id. Training/rollback write it after the DB
+# transaction that activates a version commits; serving processes stat() it at most once a
+# second and reload when it changes. A file works with and without Redis, and across hosts
+# when MODEL_DIR is shared. No file means "no active model" (serving falls back to popular).
+ACTIVE_STAMP = "ACTIVE"
+
+
+def write_active_stamp(model_dir: Path, version: int | None) -> None:
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / (ACTIVE_STAMP + ".tmp")
+    tmp.write_text("" if version is None else f"{version}\n")
+    os.replace(tmp, model_dir / ACTIVE_STAMP)
+
+
+def read_active_stamp(model_dir: Path) -> int | None:
+    try:
+        raw = (Path(model_dir) / ACTIVE_STAMP).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(raw) if raw.isdigit() else None

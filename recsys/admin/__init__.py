@@ -1,0 +1,2 @@
+"""Django admin for recsys, one module per area (catalog, clients, training, ...)."""
+from . import catalog, clients, training  # noqa: F401
