@@ -239,6 +239,24 @@ AUTO_CREATE_ITEMS = env_bool("CURIO_AUTO_CREATE_ITEMS", False)
 # Events timestamped further ahead than this are refused (clock skew allowance).
 EVENT_MAX_FUTURE_SECONDS = env_int("CURIO_EVENT_MAX_FUTURE_SECONDS", 300)
 
+# --- trust: privacy, feedback, impressions, impact (README "Privacy, feedback and impact") ---
+# Events older than this are purged by the scheduled retention task; 0 keeps them forever.
+EVENT_RETENTION_DAYS = env_int("CURIO_EVENT_RETENTION_DAYS", 730)
+RETENTION_BATCH_SIZE = env_int("CURIO_RETENTION_BATCH_SIZE", 5000)
+# Impressions are buffered in-process and written in bulk (through Redis + a Celery task
+# when REDIS_URL is set); a full buffer drops new impressions rather than slow serving.
+IMPRESSIONS_ENABLED = env_bool("CURIO_IMPRESSIONS", True)
+IMPRESSION_FLUSH_SIZE = env_int("CURIO_IMPRESSION_FLUSH_SIZE", 1000)
+IMPRESSION_FLUSH_SECONDS = env_float("CURIO_IMPRESSION_FLUSH_SECONDS", 2.0)
+IMPRESSION_BUFFER_MAX = env_int("CURIO_IMPRESSION_BUFFER_MAX", 200_000)
+# Share of shoppers (per day, stable hash) served without curation as a randomized control.
+CONTROL_SHARE = env_float("CURIO_CONTROL_SHARE", 0.05)
+# Training weight of interactions with pinned/boosted impressions: 1 as any other, 0 leaves them out.
+PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5)
+# Model card: warn when a figure worsens by more than this fraction against the previous version.
+MODEL_CARD_WARN_THRESHOLD = env_float("CURIO_MODEL_CARD_WARN_THRESHOLD", 0.10)
+CELERY_IMPORTS = ("recsys.tasks_trust",)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

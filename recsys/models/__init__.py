@@ -6,5 +6,7 @@ from .catalog import Item
 from .clients import ApiClient
 from .events import Event, EventType, Shopper
 from .training import ModelVersion, TrainingRun
+from .trust import ErasureReceipt, Feedback, FeedbackType, Impression, ReviewDecision
 
 __all__ = ["ApiClient", "Event", "EventType", "Item", "ModelVersion", "Shopper", "TrainingRun"]
+__all__ += ["ErasureReceipt", "Feedback", "FeedbackType", "Impression", "ReviewDecision"]
