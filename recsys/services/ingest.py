@@ -1,0 +1,272 @@
+"""Bulk, idempotent writes of items and events (the API and the import commands both use these).
+
+Events: each row carries an `event_id` (sent, or derived from its content), unique in the table.
+Rows are written with `INSERT ... ON CONFLICT (event_id) DO NOTHING`; a row that was not inserted
+is a duplicate when the stored event says the same thing, and an error when it does not. Rows go
+in sorted by id so two writers sending overlapping batches at once queue on each other's rows
+instead of deadlocking, and each event is stored exactly once.
+
+PostgreSQL takes each column as one array (`unnest`), a handful of statements per batch of any
+size; SQLite (whose IMMEDIATE transactions already serialize writers) reads existing ids first
+and inserts the rest with `executemany`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from recsys.models import Event, Item, Shopper
+from recsys.validation import (
+    EventRow,
+    EventRules,
+    ItemRow,
+    RowError,
+    clean_event,
+    clean_item,
+    dedupe_events,
+    dedupe_items,
+)
+
+_CACHE_LIMIT = 500_000  # ids kept per writer; the cache is dropped when it grows past this
+
+
+class RowsRejected(Exception):
+    """The batch is refused whole; `errors` says which rows and why."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__(f"{len(errors)} bad row(s)")
+        self.errors = errors
+
+
+class BatchRefused(Exception):
+    """The batch as a whole is unusable (not a list, empty, too large)."""
+
+
+@dataclass
+class IngestCounts:
+    accepted: int = 0
+    duplicates: int = 0
+    shoppers_created: int = 0
+    items_created: int = 0
+    items_updated: int = 0
+
+    def add(self, other: IngestCounts) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def event_rules() -> EventRules:
+    return EventRules(now=timezone.now(), max_future_seconds=settings.EVENT_MAX_FUTURE_SECONDS)
+
+
+def check_batch(payload, *, limit: int, noun: str) -> None:
+    if not isinstance(payload, list):
+        raise BatchRefused(f"Send a JSON list of {noun}s (got {type(payload).__name__}).")
+    if not payload:
+        raise BatchRefused(f"The list is empty: send at least one {noun}.")
+    if len(payload) > limit:
+        raise BatchRefused(f"{len(payload):,} {noun}s in one batch; the limit is {limit:,}. Split the batch.")
+
+
+# --- events ------------------------------------------------------------------------------
+def events_ingest(*, payload) -> IngestCounts:
+    """Validate a whole API batch and store it, or store nothing and raise RowsRejected/BatchRefused."""
+    check_batch(payload, limit=settings.EVENT_BATCH_LIMIT, noun="event")
+    rules = event_rules()
+    errors: list[RowError] = []
+    rows = [row for i, raw in enumerate(payload) if (row := clean_event(raw, i, rules, errors)) is not None]
+    rows, duplicates = dedupe_events(rows, errors)
+    with transaction.atomic():
+        # Written even when some rows failed validation, so the answer lists every bad row
+        # (unknown items, clashing ids too); the rollback then leaves nothing stored.
+        writer = EventWriter()
+        writer.write(rows, errors)
+        if errors:
+            raise RowsRejected(sorted(errors))  # rolls the transaction back
+    writer.counts.duplicates += duplicates
+    return writer.counts
+
+
+class EventWriter:
+    """Writes validated, in-batch-deduplicated event rows. Call `write` inside a transaction.
+
+    Errors (unknown items, ids clashing with stored events) are appended to the caller's list;
+    the caller decides whether they abort everything (API, import) or are skipped (--skip-bad).
+    """
+
+    def __init__(self, *, auto_create_items: bool | None = None, cache_ids: bool = False):
+        self.counts = IngestCounts()
+        self.auto_create_items = settings.AUTO_CREATE_ITEMS if auto_create_items is None else auto_create_items
+        self.postgres = connection.vendor == "postgresql"
+        # Imports keep id maps across chunks (one transaction, so they stay true); the API asks each time.
+        self._cache_ids = cache_ids
+        self._item_pks: dict[str, int] = {}
+        self._shopper_pks: dict[str, int] = {}
+
+    def write(self, rows: list[EventRow], errors: list[RowError]) -> None:
+        if not rows:
+            return
+        now = timezone.now()
+        item_pks = self._item_map({r.item_id for r in rows}, now)
+        missing = [r for r in rows if r.item_id not in item_pks]
+        if missing:
+            for r in missing:
+                errors.append(RowError(r.index, "item_id", f"unknown item {r.item_id!r}: send it to "
+                                       "/api/v1/items/ (or import_items) before its events"))
+            rows = [r for r in rows if r.item_id in item_pks]
+        shopper_pks = self._shopper_map({r.user_id for r in rows}, now)
+        rows.sort(key=lambda r: r.event_id)  # one lock order for all writers
+        not_inserted = self._insert(rows, shopper_pks, item_pks, now)
+        self.counts.accepted += len(rows) - len(not_inserted)
+        if not_inserted:
+            self._judge_existing([r for r in rows if r.event_id in not_inserted], errors)
+
+    # Rows whose id was already stored: same content is a duplicate, different content an error.
+    def _judge_existing(self, rows: list[EventRow], errors: list[RowError]) -> None:
+        to_compare = [r for r in rows if not r.derived_id]  # a derived id is a hash of the content
+        self.counts.duplicates += len(rows) - len(to_compare)
+        stored = {}
+        for chunk in _chunks([r.event_id for r in to_compare], 900):
+            for event_id, *content in Event.objects.filter(event_id__in=chunk).values_list(
+                    "event_id", "shopper__user_id", "item__item_id", "type", "value", "timestamp", "recommendation_id"):
+                stored[event_id] = content
+        for r in to_compare:
+            content = stored.get(r.event_id)
+            if content is not None and r.same_content(*content):
+                self.counts.duplicates += 1
+            else:
+                errors.append(RowError(r.index, "event_id", f"event_id {r.event_id!r} is already stored "
+                                       "with different content"))
+
+    def _item_map(self, item_ids: set[str], now: datetime) -> dict[str, int]:
+        found = self._lookup(Item._meta.db_table, "item_id", item_ids, self._item_pks)
+        unknown = item_ids - found.keys()
+        if unknown and self.auto_create_items:
+            created = Item.objects.bulk_create(
+                [Item(item_id=i, title=i) for i in sorted(unknown)], ignore_conflicts=True)
+            self.counts.items_created += len(created)
+            found.update(self._lookup(Item._meta.db_table, "item_id", unknown, self._item_pks))
+        return found
+
+    def _shopper_map(self, user_ids: set[str], now: datetime) -> dict[str, int]:
+        found = self._lookup(Shopper._meta.db_table, "user_id", user_ids, self._shopper_pks)
+        unknown = sorted(user_ids - found.keys())
+        if unknown:
+            table = connection.ops.quote_name(Shopper._meta.db_table)
+            with connection.cursor() as cursor:
+                if self.postgres:
+                    cursor.execute(
+                        f"INSERT INTO {table} (user_id, personalization_consent, created_at, updated_at) "
+                        "SELECT u, true, %s, %s FROM unnest(%s::text[]) AS u ON CONFLICT (user_id) DO NOTHING",
+                        [now, now, unknown])
+                else:
+                    cursor.execute(
+                        f"INSERT INTO {table} (user_id, personalization_consent, created_at, updated_at) "
+                        "SELECT value, 1, %s, %s FROM json_each(%s) WHERE true ON CONFLICT (user_id) DO NOTHING",
+                        [_sqlite_time(now), _sqlite_time(now), json.dumps(unknown)])
+                self.counts.shoppers_created += max(cursor.rowcount, 0)
+            found.update(self._lookup(Shopper._meta.db_table, "user_id", set(unknown), self._shopper_pks))
+        return found
+
+    def _lookup(self, table: str, column: str, keys: set[str], cache: dict[str, int]) -> dict[str, int]:
+        found = {k: cache[k] for k in keys if k in cache}
+        wanted = [k for k in keys if k not in found]
+        if wanted:
+            table = connection.ops.quote_name(table)
+            with connection.cursor() as cursor:
+                if self.postgres:
+                    cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} = ANY(%s)", [wanted])
+                else:
+                    cursor.execute(f"SELECT {column}, id FROM {table} WHERE {column} IN "
+                                   "(SELECT value FROM json_each(%s))", [json.dumps(wanted)])
+                found.update(cursor.fetchall())
+        if self._cache_ids:
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+            cache.update(found)
+        return found
+
+    def _insert(self, rows: list[EventRow], shopper_pks: dict, item_pks: dict, now: datetime) -> set[str]:
+        """Insert what is new; return the ids that were already stored."""
+        table = connection.ops.quote_name(Event._meta.db_table)
+        columns = "event_id, shopper_id, item_id, type, value, timestamp, recommendation_id, created_at"
+        ids = [r.event_id for r in rows]
+        if self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT e, s, i, t, v, ts, r, %s FROM unnest("
+                    "%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::timestamptz[], %s::text[]"
+                    ") AS x(e, s, i, t, v, ts, r) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                    [now, ids, [shopper_pks[r.user_id] for r in rows], [item_pks[r.item_id] for r in rows],
+                     [r.type for r in rows], [r.value for r in rows], [r.timestamp for r in rows],
+                     [r.recommendation_id for r in rows]])
+                inserted = {event_id for (event_id,) in cursor.fetchall()}
+            return set(ids) - inserted
+        # SQLite: the IMMEDIATE transaction holds the write lock, so what we read stays true.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT event_id FROM {table} WHERE event_id IN (SELECT value FROM json_each(%s))",
+                           [json.dumps(ids)])
+            existing = {event_id for (event_id,) in cursor.fetchall()}
+            created = _sqlite_time(now)
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [(r.event_id, shopper_pks[r.user_id], item_pks[r.item_id], r.type, r.value,
+                  _sqlite_time(r.timestamp), r.recommendation_id, created)
+                 for r in rows if r.event_id not in existing])
+        return existing
+
+
+def _sqlite_time(value: datetime) -> str:
+    # What Django's SQLite backend stores for an aware datetime with USE_TZ: naive UTC text.
+    return str(value.astimezone(UTC).replace(tzinfo=None)) if value.tzinfo else str(value)
+
+
+def _chunks(seq: list, size: int):
+    for start in range(0, len(seq), size):
+        yield seq[start:start + size]
+
+
+# --- items ---------------------------------------------------------------------------------
+def items_upsert(*, payload) -> IngestCounts:
+    """Validate a whole API batch of items and create or update them, or raise RowsRejected/BatchRefused."""
+    check_batch(payload, limit=settings.ITEM_BATCH_LIMIT, noun="item")
+    errors: list[RowError] = []
+    rows = [row for i, raw in enumerate(payload) if (row := clean_item(raw, i, errors)) is not None]
+    if errors:
+        raise RowsRejected(errors)
+    with transaction.atomic():
+        return item_rows_write(rows=dedupe_items(rows))
+
+
+@dataclass
+class _Group:
+    fields: tuple[str, ...]
+    rows: list[ItemRow] = field(default_factory=list)
+
+
+def item_rows_write(*, rows: list[ItemRow]) -> IngestCounts:
+    """Upsert unique item rows. Fields a row did not send keep their stored value on update."""
+    counts = IngestCounts()
+    existing: set[str] = set()
+    for chunk in _chunks(sorted(r.item_id for r in rows), 900):
+        existing.update(Item.objects.filter(item_id__in=chunk).values_list("item_id", flat=True))
+    groups: dict[tuple[str, ...], _Group] = {}
+    for row in sorted(rows, key=lambda r: r.item_id):
+        key = tuple(sorted(row.fields))
+        groups.setdefault(key, _Group(key)).rows.append(row)
+    for group in groups.values():
+        Item.objects.bulk_create(
+            [Item(item_id=r.item_id, **r.fields) for r in group.rows],
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["item_id"],
+            update_fields=[*group.fields, "updated_at"],
+        )
+    counts.items_updated = sum(1 for r in rows if r.item_id in existing)
+    counts.items_created = len(rows) - counts.items_updated
+    return counts
