@@ -257,6 +257,11 @@ PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5
 MODEL_CARD_WARN_THRESHOLD = env_float("CURIO_MODEL_CARD_WARN_THRESHOLD", 0.10)
 CELERY_IMPORTS = ("recsys.tasks_trust",)
 
+# --- curation (README "Curation") ------------------------------------------------------
+# How often a serving process looks at the rules stamp (Redis key, or a DB row without Redis).
+# Worst-case visibility of a rule change is this plus one reload, so keep it under 1 s.
+CURATION_RULES_CHECK_SECONDS = env_float("CURIO_CURATION_CHECK_SECONDS", 0.5)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,17 +1,34 @@
 """The curation rule engine: a pure function (no ORM) from ranked candidates to the final list.
 
-Order (README "How curation applies"): filters (availability, seen, "not interested", blocks)
--> boosts -> pins -> refill to `limit` -> annotations. A pin is removed only by a block or
-unavailability; a block beats a pin.
+Order (README "Curation"): filters (availability, "not interested"/excluded, seen, list
+category, blocks) -> boosts -> pins -> refill to `limit` -> annotations.
 
-Serving builds `Candidate`s (more than `limit`, best first) and a `Context`, loads the active
-rules once per rules-stamp, and calls `apply()`. Every list type goes through here.
+- A block beats everything, pins included.
+- A pin is removed only by a block, unavailability or an exclusion: a pinned item the shopper
+  has seen is still shown. Two pins on one position: higher priority wins, then the newer
+  rule; the loser takes the next free position.
+- Boost formula: among the N candidates left after filtering, the candidate at algorithm
+  rank r (1-based) gets the base key b = (N - r + 1) / N, in (0, 1]. A boost of strength s in
+  [-1, 1] sorts it by b + s. Strictly increasing in s; s = 1 gives a key > 1 >= every
+  unboosted key (ahead of all unboosted candidates), s = -1 a key <= 0 < every unboosted key
+  (behind all of them); s = 0.5 moves an item up by about half the list. Several boosts on one
+  item add up, clipped to [-1, 1].
+
+Serving builds `Candidate`s (more than `limit`, best first) and a `Context`, takes the rules
+from `curation.runtime.current_rules()` (a pre-indexed `RuleSet`) and calls `apply()`. Every
+list type goes through here. `curate()` returns the same list plus what was removed and why,
+for the admin preview.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+PIN, BLOCK, BOOST, ANNOTATION = "pin", "block", "boost", "annotation"
+RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION)
+SEGMENT_ALL, SEGMENT_NEW, SEGMENT_RETURNING, SEGMENT_USERS = "", "new", "returning", "users"
+CURATED_FALLBACK_TEXT = "Picked by our team"
 
 
 @dataclass
@@ -34,6 +51,7 @@ class Context:
     seen: frozenset[str] = frozenset()
     include_seen: bool = False
     excluded: frozenset[str] = frozenset()  # never shown, not even pinned ("not interested", the cart)
+    context_item_ids: frozenset[str] = frozenset()  # basket lists: every item in the basket
 
 
 @dataclass
@@ -57,6 +75,195 @@ class RankedItem:
     trace: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """One merchandiser rule, as the engine sees it (built from the DB by curation.selectors).
+
+    Target (pins and annotations: `item_id`; blocks and boosts: exactly one of `item_id`,
+    `item_category`, `item_attribute`) plus the scope: a missing scope field means everywhere.
+    """
+
+    id: int
+    kind: str  # pin | block | boost | annotation
+    name: str = ""
+    item_id: str = ""
+    item_category: str = ""
+    item_attribute: tuple[tuple[str, str], ...] = ()  # all pairs must match the item's attributes
+    position: int = 0  # pins, 1-based
+    strength: float = 0.0  # boosts, [-1, 1]
+    label: str = ""  # annotations: shopper-facing
+    note: str = ""  # annotations: internal
+    placement: str = ""
+    category: str = ""  # only lists filtered to this category
+    context_item_id: str = ""  # only similar/basket lists of this item
+    segment: str = SEGMENT_ALL
+    segment_user_ids: frozenset[str] = frozenset()
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    enabled: bool = True
+    priority: int = 0
+    created_at: datetime | None = None
+
+    @property
+    def title(self) -> str:
+        return self.name or describe(self)
+
+    def is_live(self, now: datetime, *, ignore_enabled: bool = False) -> bool:
+        if not (self.enabled or ignore_enabled):
+            return False
+        if self.starts_at is not None and now < self.starts_at:
+            return False
+        return self.ends_at is None or now < self.ends_at
+
+    def in_scope(self, ctx: Context) -> bool:
+        """Placement is matched by the RuleSet index; this checks the rest of the scope."""
+        if self.category and self.category != ctx.category:
+            return False
+        if self.context_item_id and not (
+            self.context_item_id == ctx.context_item_id or self.context_item_id in ctx.context_item_ids
+        ):
+            return False
+        if self.segment == SEGMENT_ALL:
+            return True
+        if self.segment == SEGMENT_NEW:
+            return ctx.is_new_shopper
+        if self.segment == SEGMENT_RETURNING:
+            return bool(ctx.user_id) and not ctx.is_new_shopper
+        return ctx.user_id in self.segment_user_ids
+
+    def ref(self, effect: str) -> dict:
+        return {"id": self.id, "type": self.kind, "name": self.title, "effect": effect}
+
+
+def describe(rule: Rule) -> str:
+    if rule.item_id:
+        target = rule.item_id
+    elif rule.item_category:
+        target = f"category {rule.item_category}"
+    else:
+        target = ", ".join(f"{k}={v}" for k, v in rule.item_attribute) or "nothing"
+    if rule.kind == PIN:
+        return f"Pin {target} at #{rule.position}"
+    if rule.kind == BOOST:
+        return f"{'Boost' if rule.strength >= 0 else 'Bury'} {target} ({rule.strength:+.2f})"
+    if rule.kind == ANNOTATION:
+        return f"Label {target} '{rule.label}'"
+    return f"Block {target}"
+
+
+class _Bucket:
+    """The rules of one placement ("" = every placement), indexed by what they target."""
+
+    __slots__ = ("pins", "by_item", "by_category", "by_attribute")
+
+    def __init__(self) -> None:
+        self.pins: list[Rule] = []
+        self.by_item: dict[str, list[Rule]] = {}
+        self.by_category: dict[str, list[Rule]] = {}
+        self.by_attribute: dict[tuple[str, str], list[Rule]] = {}
+
+    def add(self, rule: Rule) -> None:
+        if rule.kind == PIN:
+            self.pins.append(rule)
+        elif rule.item_id:
+            self.by_item.setdefault(rule.item_id, []).append(rule)
+        elif rule.item_category:
+            self.by_category.setdefault(rule.item_category, []).append(rule)
+        elif rule.item_attribute:
+            # Indexed under its first pair; the other pairs are checked on a hit.
+            self.by_attribute.setdefault(rule.item_attribute[0], []).append(rule)
+
+
+class RuleSet:
+    """Rules indexed by placement and target, so a request looks up only what can match."""
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self._buckets: dict[str, _Bucket] = {}
+        for rule in self.rules:
+            self._buckets.setdefault(rule.placement, _Bucket()).add(rule)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self):
+        return iter(self.rules)
+
+    def buckets(self, placement: str) -> list[_Bucket]:
+        found = [self._buckets.get("")]
+        if placement:
+            found.append(self._buckets.get(placement))
+        return [b for b in found if b is not None]
+
+    def pins(self, placement: str) -> list[Rule]:
+        return [p for b in self.buckets(placement) for p in b.pins]
+
+
+def _as_ruleset(rules) -> RuleSet:
+    return rules if isinstance(rules, RuleSet) else RuleSet(rules)
+
+
+def _matches_attributes(rule: Rule, attributes: dict) -> bool:
+    return all(str(attributes.get(k)) == v for k, v in rule.item_attribute)
+
+
+def _item_rules(buckets: list[_Bucket], info: ItemInfo, ctx: Context, live) -> list[Rule]:
+    """Live, in-scope block/boost/annotation rules that target this item, best priority first."""
+    found: list[Rule] = []
+    attrs = info.attributes or {}
+    for b in buckets:
+        found.extend(b.by_item.get(info.item_id, ()))
+        if info.category and b.by_category:
+            found.extend(b.by_category.get(info.category, ()))
+        if b.by_attribute and attrs:
+            for key, value in attrs.items():
+                for rule in b.by_attribute.get((key, str(value)), ()):
+                    if _matches_attributes(rule, attrs):
+                        found.append(rule)
+    if not found:
+        return found
+    found = [r for r in found if live(r) and r.in_scope(ctx)]
+    if len(found) > 1:
+        found.sort(key=_precedence)
+    return found
+
+
+def _precedence(rule: Rule):
+    """Higher priority first, then the newer rule, then the higher id."""
+    created = rule.created_at.timestamp() if rule.created_at else 0.0
+    return (-rule.priority, -created, -rule.id)
+
+
+@dataclass
+class Removed:
+    """A candidate or pin that did not make the list, and why (for the preview)."""
+
+    item_id: str
+    algorithm_rank: int | None
+    reason: str  # unavailable | excluded | seen | category | blocked | pin_unavailable | pin_lost | cut
+    rule: dict | None = None
+
+
+@dataclass
+class CurationResult:
+    items: list[RankedItem]
+    removed: list[Removed] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    cand: Candidate
+    info: ItemInfo
+    algo_rank: int | None
+    rules: list[Rule]
+    fired: list[dict] = field(default_factory=list)
+    strength: float = 0.0
+    key: float = 0.0
+    kept: bool = False
+    pinned: bool = False
+
+
 def apply(
     candidates: Iterable[Candidate],
     context: Context,
@@ -64,24 +271,196 @@ def apply(
     *,
     limit: int,
     item_info: Callable[[str], ItemInfo | None],
+    ignore_enabled: bool = False,
 ) -> list[RankedItem]:
     """Filter, curate and cut `candidates` to at most `limit` items, best first."""
-    out: list[RankedItem] = []
+    return curate(candidates, context, rules, limit=limit, item_info=item_info, ignore_enabled=ignore_enabled).items
+
+
+def curate(
+    candidates: Iterable[Candidate],
+    context: Context,
+    rules: Iterable = (),
+    *,
+    limit: int,
+    item_info: Callable[[str], ItemInfo | None],
+    ignore_enabled: bool = False,
+) -> CurationResult:
+    """`apply()` that also reports removed items and pin warnings. `ignore_enabled` is for preview."""
+    ruleset = _as_ruleset(rules)
+    now = context.now
+    removed: list[Removed] = []
+    warnings: list[str] = []
+    if limit <= 0:
+        return CurationResult([], removed, warnings)
+    buckets = ruleset.buckets(context.placement)
+
+    def live(rule: Rule) -> bool:
+        return rule.is_live(now, ignore_enabled=ignore_enabled)
+
+    def blocked_by(entry_rules: list[Rule]) -> Rule | None:
+        for rule in entry_rules:
+            if rule.kind == BLOCK:
+                return rule
+        return None
+
+    # 1. Filters.
+    kept: list[_Entry] = []
+    by_id: dict[str, _Entry] = {}
     for algo_rank, cand in enumerate(candidates, start=1):
-        info = item_info(cand.item_id)
-        if info is None or not info.available:
+        item_id = cand.item_id
+        if item_id in by_id:
             continue
-        if cand.item_id in context.excluded:
+        info = item_info(item_id)
+        reason = _filter_reason(info, item_id, context)
+        if reason == "seen":
+            # Kept aside: a pin may still bring it back.
+            by_id[item_id] = _Entry(cand, info, algo_rank, [])
+            removed.append(Removed(item_id, algo_rank, reason))
             continue
-        if not context.include_seen and cand.item_id in context.seen:
+        if reason:
+            removed.append(Removed(item_id, algo_rank, reason))
             continue
-        if context.category and info.category != context.category:
+        entry_rules = _item_rules(buckets, info, context, live) if buckets else []
+        block = blocked_by(entry_rules)
+        if block is not None:
+            removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
             continue
-        out.append(RankedItem(cand.item_id, 0, cand.score, cand.source, list(cand.reasons),
-                              trace={"algorithm_rank": algo_rank, "algorithm_score": cand.score, "rules": []}))
-        if len(out) >= limit:
-            break
-    for rank, item in enumerate(out, start=1):
-        item.rank = rank
-        item.trace["final_rank"] = rank
-    return out
+        entry = _Entry(cand, info, algo_rank, entry_rules, kept=True)
+        by_id[item_id] = entry
+        kept.append(entry)
+
+    # 2. Boosts.
+    n = len(kept)
+    boosted = False
+    for rank, entry in enumerate(kept, start=1):
+        total = 0.0
+        for rule in entry.rules:
+            if rule.kind == BOOST:
+                total += rule.strength
+                entry.fired.append(rule.ref(f"{'boosted' if rule.strength >= 0 else 'buried'} {rule.strength:+.2f}"))
+        if total:
+            entry.strength = max(-1.0, min(1.0, total))
+            boosted = True
+        entry.key = (n - rank + 1) / n + entry.strength
+    if boosted:
+        kept.sort(key=lambda e: -e.key)  # stable: ties keep algorithm order
+
+    # 3. Pins.
+    slots: list[_Entry | None] = [None] * limit
+    pinned_ids: set[str] = set()
+    pins = [p for p in ruleset.pins(context.placement) if live(p) and p.in_scope(context)] if buckets else []
+    pins.sort(key=_precedence)
+    # Winners first (the best pin of each position), then the losers take the next free position.
+    taken_positions: set[int] = set()
+    winners, losers = [], []
+    for pin in pins:
+        (losers if pin.position in taken_positions else winners).append(pin)
+        taken_positions.add(pin.position)
+    for pin in winners + losers:
+        if pin.item_id in pinned_ids:
+            removed.append(Removed(pin.item_id, None, "pin_duplicate", pin.ref("ignored: item already pinned")))
+            continue
+        entry = by_id.get(pin.item_id)
+        if entry is None or not entry.kept:
+            entry = _pin_entry(pin, entry, context, buckets, live, item_info, removed, warnings)
+            if entry is None:
+                continue
+        start = pin.position - 1
+        slot = next((i for i in range(start, limit) if slots[i] is None), None)
+        if slot is None:
+            if start < limit:
+                warnings.append(f"{pin.title}: no free position from #{pin.position} on")
+            removed.append(Removed(pin.item_id, entry.algo_rank, "pin_beyond_limit", pin.ref("beyond the list length")))
+            continue
+        if slot != start:
+            winner = slots[start]
+            warnings.append(
+                f"{pin.title} conflicts with the pin of {winner.cand.item_id if winner else '?'} "
+                f"at #{pin.position}; moved to #{slot + 1}"
+            )
+            entry.fired.append(pin.ref(f"pinned at #{pin.position}, lost the conflict, moved to #{slot + 1}"))
+        else:
+            entry.fired.append(pin.ref(f"pinned at #{pin.position}"))
+        entry.pinned = True
+        slots[slot] = entry
+        pinned_ids.add(pin.item_id)
+
+    # 4. Refill the free positions with the (boosted) candidates, then close gaps.
+    rest = (e for e in kept if e.cand.item_id not in pinned_ids)
+    for i in range(limit):
+        if slots[i] is None:
+            slots[i] = next(rest, None)
+    for entry in rest:
+        removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
+    final = [e for e in slots if e is not None]
+
+    # 5. Annotations, source, reasons, trace.
+    out: list[RankedItem] = []
+    for rank, entry in enumerate(final, start=1):
+        labels = []
+        for rule in entry.rules:
+            if rule.kind == ANNOTATION and rule.label not in labels:
+                labels.append(rule.label)
+                entry.fired.append(rule.ref(f"labelled '{rule.label}'"))
+        if entry.pinned:
+            source = "pinned"
+        elif entry.strength > 0:
+            source = "boosted"
+        else:
+            source = entry.cand.source
+        reasons = list(entry.cand.reasons)
+        if entry.pinned or entry.strength > 0 or labels:
+            reasons.insert(0, {"type": "curated", "text": labels[0] if labels else CURATED_FALLBACK_TEXT})
+        out.append(RankedItem(
+            item_id=entry.cand.item_id,
+            rank=rank,
+            score=entry.cand.score,
+            source=source,
+            reasons=reasons,
+            annotations=[{"label": label} for label in labels],
+            trace={
+                "algorithm_rank": entry.algo_rank,
+                "algorithm_score": entry.cand.score if entry.algo_rank is not None else None,
+                "rules": entry.fired,
+                "final_rank": rank,
+            },
+        ))
+    return CurationResult(out, removed, warnings)
+
+
+def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
+    if info is None or not info.available:
+        return "unavailable"
+    if item_id in ctx.excluded:
+        return "excluded"
+    if ctx.category and info.category != ctx.category:
+        return "category"
+    if not ctx.include_seen and item_id in ctx.seen:
+        return "seen"
+    return ""
+
+
+def _pin_entry(pin, seen_entry, ctx, buckets, live, item_info, removed, warnings) -> _Entry | None:
+    """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate)."""
+    if seen_entry is not None:
+        info, cand, algo_rank = seen_entry.info, seen_entry.cand, seen_entry.algo_rank
+        reason = ""  # seen: a pin brings it back
+    else:
+        info = item_info(pin.item_id)
+        cand, algo_rank = Candidate(pin.item_id, 0.0, source="pinned"), None
+        reason = _filter_reason(info, pin.item_id, ctx)
+        if reason == "seen":
+            reason = ""
+    if reason:
+        label = "pin_unavailable" if reason == "unavailable" else f"pin_{reason}"
+        if reason == "unavailable":
+            warnings.append(f"{pin.title}: the pinned item is unavailable and is skipped")
+        removed.append(Removed(pin.item_id, algo_rank, label, pin.ref(f"skipped: item {reason}")))
+        return None
+    entry_rules = _item_rules(buckets, info, ctx, live)
+    for rule in entry_rules:
+        if rule.kind == BLOCK:
+            removed.append(Removed(pin.item_id, algo_rank, "blocked", rule.ref("blocked (beats the pin)")))
+            return None
+    return _Entry(cand, info, algo_rank, entry_rules)

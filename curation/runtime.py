@@ -1,10 +1,81 @@
 """The active rules as serving sees them, reloaded only when the rules stamp changes.
 
-`current_rules()` is called on every list request; it must stay cheap (no DB query per
-request): the curation feature replaces this stub with a stamp-checked cache.
+`current_rules()` is called on every list request. It returns a per-process, pre-indexed
+`RuleSet` and looks at the rules stamp at most every CURATION_RULES_CHECK_SECONDS (0.5 s by
+default, so a change is visible everywhere within a second): with Redis, one GET of a cache key;
+without Redis, one primary-key read of the `RulesStamp` row. Rules are loaded from the DB only
+when the stamp moved. Rules outside their window are included: the request's `now` decides, so
+an expiry takes effect without any write.
 """
 from __future__ import annotations
 
+import threading
+import time
 
-def current_rules() -> tuple:
-    return ()
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from .rules import RuleSet
+
+STAMP_KEY = "curation:rules-stamp"
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stamp: int | None = None
+        self.checked_at = float("-inf")
+        self.rules = RuleSet()
+
+
+_state = _State()
+
+
+def current_rules() -> RuleSet:
+    if time.monotonic() - _state.checked_at < settings.CURATION_RULES_CHECK_SECONDS:
+        return _state.rules
+    with _state.lock:
+        if time.monotonic() - _state.checked_at >= settings.CURATION_RULES_CHECK_SECONDS:
+            _refresh()
+    return _state.rules
+
+
+def _refresh() -> None:
+    from .selectors import rules_for_serving
+
+    stamp = _read_stamp()
+    if stamp != _state.stamp:
+        _state.rules = RuleSet(rules_for_serving(now=timezone.now()))
+        _state.stamp = stamp
+    _state.checked_at = time.monotonic()
+
+
+def _read_stamp() -> int:
+    from .selectors import rules_stamp_version
+
+    if settings.REDIS_URL:
+        stamp = cache.get(STAMP_KEY)
+        if stamp is not None:
+            return stamp
+        stamp = rules_stamp_version()
+        cache.set(STAMP_KEY, stamp, timeout=None)
+        return stamp
+    return rules_stamp_version()
+
+
+def publish_stamp(version: int) -> None:
+    """Called after a rules write commits: tell every process (Redis) and refresh this one at once."""
+    if settings.REDIS_URL:
+        from .selectors import rules_stamp_version
+
+        # Re-read after commit so a slower, older publish can't overwrite a newer stamp for long.
+        cache.set(STAMP_KEY, max(version, rules_stamp_version()), timeout=None)
+    invalidate()
+
+
+def invalidate() -> None:
+    """Forget the cached rules in this process; the next call reloads them."""
+    with _state.lock:
+        _state.stamp = None
+        _state.checked_at = float("-inf")
