@@ -1,0 +1,39 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from recsys.services.demo import DemoConflict, demo_load, demo_reset, demo_users_ensure
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo shop: ~2,000 items in 20 categories, ~3,000 shoppers with clustered tastes and ~200,000 "
+        "events over the last 90 days (deterministic by --seed; rerunning adds nothing). Creates demo logins."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=42, help="Random seed (same seed, same shop).")
+        parser.add_argument("--scale", type=float, default=1.0, help="Size factor, e.g. 0.1 for a quick small shop.")
+        parser.add_argument("--reset", action="store_true", help="Delete existing demo data first (only demo data).")
+
+    def handle(self, *args, seed, scale, reset, **options):
+        if not scale > 0:
+            raise CommandError("--scale must be positive")
+        started = time.monotonic()
+        if reset:
+            self.stdout.write(f"Reset: deleted {demo_reset()} demo rows.")
+        try:
+            result = demo_load(seed=seed, scale=scale, progress=lambda msg: self.stdout.write(f"  {msg}"))
+        except DemoConflict as exc:
+            raise CommandError(str(exc)) from exc
+        if result.already_loaded:
+            self.stdout.write(f"Demo shop already loaded (seed {seed}, scale {scale:g}, {result.events_total} events).")
+        else:
+            self.stdout.write(
+                f"Demo shop loaded: +{result.items_created} items, +{result.shoppers_created} shoppers, "
+                f"+{result.events_created} events in {time.monotonic() - started:.1f}s."
+            )
+        self.stdout.write("Logins (demo passwords; change them outside a demo):")
+        for login in demo_users_ensure():
+            note = "" if login.created else " (existed already; password unchanged)"
+            self.stdout.write(f"  {login.role}: {login.username} / {login.password}{note}")
