@@ -6,6 +6,7 @@ and `Rule.clean()`; the API exposes each kind at its own path.
 """
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -48,13 +49,22 @@ TARGET_FIELDS = {
 }
 
 
+def _history_user(request=None, **kwargs):
+    """The admin user behind a change. API requests carry a ClientUser: its name is in `updated_by`."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, AbstractBaseUser) else None
+
+
+UNKNOWN_ITEM = {"invalid": "Unknown item %(value)r: add it to the catalog first."}
+
+
 class Rule(models.Model):
     kind = models.CharField(max_length=16, choices=RuleKind.choices, db_index=True)
     name = models.CharField(max_length=200, blank=True, default="",
                             help_text="Optional; a description is generated when empty.")
     # Target
     item = models.ForeignKey(Item, to_field="item_id", on_delete=models.CASCADE, null=True, blank=True,
-                             related_name="+", help_text="The item this rule is about.")
+                             related_name="+", error_messages=UNKNOWN_ITEM, help_text="The item this rule is about.")
     item_category = models.CharField(max_length=200, blank=True, default="",
                                      help_text="Blocks/boosts: every item of this category.")
     item_attribute = models.JSONField(null=True, blank=True,
@@ -72,7 +82,8 @@ class Rule(models.Model):
     category = models.CharField(max_length=200, blank=True, default="",
                                 help_text="Only lists filtered to this category.")
     context_item = models.ForeignKey(Item, to_field="item_id", on_delete=models.CASCADE, null=True, blank=True,
-                                     related_name="+", help_text="Only similar-item lists of this item.")
+                                     related_name="+", error_messages=UNKNOWN_ITEM,
+                                     help_text="Only similar-item lists of this item.")
     segment = models.CharField(max_length=16, choices=Segment.choices, blank=True, default=Segment.ALL)
     segment_user_ids = models.JSONField(default=list, blank=True, help_text="Listed shoppers: their user ids.")
     # Life
@@ -86,7 +97,7 @@ class Rule(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=_history_user)
 
     class Meta:
         ordering = ["-priority", "-created_at"]

@@ -1,2 +1,12 @@
 """URLs under /api/v1/curation/."""
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from .api import AnnotationViewSet, BlockViewSet, BoostViewSet, PinViewSet
+
+router = SimpleRouter()
+router.register("pins", PinViewSet, basename="curation-pin")
+router.register("blocks", BlockViewSet, basename="curation-block")
+router.register("boosts", BoostViewSet, basename="curation-boost")
+router.register("annotations", AnnotationViewSet, basename="curation-annotation")
+
+urlpatterns = router.urls
