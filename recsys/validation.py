@@ -295,10 +295,14 @@ def clean_item(raw: Any, index: int, errors: list[RowError], *, from_text: bool 
     n_before = len(errors)
     fields: dict[str, Any] = {}
     if from_text:
-        extra = {k: v.strip() for k, v in raw.items() if k in attribute_columns and v and v.strip()}
-        raw = {k: v for k, v in raw.items() if k not in attribute_columns and (v != "" or k in ("title",))}
-        if extra:
-            raw["attributes"] = extra
+        # A CSV column is sent for every row: an empty cell clears the field (no price, no category),
+        # except `available`, which then keeps its value. Extra columns replace the attributes.
+        text = {k: v for k, v in raw.items() if k not in attribute_columns and not (k == "available" and not v.strip())}
+        if text.get("price", "x").strip() == "":
+            text["price"] = None
+        if attribute_columns:
+            text["attributes"] = {k: raw[k].strip() for k in attribute_columns if raw.get(k, "").strip()}
+        raw = text
     unknown = raw.keys() - ITEM_FIELDS
     if unknown:
         errors.append(RowError(index, sorted(unknown)[0],
