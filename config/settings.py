@@ -249,6 +249,8 @@ IMPRESSIONS_ENABLED = env_bool("CURIO_IMPRESSIONS", True)
 IMPRESSION_FLUSH_SIZE = env_int("CURIO_IMPRESSION_FLUSH_SIZE", 1000)
 IMPRESSION_FLUSH_SECONDS = env_float("CURIO_IMPRESSION_FLUSH_SECONDS", 2.0)
 IMPRESSION_BUFFER_MAX = env_int("CURIO_IMPRESSION_BUFFER_MAX", 200_000)
+# Off in the test suite: rows stay buffered until a test calls flush() (no stray writes).
+IMPRESSION_BACKGROUND_FLUSH = env_bool("CURIO_IMPRESSION_BACKGROUND_FLUSH", not TESTING)
 # Share of shoppers (per day, stable hash) served without curation as a randomized control.
 CONTROL_SHARE = env_float("CURIO_CONTROL_SHARE", 0.05)
 # Training weight of interactions with pinned/boosted impressions: 1 as any other, 0 leaves them out.

@@ -1,0 +1,87 @@
+"""Remove a shopper from model artifacts on disk (no ORM): every retained version, active or not.
+
+A shopper's row is erased by clearing its id in `user_ids.npy` (so no lookup finds it again)
+and zeroing its row in `user_factors.npy`. Each file is rewritten to a temp file and renamed
+over the old one, so a reader sees the old or the new file, never a torn one; the ids go
+first, so from that moment no reader can map the shopper to a row. Readers holding the old
+files memory-mapped keep them until they reload: callers bump the active stamp afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import COMPLETE_MARKER
+
+
+def version_dirs(model_dir: Path) -> list[Path]:
+    """Every artifact directory under MODEL_DIR (complete or still being written)."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(p for p in model_dir.iterdir() if p.is_dir() and (p / "user_ids.npy").exists())
+
+
+def _replace_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".erasing.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def erase_rows(version: Path, match: Callable[[np.ndarray], np.ndarray]) -> int:
+    """Clear the rows whose ids `match` (a vectorised predicate over the id array) selects."""
+    ids_path = version / "user_ids.npy"
+    ids = np.load(ids_path)
+    rows = np.flatnonzero(match(ids))
+    if rows.size == 0:
+        return 0
+    cleared = ids.copy()
+    cleared[rows] = ""
+    _replace_npy(ids_path, cleared)
+    factors_path = version / "user_factors.npy"
+    if factors_path.exists():
+        factors = np.load(factors_path)
+        factors = factors.copy() if not factors.flags.writeable else factors
+        factors[rows[rows < len(factors)]] = 0
+        _replace_npy(factors_path, factors)
+    return int(rows.size)
+
+
+def erase_user(model_dir: Path, user_id: str) -> dict[str, int]:
+    """Erase one shopper from every version; {version dir name: rows cleared} for versions that had them."""
+    out = {}
+    for version in version_dirs(model_dir):
+        n = erase_rows(version, lambda ids: ids == user_id)
+        if n:
+            out[version.name] = n
+    return out
+
+
+def user_hash(user_id: str, key: str) -> str:
+    """Keyed hash of a user id: receipts and logs name shoppers by this, never in clear."""
+    return hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def scrub_hashes(version: Path, hashes: Iterable[str], key: str) -> int:
+    """Erase from one artifact every user whose keyed hash is in `hashes` (for a training
+    that read its data before an erasure committed)."""
+    wanted = set(hashes)
+    if not wanted or not (version / "user_ids.npy").exists():
+        return 0
+
+    def match(ids: np.ndarray) -> np.ndarray:
+        return np.fromiter((bool(u) and user_hash(str(u), key) in wanted for u in ids), dtype=bool, count=len(ids))
+
+    return erase_rows(version, match)
+
+
+def is_complete(version: Path) -> bool:
+    return (version / COMPLETE_MARKER).exists()
