@@ -19,6 +19,8 @@ install: $(VENV)/.installed
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py demo --train   # loads the demo shop once (a rerun skips), trains unless a model is active
+	@printf '\n  Storefront  http://$(HOST):$(PORT)/\n  Admin       http://$(HOST):$(PORT)/admin/\n  API docs    http://$(HOST):$(PORT)/api/docs/\n\n'
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

@@ -1,7 +1,9 @@
 import time
 
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
+from recsys.models import ModelVersion
 from recsys.services.demo import DemoConflict, demo_load, demo_reset, demo_users_ensure
 
 
@@ -15,8 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="Random seed (same seed, same shop).")
         parser.add_argument("--scale", type=float, default=1.0, help="Size factor, e.g. 0.1 for a quick small shop.")
         parser.add_argument("--reset", action="store_true", help="Delete existing demo data first (only demo data).")
+        parser.add_argument("--train", action="store_true",
+                            help="Then train a first model with `train --wait` unless a model is active (make run).")
 
-    def handle(self, *args, seed, scale, reset, **options):
+    def handle(self, *args, seed, scale, reset, train, **options):
         if not scale > 0:
             raise CommandError("--scale must be positive")
         started = time.monotonic()
@@ -33,7 +37,23 @@ class Command(BaseCommand):
                 f"Demo shop loaded: +{result.items_created} items, +{result.shoppers_created} shoppers, "
                 f"+{result.events_created} events in {time.monotonic() - started:.1f}s."
             )
+        if train:
+            self._train(retrain=reset)
         self.stdout.write("Logins (demo passwords; change them outside a demo):")
         for login in demo_users_ensure():
             note = "" if login.created else " (existed already; password unchanged)"
             self.stdout.write(f"  {login.role}: {login.username} / {login.password}{note}")
+
+    def _train(self, *, retrain: bool) -> None:
+        active = ModelVersion.objects.filter(is_active=True).first()
+        if active is not None and not retrain:
+            self.stdout.write(f"Model version {active.pk} ({active.kind}) is active; not retraining.")
+            return
+        if "train" not in get_commands():
+            self.stdout.write("No `train` command in this build; lists fall back to popularity.")
+            return
+        try:
+            call_command("train", wait=True, stdout=self.stdout, stderr=self.stderr)
+        except CommandError as exc:
+            # The shop still works without a model (popular lists); say so and carry on.
+            self.stderr.write(self.style.WARNING(f"Training did not produce an active model: {exc}"))
