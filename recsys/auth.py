@@ -5,16 +5,50 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import ApiClient
 
-READ, WRITE = ApiClient.Scope.READ, ApiClient.Scope.WRITE
+READ, WRITE, DEMO = ApiClient.Scope.READ, ApiClient.Scope.WRITE, ApiClient.Scope.DEMO
 # Which scopes satisfy a required scope. Kept as data so new scopes slot in.
 SCOPE_GRANTS = {READ: {READ, WRITE}, WRITE: {WRITE}}
+
+# The demo scope (the storefront demo page's token, visible to anyone who opens the page) allows only
+# these requests, and only for demo shoppers: user ids in the path, in `user_id` parameters or fields,
+# and in every event row must start with DEMO_USER_PREFIX.
+DEMO_USER_PREFIX = "demo-"  # recsys.demo.USER_PREFIX
+DEMO_REQUESTS = (
+    ("GET", re.compile(r"^/api/v1/users/(?P<user_id>[^/]+)/recommendations/$")),
+    ("GET", re.compile(r"^/api/v1/items/[^/]+/similar/$")),
+    ("GET", re.compile(r"^/api/v1/items/[^/]+/$")),
+    ("GET", re.compile(r"^/api/v1/popular/$")),
+    ("POST", re.compile(r"^/api/v1/recommendations/basket/$")),
+    ("POST", re.compile(r"^/api/v1/events/$")),
+    ("POST", re.compile(r"^/api/v1/users/(?P<user_id>[^/]+)/feedback/$")),
+)
+
+
+def demo_allows(request) -> bool:
+    for method, pattern in DEMO_REQUESTS:
+        match = pattern.match(request.path)
+        if match is None or request.method != method:
+            continue
+        user_ids = [match.groupdict().get("user_id") or ""] if "user_id" in pattern.groupindex else []
+        if request.query_params.get("user_id"):
+            user_ids.append(request.query_params["user_id"])
+        if method == "POST":
+            data = request.data
+            rows = data if isinstance(data, list) else [data]
+            user_ids += [row.get("user_id") for row in rows if isinstance(row, dict) and "user_id" in row]
+            if request.path.endswith("/events/") and not (isinstance(data, list) and len(user_ids) == len(data)):
+                return False  # every event row must name its (demo) shopper
+        return all(isinstance(u, str) and u.startswith(DEMO_USER_PREFIX) for u in user_ids)
+    return False
 
 
 @dataclass(frozen=True)
@@ -82,6 +116,8 @@ class HasScope(permissions.BasePermission):
         user = request.user
         if not isinstance(user, ClientUser):
             raise exceptions.NotAuthenticated("Send 'Authorization: Token <key>' (see create_api_client).")
+        if user.scope == DEMO:
+            return demo_allows(request)
         return user.scope in SCOPE_GRANTS.get(required_scope(request, view), set())
 
 
@@ -95,3 +131,14 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         if not isinstance(user, ClientUser):
             return None
         return self.cache_format % {"scope": self.scope, "ident": user.client_id}
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Tells the OpenAPI schema (and Swagger UI's Authorize button) how callers authenticate."""
+
+    target_class = ApiTokenAuthentication
+    name = "TokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <key>`, from `manage.py create_api_client NAME [--write]`"}
