@@ -259,6 +259,21 @@ PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5
 MODEL_CARD_WARN_THRESHOLD = env_float("CURIO_MODEL_CARD_WARN_THRESHOLD", 0.10)
 CELERY_IMPORTS = ("recsys.tasks_trust",)
 
+# --- serving ---------------------------------------------------------------------------
+# How often a serving process stat()s MODEL_DIR/ACTIVE for a newly activated version.
+SERVING_MODEL_CHECK_SECONDS = env_float("CURIO_MODEL_CHECK_SECONDS", 1.0)
+# Most recent events per shopper used for fold-in and explanations (keeps long histories fast).
+SERVING_HISTORY_LIMIT = env_int("CURIO_HISTORY_LIMIT", 500)
+# Per-process cache of item titles/urls/prices (availability is always checked fresh).
+SERVING_ITEM_CACHE_SECONDS = env_float("CURIO_ITEM_CACHE_SECONDS", 60.0)
+SERVING_ITEM_CACHE_SIZE = env_int("CURIO_ITEM_CACHE_SIZE", 20_000)
+# Popular lists: time-decayed counts over this window, recomputed at most this often.
+SERVING_POPULAR_WINDOW_DAYS = env_int("CURIO_POPULAR_WINDOW_DAYS", 30)
+SERVING_POPULAR_CACHE_SECONDS = env_float("CURIO_POPULAR_CACHE_SECONDS", 300.0)
+SERVING_BATCH_LIMIT = env_int("CURIO_BATCH_LIMIT", 1000)
+# BLAS/implicit threads per web process: requests are the parallelism, not matrix ops.
+SERVING_NUM_THREADS = env_int("CURIO_SERVING_NUM_THREADS", 1)
+
 # --- curation (README "Curation") ------------------------------------------------------
 # How often a serving process looks at the rules stamp (Redis key, or a DB row without Redis).
 # Worst-case visibility of a rule change is this plus one reload, so keep it under 1 s.

@@ -17,3 +17,15 @@ urlpatterns += [
     path("users/<str:user_id>/data/", shoppers.ShopperDataView.as_view(), name="shopper-data"),
     path("users/<str:user_id>/feedback/", shoppers.FeedbackView.as_view(), name="shopper-feedback"),
 ]
+
+# --- serving: recommendation lists and shopper merge (recsys/api/lists.py) ---
+from recsys.api import lists  # noqa: E402
+
+urlpatterns += [
+    path("users/<str:user_id>/recommendations/", lists.PersonalListView.as_view(), name="recommendations"),
+    path("users/<str:user_id>/merge/", lists.MergeView.as_view(), name="shopper-merge"),
+    path("items/<str:item_id>/similar/", lists.SimilarListView.as_view(), name="item-similar"),
+    path("recommendations/basket/", lists.BasketListView.as_view(), name="recommendations-basket"),
+    path("recommendations/batch/", lists.BatchListView.as_view(), name="recommendations-batch"),
+    path("popular/", lists.PopularListView.as_view(), name="popular"),
+]

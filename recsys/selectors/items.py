@@ -1,0 +1,47 @@
+"""Reads about catalog items for serving: display cards, fresh availability, popularity counts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, Q
+
+from recsys.models import Event, Item
+
+CARD_FIELDS = ("item_id", "title", "category", "url", "image_url", "price", "attributes", "available")
+
+
+def item_cards(*, item_ids: list[str]) -> list[dict]:
+    return list(Item.objects.filter(item_id__in=item_ids).values(*CARD_FIELDS))
+
+
+def unavailable_item_ids(*, item_ids: list[str]) -> set[str]:
+    """Always read fresh: an item marked unavailable leaves every list on the next request."""
+    if not item_ids:
+        return set()
+    return set(Item.objects.filter(item_id__in=item_ids, available=False).values_list("item_id", flat=True))
+
+
+def item_ids_in_category(*, category: str) -> list[str]:
+    """Availability is left to the per-request check, so this may be cached."""
+    return list(Item.objects.filter(category=category).values_list("item_id", flat=True))
+
+
+def event_counts_by_item(*, windows: list[datetime]) -> list[tuple]:
+    """(item_id, category, event type, count since windows[0], since windows[1], ...) for
+    available items with events since the oldest window: one grouped query."""
+    oldest = min(windows)
+    sums = {f"n{i}": Count("id", filter=Q(timestamp__gte=w)) for i, w in enumerate(windows)}
+    return list(
+        Event.objects.filter(timestamp__gte=oldest, item__available=True)
+        .values("item__item_id", "item__category", "type")
+        .annotate(**sums)
+        .values_list("item__item_id", "item__category", "type", *sums)
+    )
+
+
+def newest_items(*, category: str = "", limit: int) -> list[tuple[str, str]]:
+    """(item_id, category) of the newest available items: the tail when few items have events."""
+    qs = Item.objects.filter(available=True)
+    if category:
+        qs = qs.filter(category=category)
+    return list(qs.order_by("-created_at", "-id").values_list("item_id", "category")[:limit])

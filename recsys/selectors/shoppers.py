@@ -1,0 +1,68 @@
+"""Reads about shoppers for serving: recent history (one query per list), seen items, consent."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+
+from recsys.models import Event, Shopper
+
+
+@dataclass
+class ShopperHistory:
+    """A shopper's most recent events (newest first) and every item they have events for."""
+
+    user_id: str
+    consent: bool = True
+    item_ids: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)  # epoch seconds
+    seen: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> bool:
+        return bool(self.item_ids)
+
+
+_COLUMNS = ("shopper__user_id", "shopper__personalization_consent", "item__item_id", "type", "value", "timestamp")
+
+
+def shopper_histories(*, user_ids: list[str], limit: int) -> dict[str, ShopperHistory]:
+    """Up to `limit` most recent events per shopper; shoppers without events are absent.
+
+    One query for a single shopper (index shopper+timestamp), one windowed query for a batch;
+    a second query only for shoppers whose history is longer than `limit` (their full seen set).
+    """
+    qs = Event.objects.filter(shopper__user_id__in=user_ids) if len(user_ids) > 1 else \
+        Event.objects.filter(shopper__user_id=user_ids[0])
+    if len(user_ids) > 1:
+        rows = (qs.annotate(rn=Window(RowNumber(), partition_by=[F("shopper_id")], order_by=F("timestamp").desc()))
+                .filter(rn__lte=limit).order_by("shopper_id", "-timestamp").values_list(*_COLUMNS))
+    else:
+        rows = qs.order_by("-timestamp").values_list(*_COLUMNS)[:limit]
+    out: dict[str, ShopperHistory] = {}
+    for user_id, consent, item_id, type_, value, ts in rows:
+        hist = out.get(user_id)
+        if hist is None:
+            hist = out[user_id] = ShopperHistory(user_id=user_id, consent=consent)
+        hist.item_ids.append(item_id)
+        hist.types.append(type_)
+        hist.values.append(value)
+        hist.timestamps.append(ts.timestamp())
+    long_ones = [h for h in out.values() if len(h.item_ids) >= limit]
+    for hist in out.values():
+        hist.seen = frozenset(hist.item_ids)
+    if long_ones:
+        seen: dict[str, set[str]] = {h.user_id: set() for h in long_ones}
+        for user_id, item_id in (Event.objects.filter(shopper__user_id__in=list(seen))
+                                 .values_list("shopper__user_id", "item__item_id").distinct()):
+            seen[user_id].add(item_id)
+        for hist in long_ones:
+            hist.seen = frozenset(seen[hist.user_id])
+    return out
+
+
+def shopper_consents(*, user_ids: list[str]) -> dict[str, bool]:
+    return dict(Shopper.objects.filter(user_id__in=user_ids).values_list("user_id", "personalization_consent"))

@@ -1,0 +1,84 @@
+"""Item cards (title, category, url, image, price, attributes) cached per process.
+
+Display fields may be up to SERVING_ITEM_CACHE_SECONDS old; availability is never taken from
+the cache (`recsys.selectors.items.unavailable_item_ids` runs once per request over all
+candidates), so an item marked unavailable leaves every list on the next request.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from recsys.selectors import items as item_selectors
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    item_id: str
+    title: str
+    category: str = ""
+    url: str = ""
+    image_url: str = ""
+    price: str | None = None
+    attributes: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"item_id": self.item_id, "title": self.title, "category": self.category, "url": self.url,
+                "image_url": self.image_url, "price": self.price}
+
+
+class CardCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cards: dict[str, tuple[float, ItemCard | None]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cards = {}
+
+    def get_many(self, item_ids) -> dict[str, ItemCard]:
+        """Cards of the known items among `item_ids` (one query for the misses)."""
+        now = time.monotonic()
+        ttl = settings.SERVING_ITEM_CACHE_SECONDS
+        out: dict[str, ItemCard] = {}
+        missing = []
+        cards = self._cards
+        for item_id in item_ids:
+            hit = cards.get(item_id)
+            if hit is not None and now - hit[0] < ttl:
+                if hit[1] is not None:
+                    out[item_id] = hit[1]
+            else:
+                missing.append(item_id)
+        if missing:
+            found = {row["item_id"]: _card(row) for row in item_selectors.item_cards(item_ids=missing)}
+            with self._lock:
+                if len(self._cards) + len(missing) > settings.SERVING_ITEM_CACHE_SIZE:
+                    self._cards = {}  # crude bound: the hot items come back on the next requests
+                for item_id in missing:
+                    card = found.get(item_id)
+                    self._cards[item_id] = (now, card)
+                    if card is not None:
+                        out[item_id] = card
+        return out
+
+
+def _card(row: dict) -> ItemCard:
+    price = row["price"]
+    return ItemCard(item_id=row["item_id"], title=row["title"], category=row["category"] or "",
+                    url=row["url"] or "", image_url=row["image_url"] or "",
+                    price=None if price is None else f"{price:.2f}", attributes=row["attributes"] or {})
+
+
+_cache = CardCache()
+
+
+def item_cards(item_ids) -> dict[str, ItemCard]:
+    return _cache.get_many(item_ids)
+
+
+def clear_cache() -> None:
+    _cache.clear()

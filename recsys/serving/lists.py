@@ -1,0 +1,202 @@
+"""The list service: every recommendation list of every endpoint is produced by `serve_lists`.
+
+Per call (one list, or a batch answered in bulk): one history query for all shoppers, the model
+from the process's memory-mapped store, candidates best first (model, then popular as refill),
+one availability query over all candidates, cached item cards, then the curation engine
+(`curation.rules.apply`) decides the final list. `serve_lists` is the one place to hook
+impressions and control groups.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from curation import rules as curation_rules
+from curation.runtime import current_rules
+from recsys.selectors import items as item_selectors
+from recsys.selectors.feedback import not_interested_item_ids
+from recsys.selectors.shoppers import ShopperHistory, shopper_histories
+
+from . import candidates as cand_mod
+from .catalog import ItemCard, item_cards
+from .model_store import LoadedModel, active_model
+from .popular import popular_items
+from .weights import EVENT_VERBS
+
+PERSONAL, SIMILAR, BASKET, POPULAR, BATCH = "personal", "similar", "basket", "popular", "batch"
+
+
+class UnknownItem(Exception):
+    """The context item of a similar-item list is not in the catalog."""
+
+    def __init__(self, item_id: str):
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
+@dataclass
+class ListRequest:
+    list_type: str  # personal | similar | basket | popular | batch
+    limit: int = 10
+    placement: str = ""
+    category: str = ""
+    user_id: str = ""
+    include_seen: bool = False
+    item_ids: tuple[str, ...] = ()  # similar: the item; basket: the cart
+    explain_full: bool = False
+
+
+@dataclass
+class _Plan:
+    raw: list[cand_mod.RawCandidate]  # model candidates, best first
+    popular: list[tuple[str, float]]  # refill (or the whole list without a model)
+    used_model: bool
+    history: ShopperHistory | None
+    personal: bool  # the shopper's data may be used (consent and history)
+    reason_kind: str = "history"  # history | similar | basket
+    job: cand_mod.PersonalJob | None = None
+    strongest: dict[str, str] = field(default_factory=dict)  # history item -> its strongest event type
+
+
+def serve_lists(requests: list[ListRequest]) -> list[dict]:
+    """Produce the list response for each request, in order. Raises UnknownItem for similar lists."""
+    now = timezone.now()
+    model = active_model()
+    user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id))
+    histories = shopper_histories(user_ids=user_ids, limit=settings.SERVING_HISTORY_LIMIT) if user_ids else {}
+    not_interested = not_interested_item_ids(user_ids=user_ids) if user_ids else {}
+    context_cards = item_cards([i for r in requests for i in r.item_ids])
+    for r in requests:
+        if r.list_type == SIMILAR and r.item_ids[0] not in context_cards:
+            raise UnknownItem(r.item_ids[0])
+
+    plans = [_plan(r, model, histories.get(r.user_id), context_cards, now.timestamp()) for r in requests]
+    jobs = [p.job for p in plans if p.job is not None]
+    if jobs:
+        cand_mod.score_personal(model, jobs, num_threads=settings.SERVING_NUM_THREADS)
+        for p in plans:
+            if p.job is not None:
+                p.raw = p.job.result or []
+                p.used_model = bool(p.raw)
+
+    wanted: set[str] = set()
+    for p in plans:
+        wanted.update(c.item_id for c in p.raw)
+        wanted.update(c.because_of for c in p.raw if c.because_of)
+        wanted.update(i for i, _ in p.popular)
+    cards = {**context_cards, **item_cards(wanted)}
+    unavailable = item_selectors.unavailable_item_ids(item_ids=list(wanted))
+    rules = current_rules()
+
+    def info(item_id: str):
+        card = cards.get(item_id)
+        if card is None:
+            return None
+        return curation_rules.ItemInfo(item_id, card.category, card.attributes, item_id not in unavailable)
+
+    out = []
+    for request, plan in zip(requests, plans, strict=True):
+        context = _context(request, plan, not_interested.get(request.user_id, frozenset()), now)
+        ranked = curation_rules.apply(_candidates(request, plan, cards), context, rules,
+                                      limit=request.limit, item_info=info)
+        out.append(_response(request, plan, ranked, cards, model))
+    return out
+
+
+def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None,
+          context_cards: dict[str, ItemCard], now: float) -> _Plan:
+    personal = hist is not None and hist.consent and hist.known
+    n = r.limit * 2 + 20
+    n_popular = n + (len(hist.seen) if personal and not r.include_seen else 0) + len(r.item_ids)
+    category = r.category
+    if r.list_type == SIMILAR and not category:
+        # Without a model for this item, the next best thing is what is popular in its category.
+        card = context_cards.get(r.item_ids[0])
+        fallback_category = card.category if card else ""
+    else:
+        fallback_category = category
+    plan = _Plan(raw=[], popular=[], used_model=False, history=hist, personal=personal)
+
+    if model is not None:
+        if r.list_type in (PERSONAL, BATCH) and personal:
+            mh = cand_mod.model_history(model, hist, now)
+            if len(mh.history):
+                plan.job = cand_mod.PersonalJob(mh, n, r.include_seen, category)
+                plan.reason_kind = "history"
+                plan.strongest = mh.strongest
+        elif r.list_type in (SIMILAR, BASKET):
+            plan.raw = cand_mod.score_items(model, list(r.item_ids), n, category)
+            plan.used_model = bool(plan.raw)
+            plan.reason_kind = "similar" if r.list_type == SIMILAR else "basket"
+    popular = popular_items(category=fallback_category, n=n_popular)
+    if r.list_type == SIMILAR and fallback_category and not category:
+        have = {i for i, _ in popular}
+        popular += [p for p in popular_items(n=n_popular) if p[0] not in have]
+    plan.popular = popular
+    return plan
+
+
+def _candidates(r: ListRequest, plan: _Plan, cards: dict[str, ItemCard]) -> list[curation_rules.Candidate]:
+    out = []
+    seen_ids = set()
+    strongest = plan.strongest
+    for c in plan.raw:
+        seen_ids.add(c.item_id)
+        out.append(curation_rules.Candidate(c.item_id, round(c.score, 6), "model",
+                                            _model_reasons(plan.reason_kind, c.because_of, cards, strongest)))
+    for item_id, score in plan.popular:
+        if item_id in seen_ids:
+            continue
+        seen_ids.add(item_id)
+        card = cards.get(item_id)
+        text = f"Popular in {card.category}" if (r.category and card and card.category) else "Popular right now"
+        out.append(curation_rules.Candidate(item_id, score, "popular", [{"type": "popular", "text": text}]))
+    return out
+
+
+def _model_reasons(kind: str, because_of: str, cards: dict[str, ItemCard], strongest: dict[str, str]) -> list[dict]:
+    card = cards.get(because_of) if because_of else None
+    if card is None:
+        return [{"type": "similar" if kind != "history" else "history", "text": "Recommended for you"}]
+    if kind == "history":
+        verb = EVENT_VERBS.get(strongest.get(because_of, "view"), "viewed")
+        return [{"type": "history", "text": f"Because you {verb} {card.title}", "item_id": because_of}]
+    if kind == "basket":
+        return [{"type": "similar", "text": f"Goes with {card.title} in your cart", "item_id": because_of}]
+    return [{"type": "similar", "text": f"Similar to {card.title}", "item_id": because_of}]
+
+
+def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -> curation_rules.Context:
+    hist = plan.history
+    seen = hist.seen if (plan.personal and hist is not None) else frozenset()
+    excluded = frozenset(not_interested) | frozenset(r.item_ids)
+    context = curation_rules.Context(
+        list_type=r.list_type, now=now, placement=r.placement, category=r.category,
+        context_item_id=r.item_ids[0] if r.list_type == SIMILAR else "", user_id=r.user_id,
+        is_new_shopper=hist is None or not hist.known, seen=seen, include_seen=r.include_seen, excluded=excluded,
+    )
+    if r.list_type == BASKET and hasattr(context, "context_item_ids"):
+        context.context_item_ids = frozenset(r.item_ids)
+    return context
+
+
+def _response(r: ListRequest, plan: _Plan, ranked, cards: dict[str, ItemCard], model: LoadedModel | None) -> dict:
+    items = []
+    for item in ranked:
+        card = cards[item.item_id]
+        entry = card.as_json()
+        entry.update(rank=item.rank, score=round(float(item.score), 4), source=item.source,
+                     reasons=item.reasons, annotations=item.annotations)
+        if r.explain_full:
+            entry["trace"] = item.trace
+        items.append(entry)
+    return {
+        "user_id": r.user_id or None,
+        "recommendation_id": uuid.uuid4().hex,
+        "model_version": model.version if (model is not None and plan.used_model) else None,
+        "placement": r.placement or None,
+        "items": items,
+    }

@@ -1,0 +1,171 @@
+"""The active model as each serving process sees it: loaded once, memory-mapped, hot-swapped.
+
+`active_model()` stat()s `MODEL_DIR/ACTIVE` at most once per SERVING_MODEL_CHECK_SECONDS and
+loads a newly activated version with `mmap_mode="c"`: the arrays stay in the OS page cache,
+shared by all gunicorn workers (copy-on-write only if implicit ever wrote to them). No DB query,
+no Redis: a file stamp works in both modes. A missing or corrupt artifact is logged and serving
+falls back to popular lists (None here), retried when the stamp changes or after a while.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from threadpoolctl import threadpool_limits
+
+from recsys import artifacts
+from recsys.matrix import WeightConfig
+
+from . import scoring
+from .weights import weight_config
+
+log = logging.getLogger(__name__)
+RETRY_FAILED_SECONDS = 30.0
+
+
+class IdIndex:
+    """id string -> row, without a per-process dict: sorted 64-bit hashes + row order (12 B/id)."""
+
+    def __init__(self, ids: np.ndarray):
+        self._ids = ids
+        hashes = np.fromiter((hash(s) for s in ids.tolist()), dtype=np.int64, count=len(ids))
+        self._order = np.argsort(hashes, kind="stable").astype(np.int32)
+        self._hashes = hashes[self._order]
+
+    def get(self, key: str) -> int | None:
+        h = hash(key)
+        pos = int(np.searchsorted(self._hashes, h))
+        while pos < len(self._hashes) and self._hashes[pos] == h:
+            row = int(self._order[pos])
+            if self._ids[row] == key:
+                return row
+            pos += 1
+        return None
+
+    def nbytes(self) -> int:
+        return self._hashes.nbytes + self._order.nbytes
+
+
+@dataclass
+class LoadedModel:
+    version: int
+    kind: str  # als | itemknn
+    artifact: artifacts.Artifact
+    item_index: IdIndex
+    regularization: float = 0.01
+    alpha: float = 1.0
+    weights: WeightConfig = field(default_factory=WeightConfig)
+    yty: np.ndarray | None = None
+
+    @property
+    def n_items(self) -> int:
+        return len(self.artifact.item_ids)
+
+    def item_col(self, item_id: str) -> int | None:
+        return self.item_index.get(item_id)
+
+    def item_id(self, col: int) -> str:
+        return str(self.artifact.item_ids[col])
+
+    def array_bytes(self) -> dict[str, int]:
+        a = self.artifact
+        out = {"sim_data": a.similarity.data.nbytes, "sim_indices": a.similarity.indices.nbytes,
+               "sim_indptr": a.similarity.indptr.nbytes, "item_ids": a.item_ids.nbytes}
+        if a.item_factors is not None:
+            out["item_factors"] = a.item_factors.nbytes
+        if a.user_factors is not None:
+            out["user_factors"] = a.user_factors.nbytes
+        return out
+
+
+def load_model(path: Path) -> LoadedModel:
+    art = artifacts.load(path, mmap_mode="c")
+    if art.kind not in ("als", "itemknn"):
+        raise artifacts.ArtifactError(f"{path}: unknown model kind {art.kind!r}")
+    if art.kind == "als" and art.item_factors is None:
+        raise artifacts.ArtifactError(f"{path}: ALS artifact without item factors")
+    if art.similarity.shape[0] != len(art.item_ids):
+        raise artifacts.ArtifactError(f"{path}: similarity shape does not match item ids")
+    params = art.params or {}
+    model = LoadedModel(
+        version=art.version, kind=art.kind, artifact=art, item_index=IdIndex(art.item_ids),
+        regularization=float(params.get("regularization", 0.01)), alpha=float(params.get("alpha", 1.0)),
+    )
+    model.weights = weight_config(params)
+    if art.kind == "als":
+        if art.item_factors.shape[0] != len(art.item_ids):
+            raise artifacts.ArtifactError(f"{path}: item factors do not match item ids")
+        model.yty = scoring.gram(art.item_factors)  # once per version, not per request
+    return model
+
+
+class ModelStore:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._model: LoadedModel | None = None
+        self._dir: Path | None = None
+        self._stamp_key = None
+        self._checked_at = float("-inf")
+        self._failed_at: float | None = None
+        self._limited = False
+
+    def get(self) -> LoadedModel | None:
+        model_dir = Path(settings.MODEL_DIR)
+        now = time.monotonic()
+        if model_dir == self._dir and now - self._checked_at < settings.SERVING_MODEL_CHECK_SECONDS:
+            return self._model
+        with self._lock:
+            if model_dir == self._dir and now - self._checked_at < settings.SERVING_MODEL_CHECK_SECONDS:
+                return self._model
+            self._checked_at = now
+            self._refresh(model_dir, now)
+            return self._model
+
+    def _refresh(self, model_dir: Path, now: float) -> None:
+        try:
+            st = os.stat(model_dir / artifacts.ACTIVE_STAMP)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        retry = self._failed_at is not None and now - self._failed_at > RETRY_FAILED_SECONDS
+        if model_dir == self._dir and key == self._stamp_key and not retry:
+            return
+        self._dir, self._stamp_key = model_dir, key
+        version = artifacts.read_active_stamp(model_dir) if key is not None else None
+        if version is None:
+            self._model, self._failed_at = None, None
+            return
+        if self._model is not None and self._model.version == version and self._failed_at is None:
+            return
+        if not self._limited:
+            # One BLAS thread per web process: concurrency comes from workers, not matrix ops.
+            threadpool_limits(limits=settings.SERVING_NUM_THREADS)
+            self._limited = True
+        path = artifacts.version_dir(model_dir, version)
+        try:
+            started = time.perf_counter()
+            self._model = load_model(path)
+            self._failed_at = None
+            log.info("serving model v%s (%s) from %s, loaded in %.2fs", version, self._model.kind, path,
+                     time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - any broken artifact means popular lists, never a 500
+            self._model, self._failed_at = None, now
+            log.error("active model v%s is unusable, serving popular lists: %s", version, exc)
+
+
+_store = ModelStore()
+
+
+def active_model() -> LoadedModel | None:
+    return _store.get()
+
+
+def reset() -> None:
+    global _store
+    _store = ModelStore()

@@ -1,0 +1,101 @@
+"""Popular items: time-decayed event counts over a recent window, overall and per category.
+
+Weights: an event in the last day counts fully, in the last week 0.5, in the window 0.2, times
+the event type's weight (a purchase says more than a view). Computed with one grouped query and
+kept per process for SERVING_POPULAR_CACHE_SECONDS. When too few items have events, the newest
+available items fill the tail, so a popular list is full whenever the catalog can fill it.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from recsys.matrix import WeightConfig
+from recsys.selectors import items as item_selectors
+
+BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
+TAIL = 500
+
+
+@dataclass
+class Ranking:
+    overall: list[tuple[str, float]] = field(default_factory=list)
+    by_category: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    computed_at: float = 0.0
+
+
+def rank_counts(rows, *, type_weights: dict[str, float]) -> Ranking:
+    """Pure: grouped rows (item_id, category, type, n_day, n_week, n_window) -> rankings, scores in (0, 1]."""
+    scores: dict[str, float] = {}
+    categories: dict[str, str] = {}
+    for item_id, category, type_, n_day, n_week, n_window in rows:
+        buckets = (n_day, n_week - n_day, n_window - n_week)
+        value = type_weights.get(type_, 1.0) * sum(w * n for w, n in zip(BUCKET_WEIGHTS, buckets, strict=True))
+        scores[item_id] = scores.get(item_id, 0.0) + value
+        categories[item_id] = category
+    top = max(scores.values(), default=1.0) or 1.0
+    overall = sorted(((i, round(s / top, 6)) for i, s in scores.items()), key=lambda p: (-p[1], p[0]))
+    by_category: dict[str, list[tuple[str, float]]] = {}
+    for item_id, score in overall:
+        by_category.setdefault(categories[item_id], []).append((item_id, score))
+    return Ranking(overall, by_category)
+
+
+class PopularCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._ranking: Ranking | None = None
+        self._tails: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ranking, self._tails = None, {}
+
+    def _fresh(self, stamp: float) -> bool:
+        return time.monotonic() - stamp < settings.SERVING_POPULAR_CACHE_SECONDS
+
+    def ranking(self) -> Ranking:
+        ranking = self._ranking
+        if ranking is not None and self._fresh(ranking.computed_at):
+            return ranking
+        with self._lock:
+            if self._ranking is None or not self._fresh(self._ranking.computed_at):
+                now = timezone.now()
+                windows = [now - timedelta(days=1), now - timedelta(days=7),
+                           now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
+                rows = item_selectors.event_counts_by_item(windows=windows)
+                self._ranking = rank_counts(rows, type_weights=WeightConfig().weights)
+                self._ranking.computed_at = time.monotonic()
+                self._tails = {}
+            return self._ranking
+
+    def tail(self, category: str) -> list[tuple[str, float]]:
+        hit = self._tails.get(category)
+        if hit is not None and self._fresh(hit[0]):
+            return hit[1]
+        tail = [(item_id, 0.0) for item_id, _ in item_selectors.newest_items(category=category, limit=TAIL)]
+        self._tails[category] = (time.monotonic(), tail)
+        return tail
+
+
+_cache = PopularCache()
+
+
+def popular_items(*, category: str = "", n: int) -> list[tuple[str, float]]:
+    """The n most popular available items (of `category`), best first, topped up with the newest."""
+    ranking = _cache.ranking()
+    ranked = ranking.by_category.get(category, []) if category else ranking.overall
+    out = ranked[:n]
+    if len(out) < n:
+        have = {item_id for item_id, _ in out}
+        out = out + [p for p in _cache.tail(category) if p[0] not in have][: n - len(out)]
+    return out
+
+
+def clear_cache() -> None:
+    _cache.clear()

@@ -1,0 +1,113 @@
+"""The numeric core of serving: fold-in, top-k, item-item scores and explanations. No ORM.
+
+A shopper's history arrives as model columns with confidences (`History`). ALS lists fold the
+shopper in from that history on every request (the same least-squares step as implicit's
+`recalculate_user`, with YtY computed once per loaded version), so events sent after training
+count at once. The Cholesky factor of that step also gives the explanation (implicit's
+`explain`: contribution of history item j to item i is c_j * y_i^T W_u y_j), vectorised over
+all candidates. Item-item lists score by summing similarity rows of the context items.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from implicit.cpu.topk import topk
+
+
+@dataclass
+class History:
+    """One shopper's (or cart's) items as model columns, most recent first, with confidences."""
+
+    cols: np.ndarray  # int32, unique
+    conf: np.ndarray  # float32, > 0
+
+    @classmethod
+    def empty(cls) -> History:
+        return cls(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.cols)
+
+
+@dataclass
+class Scored:
+    cols: np.ndarray  # int32, best first
+    scores: np.ndarray  # float32
+    # For each scored column: the history column contributing most (-1: none).
+    top_contributor: np.ndarray
+
+
+def gram(item_factors: np.ndarray) -> np.ndarray:
+    """YtY in float64: computed once per loaded model version, reused by every fold-in."""
+    y = np.asarray(item_factors, dtype=np.float64)
+    return y.T @ y
+
+
+def als_fold_in(item_factors, yty, regularization: float, history: History):
+    """Least-squares user factor from `history` (implicit's recalculate_user), plus its Cholesky factor."""
+    k = yty.shape[0]
+    y = np.asarray(item_factors[history.cols], dtype=np.float64)
+    conf = history.conf.astype(np.float64)
+    a = yty + regularization * np.eye(k) + (y.T * (conf - 1.0)) @ y
+    b = y.T @ conf
+    cho = scipy.linalg.cho_factor(a)
+    return scipy.linalg.cho_solve(cho, b).astype(np.float32), cho
+
+
+def als_explain(item_factors, cho, history: History, cols: np.ndarray) -> np.ndarray:
+    """Per candidate column, the history column with the largest contribution to its score."""
+    if len(history) == 0 or len(cols) == 0:
+        return np.full(len(cols), -1, dtype=np.int64)
+    y_hist = np.asarray(item_factors[history.cols], dtype=np.float64)
+    weighted = scipy.linalg.cho_solve(cho, np.asarray(item_factors[cols], dtype=np.float64).T)  # k x n
+    contrib = (y_hist @ weighted) * history.conf[:, None]
+    return history.cols[np.argmax(contrib, axis=0)].astype(np.int64)
+
+
+def als_top(item_factors, user_vectors: np.ndarray, n: int, exclude: sp.csr_matrix | None,
+            candidates: np.ndarray | None = None, num_threads: int = 1):
+    """Top-n columns per user vector (rows), leaving out each row's `exclude` columns."""
+    factors = item_factors
+    if candidates is not None:
+        factors = item_factors[candidates]
+        if exclude is not None:
+            exclude = exclude[:, candidates]
+    n = max(1, min(n, factors.shape[0]))
+    ids, scores = topk(factors, np.ascontiguousarray(user_vectors, dtype=np.float32), n,
+                       filter_query_items=exclude, num_threads=num_threads)
+    if candidates is not None:
+        ids = np.where(ids >= 0, candidates[np.clip(ids, 0, None)], -1)
+    return ids, scores
+
+
+def exclusion_rows(histories: list[History], n_items: int) -> sp.csr_matrix:
+    """One CSR row per history marking its columns, for topk's filter_query_items."""
+    indptr = np.zeros(len(histories) + 1, dtype=np.int32)
+    indptr[1:] = np.cumsum([len(h) for h in histories])
+    indices = np.concatenate([h.cols for h in histories]) if histories else np.zeros(0, dtype=np.int32)
+    data = np.ones(len(indices), dtype=np.float32)
+    return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(len(histories), n_items))
+
+
+def knn_scores(similarity: sp.csr_matrix, history: History, n: int, exclude_cols=(),
+               candidates: np.ndarray | None = None) -> Scored:
+    """Item-item scores: the confidence-weighted sum of the history items' similarity rows."""
+    if len(history) == 0:
+        return Scored(np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+    rows = similarity[history.cols]  # small CSR: len(history) x n_items
+    dense = np.asarray(rows.T @ history.conf.astype(np.float32)).ravel()
+    if candidates is not None:
+        mask = np.zeros(dense.shape[0], dtype=bool)
+        mask[candidates] = True
+        dense[~mask] = 0.0
+    dense[np.asarray(list(exclude_cols), dtype=np.int64)] = 0.0
+    positive = np.flatnonzero(dense > 0)
+    if len(positive) > n:
+        positive = positive[np.argpartition(-dense[positive], n - 1)[:n]]
+    order = positive[np.argsort(-dense[positive], kind="stable")]
+    contrib = rows[:, order].toarray() * history.conf[:, None]
+    top = history.cols[np.argmax(contrib, axis=0)] if len(order) else np.zeros(0, np.int64)
+    return Scored(order.astype(np.int32), dense[order].astype(np.float32), top.astype(np.int64))

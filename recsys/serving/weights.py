@@ -1,0 +1,41 @@
+"""A shopper's events -> per-item confidences, weighed exactly like training weighs them.
+
+Fold-in must see a history the way the model was trained: the weighting lives in
+`recsys.matrix` (type weights, low ratings ignored, half-life decay); a version may carry its
+own `WeightConfig` fields in the artifact's `params["weights"]`.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+from django.conf import settings
+
+from recsys.matrix import TYPE_CODES, WeightConfig, event_weights
+
+# Wording of a history reason, and which event type speaks loudest for an item.
+EVENT_VERBS = {"purchase": "bought", "add_to_cart": "added to your cart", "rating": "rated",
+               "click": "viewed", "view": "viewed"}
+STRENGTH = {"purchase": 4, "add_to_cart": 3, "rating": 2, "click": 1, "view": 0}
+_CONFIG_FIELDS = {f.name for f in fields(WeightConfig)}
+
+
+def weight_config(params: dict | None) -> WeightConfig:
+    """The version's own weighting if it carries one, else the training settings in force."""
+    raw = (params or {}).get("weights")
+    if isinstance(raw, dict):
+        return WeightConfig(**{k: v for k, v in raw.items() if k in _CONFIG_FIELDS})
+    defaults = WeightConfig()
+    return WeightConfig(
+        weights=dict(getattr(settings, "TRAINING_EVENT_WEIGHTS", defaults.weights)),
+        rating_threshold=getattr(settings, "TRAINING_RATING_THRESHOLD", defaults.rating_threshold),
+        half_life_days=getattr(settings, "TRAINING_HALF_LIFE_DAYS", defaults.half_life_days),
+        window_days=getattr(settings, "TRAINING_WINDOW_DAYS", defaults.window_days),
+    )
+
+
+def event_confidences(types: list[str], values: list[float], timestamps: list[float], *, now: float,
+                      config: WeightConfig) -> np.ndarray:
+    codes = np.fromiter((TYPE_CODES.get(t, 0) for t in types), dtype=np.int64, count=len(types))
+    return event_weights(codes, np.asarray(values, dtype=np.float64), np.asarray(timestamps, dtype=np.float64),
+                         now=now, config=config)

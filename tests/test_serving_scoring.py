@@ -1,0 +1,111 @@
+"""The pure serving core against implicit itself: fold-in, top-k, explanations, item-item scores."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import implicit
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.serving import scoring
+from recsys.serving.model_store import IdIndex
+from recsys.serving.popular import rank_counts
+
+
+def _fitted(seed=1):
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((80, 40)) < 0.12) * rng.integers(1, 6, size=(80, 40))
+    m = sp.csr_matrix(dense.astype(np.float32))
+    model = implicit.cpu.als.AlternatingLeastSquares(factors=6, regularization=0.1, iterations=10,
+                                                      random_state=seed, num_threads=1)
+    model.fit(m, show_progress=False)
+    return model, m
+
+
+def _history(row: sp.csr_matrix) -> scoring.History:
+    return scoring.History(row.indices.astype(np.int32), row.data.astype(np.float32))
+
+
+def test_fold_in_matches_implicit_recalculate_user():
+    model, m = _fitted()
+    yty = scoring.gram(model.item_factors)
+    for u in (0, 5, 17):
+        mine, _ = scoring.als_fold_in(model.item_factors, yty, model.regularization, _history(m[u]))
+        theirs = model.recalculate_user(u, m[u])
+        np.testing.assert_allclose(mine, theirs, rtol=2e-3, atol=2e-4)
+
+
+def test_top_k_leaves_out_history_and_matches_implicit_recommend():
+    model, m = _fitted()
+    h = _history(m[3])
+    vector, _ = scoring.als_fold_in(model.item_factors, scoring.gram(model.item_factors), model.regularization, h)
+    ids, scores = scoring.als_top(model.item_factors, vector[None, :], 8, scoring.exclusion_rows([h], 40))
+    assert not set(ids[0].tolist()) & set(h.cols.tolist())
+    ref_ids, _ = model.recommend(3, m[3], N=8, recalculate_user=True)
+    assert ids[0].tolist()[:5] == ref_ids.tolist()[:5]
+    assert list(scores[0]) == sorted(scores[0], reverse=True)
+
+
+def test_top_k_restricted_to_candidates():
+    model, m = _fitted()
+    vector = model.user_factors[2]
+    allowed = np.array([1, 4, 9, 30], dtype=np.int32)
+    ids, _ = scoring.als_top(model.item_factors, vector[None, :], 10, None, candidates=allowed)
+    assert sorted(ids[0].tolist()) == allowed.tolist()
+
+
+def test_explain_names_implicits_top_contributor():
+    model, m = _fitted()
+    yty = scoring.gram(model.item_factors)
+    for u in (1, 8, 20):
+        h = _history(m[u])
+        if len(h) < 2:
+            continue
+        _, cho = scoring.als_fold_in(model.item_factors, yty, model.regularization, h)
+        cands = np.arange(40, dtype=np.int32)
+        top = scoring.als_explain(model.item_factors, cho, h, cands)
+        for item in (0, 7, 33):
+            _, contributions, _ = model.explain(u, m, item)
+            assert top[item] == contributions[0][0]
+
+
+def test_knn_scores_sum_similarity_rows_and_explain():
+    sim = sp.csr_matrix(np.array([
+        [0, 0.9, 0.1, 0.0],
+        [0.9, 0, 0.0, 0.4],
+        [0.1, 0.0, 0, 0.8],
+        [0.0, 0.4, 0.8, 0],
+    ], dtype=np.float32))
+    h = scoring.History(np.array([0, 2], dtype=np.int32), np.array([1.0, 2.0], dtype=np.float32))
+    scored = scoring.knn_scores(sim, h, 5, exclude_cols=h.cols)
+    assert scored.cols.tolist() == [3, 1]  # 3: 0.0 + 2 * 0.8; 1: 0.9 + 0
+    np.testing.assert_allclose(scored.scores, [1.6, 0.9], rtol=1e-6)
+    assert scored.top_contributor.tolist() == [2, 0]
+    only = scoring.knn_scores(sim, h, 5, exclude_cols=h.cols, candidates=np.array([1], dtype=np.int32))
+    assert only.cols.tolist() == [1]
+
+
+def test_id_index_finds_every_id_and_nothing_else():
+    ids = np.array([f"sku-{n}" for n in range(5000)])
+    index = IdIndex(ids)
+    assert all(index.get(f"sku-{n}") == n for n in (0, 1, 2499, 4999))
+    assert index.get("sku-5000") is None and index.get("") is None
+    assert index.nbytes() == 5000 * 12
+
+
+def test_popular_ranking_decays_and_weighs_types():
+    rows = [
+        ("old-hit", "a", "view", 0, 0, 10),  # 10 views, all older than a week
+        ("fresh", "a", "view", 3, 3, 3),  # 3 views today
+        ("bought", "b", "purchase", 0, 1, 1),  # one purchase this week
+    ]
+    ranking = rank_counts(rows, type_weights={"view": 1.0, "purchase": 8.0})
+    assert [i for i, _ in ranking.overall] == ["bought", "fresh", "old-hit"]
+    assert ranking.overall[0][1] == 1.0
+    assert [i for i, _ in ranking.by_category["a"]] == ["fresh", "old-hit"]
+
+
+def test_scored_history_empty():
+    sim = sp.csr_matrix((4, 4), dtype=np.float32)
+    assert len(scoring.knn_scores(sim, scoring.History.empty(), 3).cols) == 0
+    assert datetime.now(UTC)  # keeps the import honest for readers of the timestamps above
