@@ -1,0 +1,284 @@
+"""Admin for merchandisers: rule lists with status badges, filters, bulk actions, preview, audit.
+
+Every write goes through curation.services, so the admin, the API and serving agree (the rules
+stamp moves, the audit history records who changed what).
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import preview as preview_mod
+from .models import Rule, RuleKind, RuleStatus, Segment
+from .services import rule_delete, rule_save, rules_duplicate, rules_set_enabled
+
+ORDER_HELP = (
+    "Rules apply in this order on every list: filters (unavailable, seen, not interested, blocks) → "
+    "boosts → pins → refill to the requested length → annotations. A block beats a pin; a pin survives "
+    "'already seen'; two pins on one position: higher priority wins, then the newer rule, and the other "
+    "moves to the next free position."
+)
+STATUS_COLORS = {
+    RuleStatus.ACTIVE: "#1e7e34",
+    RuleStatus.SCHEDULED: "#1f5fa8",
+    RuleStatus.EXPIRED: "#6c757d",
+    RuleStatus.DISABLED: "#a94442",
+}
+KIND_FIELDS = {
+    RuleKind.PIN: ("item", "position"),
+    RuleKind.BLOCK: ("item", "item_category", "item_attribute"),
+    RuleKind.BOOST: ("item", "item_category", "item_attribute", "strength"),
+    RuleKind.ANNOTATION: ("item", "label", "note"),
+}
+SCOPE_FIELDS = ("placement", "category", "context_item", "segment", "segment_user_ids")
+LIFE_FIELDS = ("starts_at", "ends_at", "enabled", "priority", "reason")
+
+
+def _actor(request) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return RuleStatus.choices
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        value = self.value()
+        started = Q(starts_at__isnull=True) | Q(starts_at__lte=now)
+        live_window = started & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        if value == RuleStatus.DISABLED:
+            return queryset.filter(enabled=False)
+        if value == RuleStatus.EXPIRED:
+            return queryset.filter(enabled=True, ends_at__lte=now)
+        if value == RuleStatus.SCHEDULED:
+            return queryset.filter(enabled=True, starts_at__gt=now).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        if value == RuleStatus.ACTIVE:
+            return queryset.filter(live_window, enabled=True)
+        return queryset
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = Rule
+        fields = ("kind", "name", "item", "item_category", "item_attribute", "position", "strength", "label", "note",
+                  "placement", "category", "context_item", "segment", "segment_user_ids", "starts_at", "ends_at",
+                  "enabled", "priority", "reason")
+        widgets = {"reason": forms.Textarea(attrs={"rows": 2}), "note": forms.Textarea(attrs={"rows": 2})}
+
+    def add_error(self, field, error):
+        # Rule.clean() may name a field this kind's form doesn't show: report it on the form instead.
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            remapped: dict = {}
+            for name, errors in error.error_dict.items():
+                key = name if (name in self.fields or name == NON_FIELD_ERRORS) else NON_FIELD_ERRORS
+                remapped.setdefault(key, []).extend(errors)
+            error = ValidationError(remapped)
+        super().add_error(field, error)
+
+
+@admin.register(Rule)
+class RuleAdmin(SimpleHistoryAdmin):
+    form = RuleForm
+    list_display = ("status_badge", "kind", "title_link", "target", "effect", "placement_display", "scope",
+                    "window", "priority", "flags", "updated_by")
+    list_display_links = None
+    list_filter = ("kind", StatusFilter, "placement", "segment", "enabled")
+    search_fields = ("name", "item__item_id", "item__title", "item_category", "label", "reason", "placement")
+    search_help_text = "Rule name, item id or title, category, label, reason or placement."
+    autocomplete_fields = ("item", "context_item")
+    list_select_related = ("item",)
+    actions = ("enable_rules", "disable_rules", "duplicate_rules")
+    history_list_display = ("updated_by",)
+    list_per_page = 100
+    change_list_template = "admin/curation/rule/change_list.html"
+
+    # --- form -----------------------------------------------------------------------
+    def _kind(self, request, obj) -> str:
+        return obj.kind if obj is not None else (request.POST.get("kind") or request.GET.get("kind") or "")
+
+    def get_fieldsets(self, request, obj=None):
+        kind = self._kind(request, obj)
+        target = KIND_FIELDS.get(kind) or ("item", "position", "item_category", "item_attribute", "strength",
+                                            "label", "note")
+        return (
+            (None, {"fields": ("kind", "name"), "description": ORDER_HELP}),
+            ("What", {"fields": target}),
+            ("Where and for whom (empty = everywhere)", {"fields": SCOPE_FIELDS}),
+            ("When", {"fields": LIFE_FIELDS}),
+            ("Record", {"fields": ("created_by", "updated_by", "created_at", "updated_at")}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ("created_by", "updated_by", "created_at", "updated_at")
+        return (*fixed, "kind") if obj is not None else fixed
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        rule_save(rule=obj, actor=_actor(request), created=not change)
+
+    def delete_model(self, request, obj):
+        obj._history_user = request.user
+        rule_delete(rule=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            self.delete_model(request, rule)
+
+    # --- list -----------------------------------------------------------------------
+    def get_queryset(self, request):
+        clash = Rule.objects.filter(kind=RuleKind.PIN, enabled=True, position=OuterRef("position"),
+                                    placement=OuterRef("placement")).exclude(pk=OuterRef("pk"))
+        return super().get_queryset(request).annotate(pin_clash=Exists(clash))
+
+    @admin.display(description="status")
+    def status_badge(self, rule):
+        status = rule.status()
+        return format_html(
+            '<span class="rule-status rule-status-{}" style="background:{};color:#fff;border-radius:8px;'
+            'padding:1px 8px;font-size:11px;white-space:nowrap">{}</span>',
+            status, STATUS_COLORS[status], RuleStatus(status).label)
+
+    @admin.display(description="rule")
+    def title_link(self, rule):
+        return format_html('<a href="{}">{}</a>', reverse("admin:curation_rule_change", args=[rule.pk]), rule.title)
+
+    @admin.display(description="target")
+    def target(self, rule):
+        if rule.item_id:
+            return format_html("<code>{}</code>", rule.item_id)
+        if rule.item_category:
+            return f"category: {rule.item_category}"
+        return ", ".join(f"{k}={v}" for k, v in (rule.item_attribute or {}).items())
+
+    @admin.display(description="effect")
+    def effect(self, rule):
+        if rule.kind == RuleKind.PIN:
+            return f"#{rule.position}"
+        if rule.kind == RuleKind.BOOST:
+            return f"{rule.strength:+.2f}"
+        if rule.kind == RuleKind.ANNOTATION:
+            return f"“{rule.label}”"
+        return "hidden"
+
+    @admin.display(description="placement", ordering="placement")
+    def placement_display(self, rule):
+        return rule.placement or "all lists"
+
+    @admin.display(description="scope")
+    def scope(self, rule):
+        parts = []
+        if rule.category:
+            parts.append(f"category {rule.category}")
+        if rule.context_item_id:
+            parts.append(f"with {rule.context_item_id}")
+        if rule.segment == Segment.USERS:
+            parts.append(f"{len(rule.segment_user_ids)} shopper(s)")
+        elif rule.segment:
+            parts.append(Segment(rule.segment).label.lower())
+        return ", ".join(parts) or "-"
+
+    @admin.display(description="window")
+    def window(self, rule):
+        fmt = "%Y-%m-%d %H:%M"
+        if not rule.starts_at and not rule.ends_at:
+            return "always"
+        start = rule.starts_at.strftime(fmt) if rule.starts_at else "…"
+        end = rule.ends_at.strftime(fmt) if rule.ends_at else "…"
+        return f"{start} → {end}"
+
+    @admin.display(description="warnings")
+    def flags(self, rule):
+        warnings = []
+        if rule.kind == RuleKind.PIN and rule.item_id and not rule.item.available:
+            warnings.append("pinned item unavailable: skipped")
+        if rule.kind == RuleKind.PIN and getattr(rule, "pin_clash", False) and rule.enabled:
+            warnings.append(f"another pin shares #{rule.position} here: priority decides")
+        return format_html_join("", '<div class="rule-warning" style="color:#a94442">⚠ {}</div>',
+                                ((w,) for w in warnings))
+
+    # --- bulk actions ---------------------------------------------------------------
+    @admin.action(description="Enable selected rules", permissions=["change"])
+    def enable_rules(self, request, queryset):
+        n = rules_set_enabled(rules=queryset, enabled=True, actor=_actor(request))
+        self.message_user(request, f"{n} rule(s) enabled.", messages.SUCCESS)
+
+    @admin.action(description="Disable selected rules", permissions=["change"])
+    def disable_rules(self, request, queryset):
+        n = rules_set_enabled(rules=queryset, enabled=False, actor=_actor(request))
+        self.message_user(request, f"{n} rule(s) disabled.", messages.SUCCESS)
+
+    @admin.action(description="Duplicate selected rules (copies start disabled)", permissions=["add"])
+    def duplicate_rules(self, request, queryset):
+        copies = rules_duplicate(rules=queryset, actor=_actor(request))
+        self.message_user(request, f"{len(copies)} disabled cop(ies) created.", messages.SUCCESS)
+
+    # --- preview --------------------------------------------------------------------
+    def get_urls(self):
+        extra = [path("preview/", self.admin_site.admin_view(self.preview_view), name="curation_rule_preview")]
+        return extra + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "order_help": ORDER_HELP,
+                         "can_preview": request.user.has_perm("curation.preview_rules"),
+                         "kinds": RuleKind.choices}
+        return super().changelist_view(request, extra_context)
+
+    def preview_view(self, request):
+        if not request.user.has_perm("curation.preview_rules"):
+            raise PermissionDenied
+        form = preview_mod.PreviewForm(request.GET or None)
+        result = error = None
+        if form.is_bound and form.is_valid():
+            try:
+                result = preview_mod.preview(form.to_request())
+            except preview_mod.PreviewError as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Preview curated lists",
+            "form": form,
+            "result": result,
+            "error": error,
+            "order_help": ORDER_HELP,
+        }
+        return TemplateResponse(request, "admin/curation/rule/preview.html", context)
+
+
+class HistoricalRuleAdmin(admin.ModelAdmin):
+    """Every create, change and delete of every rule, deleted rules included; revert from a record."""
+
+    list_display = ("history_date", "history_type", "rule_link", "kind", "item_id", "enabled", "updated_by",
+                    "history_user", "history_change_reason")
+    list_filter = ("history_type", "kind")
+    search_fields = ("=id", "item_id", "name", "updated_by", "history_change_reason")
+    date_hierarchy = "history_date"
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="rule (revert from this version)")
+    def rule_link(self, record):
+        url = reverse("admin:curation_rule_simple_history", args=[record.id, record.history_id])
+        return format_html('<a href="{}">#{} {}</a>', url, record.id, record.instance.title)
+
+
+admin.site.register(Rule.history.model, HistoricalRuleAdmin)
