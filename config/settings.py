@@ -5,6 +5,7 @@ ALLOWED_HOSTS, MODEL_DIR, CORS_ALLOWED_ORIGINS, API_THROTTLE_RATE, the SECURE_* 
 for TLS deployments, and the CURIO_* tuning knobs below.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -278,6 +279,70 @@ SERVING_NUM_THREADS = env_int("CURIO_SERVING_NUM_THREADS", 1)
 # How often a serving process looks at the rules stamp (Redis key, or a DB row without Redis).
 # Worst-case visibility of a rule change is this plus one reload, so keep it under 1 s.
 CURATION_RULES_CHECK_SECONDS = env_float("CURIO_CURATION_CHECK_SECONDS", 0.5)
+
+# --- training (README "Training") ----------------------------------------------------------
+# Confidence per event type; a rating counts only at or above the threshold.
+TRAINING_EVENT_WEIGHTS = {
+    "view": env_float("CURIO_WEIGHT_VIEW", 1.0),
+    "click": env_float("CURIO_WEIGHT_CLICK", 2.0),
+    "add_to_cart": env_float("CURIO_WEIGHT_ADD_TO_CART", 4.0),
+    "purchase": env_float("CURIO_WEIGHT_PURCHASE", 8.0),
+    "rating": env_float("CURIO_WEIGHT_RATING", 4.0),
+}
+TRAINING_RATING_THRESHOLD = env_float("CURIO_RATING_THRESHOLD", 4.0)
+# An event this many days old counts half (0: no decay); events older than the window are left out
+# (0: no window). A shop's last year is the normal input, so both default to well over a year.
+TRAINING_HALF_LIFE_DAYS = env_float("CURIO_TRAINING_HALF_LIFE_DAYS", 365.0)
+TRAINING_WINDOW_DAYS = env_float("CURIO_TRAINING_WINDOW_DAYS", 730.0)
+# Candidates fitted and compared on every run (JSON list of {"kind": als|bm25|cosine|random, params}).
+TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or json.dumps([
+    {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
+    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
+    {"kind": "bm25", "K": 100, "K1": 1.2, "B": 0.75},
+    {"kind": "bm25", "K": 300, "K1": 0.9, "B": 0.4},
+    {"kind": "cosine", "K": 100},
+]))
+# Model selection runs on a shopper subsample with fewer ALS iterations, scored on a sample of
+# the holdout shoppers; the winner is then fitted with its full parameters.
+TRAINING_SELECTION_USERS = env_int("CURIO_TRAINING_SELECTION_USERS", 40_000)
+TRAINING_SELECTION_EVAL_USERS = env_int("CURIO_TRAINING_SELECTION_EVAL_USERS", 3_000)
+TRAINING_SELECTION_ITERATIONS = env_int("CURIO_TRAINING_SELECTION_ITERATIONS", 6)
+TRAINING_EVAL_USERS = env_int("CURIO_TRAINING_EVAL_USERS", 10_000)
+TRAINING_HOLDOUT_FRACTION = env_float("CURIO_TRAINING_HOLDOUT_FRACTION", 0.2)
+TRAINING_SEED = env_int("CURIO_TRAINING_SEED", 42)
+# ALS refit on all data continues from the holdout fit for this many iterations.
+TRAINING_REFIT_ITERATIONS = env_int("CURIO_TRAINING_REFIT_ITERATIONS", 3)
+TRAINING_SIMILAR_ITEMS = env_int("CURIO_TRAINING_SIMILAR_ITEMS", 50)
+# Promotion gate: nDCG@10 must beat random and popularity (and the active version, if on) by this.
+TRAINING_GATE_MARGIN = env_float("CURIO_TRAINING_GATE_MARGIN", 0.05)
+TRAINING_GATE_VS_ACTIVE = env_bool("CURIO_TRAINING_GATE_VS_ACTIVE", False)
+TRAINING_RETAIN_VERSIONS = env_int("CURIO_TRAINING_RETAIN_VERSIONS", 5)
+TRAINING_NUM_THREADS = env_int("CURIO_TRAINING_NUM_THREADS", os.cpu_count() or 1)
+TRAINING_USE_GPU = env_bool("CURIO_TRAINING_USE_GPU", False)
+# The running worker writes a heartbeat this often; a run without one for TIMEOUT is "worker lost".
+TRAINING_HEARTBEAT_SECONDS = env_float("CURIO_TRAINING_HEARTBEAT_SECONDS", 5.0)
+TRAINING_HEARTBEAT_TIMEOUT = env_float("CURIO_TRAINING_HEARTBEAT_TIMEOUT", 120.0)
+# A queued run nobody picked up within this many seconds is failed, freeing the lock.
+TRAINING_QUEUE_TIMEOUT = env_float("CURIO_TRAINING_QUEUE_TIMEOUT", 3600.0)
+TRAINING_TIME_LIMIT = env_int("CURIO_TRAINING_TIME_LIMIT", 4 * 3600)
+# Where POST /api/v1/training-runs/ runs training: "celery" (the `training` queue; default with
+# REDIS_URL) or "thread" (a background thread of the web process; default without Redis).
+TRAINING_EXECUTOR = os.environ.get("CURIO_TRAINING_EXECUTOR") or ("celery" if REDIS_URL else "thread")
+# Test hooks: fail with an error at this stage / sleep this long in every stage (keep unset).
+TRAINING_FAIL_AT_STAGE = os.environ.get("CURIO_TRAINING_FAIL_AT_STAGE", "")
+TRAINING_STAGE_DELAY_SECONDS = env_float("CURIO_TRAINING_STAGE_DELAY_SECONDS", 0.0)
+
+# --- curation (README "Curation") ------------------------------------------------------
+# How often a serving process looks at the rules stamp (Redis key, or a DB row without Redis).
+# Worst-case visibility of a rule change is this plus one reload, so keep it under 1 s.
+CURATION_RULES_CHECK_SECONDS = env_float("CURIO_CURATION_CHECK_SECONDS", 0.5)
+
+# --- storefront demo (README "Demo shop") ----------------------------------------------
+# "auto": / is the demo storefront when the demo shop is loaded (`manage.py demo`), else a landing
+# page; 1/0 force demo mode on/off. Demo mode hands the page a demo-scope token (lists, events and
+# feedback of demo shoppers only) and shows the merchandiser's demo login.
+_demo_mode = os.environ.get("CURIO_DEMO_MODE", "").strip().lower()
+DEMO_MODE = "auto" if _demo_mode in {"", "auto"} else env_bool("CURIO_DEMO_MODE")
 
 LOGGING = {
     "version": 1,

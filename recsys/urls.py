@@ -29,3 +29,14 @@ urlpatterns += [
     path("recommendations/batch/", lists.BatchListView.as_view(), name="recommendations-batch"),
     path("popular/", lists.PopularListView.as_view(), name="popular"),
 ]
+
+# --- training: runs and model versions (recsys/api/training.py) ---
+from recsys.api import training  # noqa: E402
+
+urlpatterns += [
+    path("training-runs/", training.TrainingRunListView.as_view(), name="training-runs"),
+    path("training-runs/<int:run_id>/", training.TrainingRunDetailView.as_view(), name="training-run"),
+    path("model-versions/", training.ModelVersionListView.as_view(), name="model-versions"),
+    path("model-versions/<int:version_id>/activate/", training.ModelVersionActivateView.as_view(),
+         name="model-version-activate"),
+]

@@ -27,9 +27,15 @@ class TrainingRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    executor = models.CharField(max_length=16, blank=True, default="", help_text="celery, thread or inline.")
+    # The deployment-wide training lock: True while queued/running, NULL otherwise. The unique
+    # constraint lets only one row hold it (works on SQLite and PostgreSQL, with or without Redis);
+    # the heartbeat is its lease (see recsys.services.training.training_runs_reap_lost).
+    lock = models.BooleanField(null=True, default=None, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["lock"], name="one_training_at_a_time")]
 
     def __str__(self) -> str:
         return f"run #{self.pk} ({self.status})"

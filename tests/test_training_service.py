@@ -1,0 +1,190 @@
+"""Training runs end to end in this process, on the test database (SQLite or PostgreSQL).
+
+transactional_db: the run's heartbeat thread uses its own connection and must see committed rows.
+"""
+import os
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from recsys import artifacts
+from recsys.models import Feedback, Item, ModelVersion, Shopper, TrainingRun
+from recsys.selectors import training as selectors
+from recsys.services import training as svc
+from recsys.services.training_lease import training_run_claim, training_run_create
+from tests.training_data import make_popularity_shop, make_shop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FAST_CANDIDATES = [
+    {"kind": "als", "factors": 16, "regularization": 0.05, "alpha": 2.0, "iterations": 8},
+    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
+]
+
+
+@pytest.fixture(autouse=True)
+def training_settings(settings, tmp_path):
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.TRAINING_NUM_THREADS = 1
+    settings.TRAINING_CANDIDATES = FAST_CANDIDATES
+    settings.TRAINING_SIMILAR_ITEMS = 10
+    return settings
+
+
+def train() -> TrainingRun:
+    run, created = svc.training_run_start(triggered_by="test", executor="inline")
+    assert created
+    done = svc.training_run_execute(run_id=run.pk)
+    assert done is not None
+    return done
+
+
+def test_run_selects_evaluates_saves_and_activates(settings):
+    shop = make_shop()
+    run = train()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.worker_pid == os.getpid() and run.worker_host and run.progress == 100.0
+    assert run.lock is None and run.finished_at and run.heartbeat_at
+    assert run.data_counts["events"] == shop["events"] and run.data_counts["shoppers"] == shop["shoppers"]
+    assert {"extract", "split", "select", "fit", "evaluate", "refit", "save", "activate", "total"} <= set(run.timings)
+    assert len(run.metrics["selection"]) == 2
+    version = run.model_version
+    assert version.is_active and version.activated_at
+    assert version.metrics["ndcg@10"] > 1.5 * version.baseline_metrics["ndcg@10"]
+    assert run.metrics["model"]["ndcg@10"] > run.metrics["random"]["ndcg@10"]
+    loaded = artifacts.load(version.artifact_path)
+    assert loaded.version == version.pk and loaded.kind == version.kind
+    assert len(loaded.user_ids) == shop["shoppers"] and "u0" in set(loaded.user_ids.tolist())
+    assert loaded.similarity.shape == (shop["items"], shop["items"]) and loaded.similarity.nnz > 0
+    assert artifacts.read_active_stamp(settings.MODEL_DIR) == version.pk
+    assert "selected" in run.log and "active" in run.log
+
+
+def test_consent_withdrawn_shoppers_are_left_out():
+    make_shop()
+    Shopper.objects.filter(user_id__in=["u1", "u2", "u3"]).update(personalization_consent=False)
+    run = train()
+    assert run.data_counts["shoppers"] == 297
+    user_ids = set(artifacts.load(run.model_version.artifact_path).user_ids.tolist())
+    assert not user_ids & {"u1", "u2", "u3"} and "u4" in user_ids
+
+
+def test_not_interested_feedback_is_a_negative_interaction():
+    make_shop(shoppers=20, items=12)
+    shopper, item = Shopper.objects.get(user_id="u0"), Item.objects.get(item_id="i0")
+    Feedback.objects.create(shopper=shopper, item=item, type="not_interested", status="none")
+    users, items = selectors.negative_interactions()
+    assert users.tolist() == [shopper.pk] and items.tolist() == [item.pk]
+
+
+def test_extraction_matches_orm_sum_of_weights():
+    make_shop(shoppers=30, items=20, events_per_shopper=10)
+    config = svc.weight_config()
+    users, items, weights, total = selectors.event_arrays(config=config, now=timezone.now())
+    assert total == 300 and len(users) == 300
+    from recsys.models import Event
+
+    expected = {}
+    for ev in Event.objects.all():
+        age = (timezone.now() - ev.timestamp).total_seconds() / 86400
+        w = config.weights[ev.type] * 0.5 ** (age / config.half_life_days)
+        expected[(ev.shopper_id, ev.item_id)] = expected.get((ev.shopper_id, ev.item_id), 0) + w
+    got = {}
+    for u, i, w in zip(users, items, weights, strict=True):
+        got[(u, i)] = got.get((u, i), 0) + w
+    assert got.keys() == expected.keys()
+    assert np.allclose([got[k] for k in expected], list(expected.values()), rtol=1e-3)
+
+
+def test_injected_failure_leaves_previous_version_active(settings):
+    make_shop()
+    first = train().model_version
+    settings.TRAINING_FAIL_AT_STAGE = "save"
+    failed = train()
+    assert failed.status == TrainingRun.Status.FAILED
+    assert "injected failure at stage save" in failed.error and failed.lock is None
+    assert ModelVersion.objects.get(is_active=True).pk == first.pk
+    assert artifacts.read_active_stamp(settings.MODEL_DIR) == first.pk
+    settings.TRAINING_FAIL_AT_STAGE = ""
+    assert train().status == TrainingRun.Status.SUCCEEDED  # the lock was released
+
+
+def test_gate_rejects_a_random_quality_model(settings):
+    make_shop()
+    settings.TRAINING_CANDIDATES = [{"kind": "random"}]
+    run = train()
+    assert run.status == TrainingRun.Status.REJECTED
+    version = run.model_version
+    assert not version.is_active and not version.artifact_path
+    assert "does not beat random" in version.rejected_reason
+    assert not ModelVersion.objects.filter(is_active=True).exists()
+    with pytest.raises(CommandError, match="rejected"):
+        call_command("train", "--wait")
+
+
+def test_gate_rejects_a_model_worse_than_popularity(settings):
+    make_popularity_shop()
+    settings.TRAINING_CANDIDATES = [{"kind": "cosine", "K": 3}]
+    run = train()
+    assert run.status == TrainingRun.Status.REJECTED, run.metrics
+    assert run.metrics["model"]["ndcg@10"] < run.metrics["popularity"]["ndcg@10"]
+    assert "does not beat popularity" in run.model_version.rejected_reason
+
+
+def test_one_run_at_a_time_and_lost_workers_are_reaped(settings):
+    first, created = training_run_create(triggered_by="a")
+    second, created_again = training_run_create(triggered_by="b")
+    assert created and not created_again and second.pk == first.pk
+    assert training_run_claim(run_id=first.pk)
+    assert not training_run_claim(run_id=first.pk)  # a redelivered task does nothing
+    TrainingRun.objects.filter(pk=first.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    third, created = training_run_create(triggered_by="c")
+    assert created and third.pk != first.pk
+    lost = TrainingRun.objects.get(pk=first.pk)
+    assert lost.status == TrainingRun.Status.FAILED and lost.error.startswith("worker lost") and lost.lock is None
+
+
+def test_rollback_and_pruning(settings):
+    settings.TRAINING_RETAIN_VERSIONS = 2
+    make_shop()
+    versions = [train().model_version for _ in range(3)]
+    assert ModelVersion.objects.get(is_active=True).pk == versions[2].pk
+    oldest = ModelVersion.objects.get(pk=versions[0].pk)
+    assert oldest.artifact_path == "" and not (settings.MODEL_DIR / str(oldest.pk)).exists()
+    svc.model_version_activate(version_id=versions[1].pk)
+    assert ModelVersion.objects.get(is_active=True).pk == versions[1].pk
+    assert artifacts.read_active_stamp(settings.MODEL_DIR) == versions[1].pk
+    with pytest.raises(svc.ActivationError, match="no complete artifact"):
+        svc.model_version_activate(version_id=versions[0].pk)
+
+
+def test_train_command_runs_in_process_and_prints_metrics(capsys):
+    make_shop()
+    call_command("train", "--wait")
+    out = capsys.readouterr().out
+    assert "no training worker, running in this process" in out
+    assert "ndcg@10" in out and "popularity" in out
+    version = ModelVersion.objects.get(is_active=True)
+    assert f"model version {version.pk}" in out
+
+
+def test_train_command_fails_without_data():
+    with pytest.raises(CommandError, match="not enough data"):
+        call_command("train")
+
+
+@pytest.mark.slow
+def test_demo_data_selected_model_beats_popularity_by_half(settings, capsys):
+    from config import settings as project_settings
+
+    settings.TRAINING_CANDIDATES = project_settings.TRAINING_CANDIDATES  # the shipped defaults
+    call_command("demo")
+    capsys.readouterr()
+    run = train()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    model, popular = run.metrics["model"]["ndcg@10"], run.metrics["popularity"]["ndcg@10"]
+    print(f"demo data: {run.data_counts} selected {run.model_version.params} ndcg@10 {model:.4f} "
+          f"vs popularity {popular:.4f} (+{model / popular - 1:.0%})")
+    assert model >= 1.5 * popular
