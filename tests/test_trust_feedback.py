@@ -5,7 +5,6 @@ import pytest
 
 from curation.models import Rule
 from recsys.models import Feedback, ReviewDecision
-from recsys.selectors.trust import not_interested_pairs
 
 from .trust_helpers import items
 
@@ -24,8 +23,6 @@ def test_not_interested_is_stored_once(write_api):
     assert (body["item_id"], body["type"], body["status"]) == ("a", "not_interested", "none")
     assert post(write_api, "u1", {"item_id": "a", "type": "not_interested"}).status_code == 201
     assert Feedback.objects.filter(type="not_interested").count() == 1
-    users, item_pks = not_interested_pairs()
-    assert len(users) == 1 and item_pks[0] == Feedback.objects.get().item_id
 
 
 def test_report_opens_a_review_item(write_api):

@@ -7,28 +7,6 @@ from django.db.models import Count, Max, QuerySet
 from recsys.models import Feedback, FeedbackType, Item
 
 
-def not_interested_item_ids(user_id: str) -> frozenset[str]:
-    """Items the shopper said "not interested" to: serving excludes them from every list."""
-    if not user_id:
-        return frozenset()
-    return frozenset(
-        Feedback.objects.filter(shopper__user_id=user_id, type=FeedbackType.NOT_INTERESTED)
-        .values_list("item__item_id", flat=True)
-    )
-
-
-def not_interested_pairs() -> tuple[np.ndarray, np.ndarray]:
-    """(shopper pks, item pks) of every "not interested": training removes these cells."""
-    rows = list(
-        Feedback.objects.filter(type=FeedbackType.NOT_INTERESTED, shopper__personalization_consent=True)
-        .values_list("shopper_id", "item_id")
-    )
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arr = np.asarray(rows, dtype=np.int64)
-    return arr[:, 0], arr[:, 1]
-
-
 def review_queue() -> QuerySet[Item]:
     """Items with open reports, most reported first."""
     return (
@@ -44,3 +22,50 @@ def report_comments(item: Item, *, limit: int = 50) -> list[dict]:
         Feedback.objects.filter(item=item, type=FeedbackType.REPORT, status=Feedback.Status.OPEN)
         .exclude(comment="").order_by("-created_at").values("comment", "created_at")[:limit]
     )
+
+
+PROMOTED_SOURCES = ("pinned", "boosted")
+
+
+def promoted_event_arrays(*, since) -> tuple[np.ndarray, ...]:
+    """(shopper pks, item pks, type codes, values, epoch seconds) of consenting shoppers' events
+    that followed a pinned or boosted impression of the same item in the same list."""
+    from django.db.models import Exists, OuterRef
+
+    from recsys.matrix import TYPE_CODES
+    from recsys.models import Event, Impression
+
+    promoted = Impression.objects.filter(recommendation_id=OuterRef("recommendation_id"), item_id=OuterRef("item_id"),
+                                         source__in=PROMOTED_SOURCES)
+    rows = list(
+        Event.objects.filter(shopper__personalization_consent=True, timestamp__gte=since)
+        .exclude(recommendation_id="").filter(Exists(promoted))
+        .values_list("shopper_id", "item_id", "type", "value", "timestamp")
+    )
+    return (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+            np.fromiter((TYPE_CODES.get(r[2], 0) for r in rows), dtype=np.int8, count=len(rows)),
+            np.fromiter((r[3] for r in rows), dtype=np.float32, count=len(rows)),
+            np.fromiter((r[4].timestamp() for r in rows), dtype=np.float64, count=len(rows)))
+
+
+def downweight_promoted(data, *, config, now):
+    """Training's hook: the matrix with interactions from promoted impressions down-weighted
+    by PROMOTED_INTERACTION_WEIGHT (1 leaves the matrix as it is)."""
+    from datetime import datetime, timedelta
+
+    from django.conf import settings
+
+    from recsys import matrix as mx
+    from recsys.promotion import downweight
+
+    factor = settings.PROMOTED_INTERACTION_WEIGHT
+    if factor >= 1.0:
+        return data
+    since = (now - timedelta(days=config.window_days) if config.window_days > 0
+             else datetime(1970, 1, 2, tzinfo=now.tzinfo))
+    users, items, types, values, ts = promoted_event_arrays(since=since)
+    if not len(users):
+        return data
+    weights = mx.event_weights(types, values, ts, now=now.timestamp(), config=config)
+    return downweight(data, users, items, weights, factor)
