@@ -97,7 +97,8 @@ class Rule(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=_history_user)
+    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=_history_user,
+                                verbose_name="rule change", verbose_name_plural="rule audit log")
 
     class Meta:
         ordering = ["-priority", "-created_at"]

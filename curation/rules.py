@@ -179,6 +179,8 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
+        # Serving loads these items' data too: a pin may insert an item that is not a candidate.
+        self.pinned_item_ids: frozenset[str] = frozenset(r.item_id for r in self.rules if r.kind == PIN)
         self._buckets: dict[str, _Bucket] = {}
         for rule in self.rules:
             self._buckets.setdefault(rule.placement, _Bucket()).add(rule)
