@@ -3,8 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from recsys.views_health import healthz, readyz
+from recsys.views_storefront import storefront
 
 urlpatterns = [
+    path("", storefront, name="storefront"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),

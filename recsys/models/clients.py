@@ -10,6 +10,8 @@ class ApiClient(models.Model):
     class Scope(models.TextChoices):
         READ = "read", "read (lists, item reads)"
         WRITE = "write", "write (everything)"
+        # The storefront demo page's token: lists, item reads, events and feedback for demo shoppers only.
+        DEMO = "demo", "demo (storefront demo: lists, events and feedback of demo shoppers)"
 
     name = models.CharField(max_length=100, unique=True)
     scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)

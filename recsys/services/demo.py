@@ -1,19 +1,24 @@
 """Writes the generated demo shop (recsys.demo) in bulk, idempotently, plus the demo logins."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from recsys import demo
-from recsys.models import Event, Item, Shopper
+from recsys.models import ApiClient, Event, Item, Shopper
 
 BATCH = 2000
+DEMO_CLIENT_NAME = "storefront-demo"
 
 
 class DemoConflict(Exception):
@@ -40,6 +45,35 @@ class DemoLogin:
 def demo_is_loaded() -> bool:
     """True when demo events are in the database (demo mode's default switch)."""
     return Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).exists()
+
+
+def demo_mode_on() -> bool:
+    """Is the storefront in demo mode? (CURIO_DEMO_MODE, or "auto": the demo shop is loaded.)"""
+    if settings.DEMO_MODE == "auto":
+        return demo_is_loaded()
+    return bool(settings.DEMO_MODE)
+
+
+def demo_token_ensure() -> str | None:
+    """The storefront's demo-scope token, or None when an admin revoked it.
+
+    Derived from SECRET_KEY (so every web process hands out the same token without storing it in
+    clear); the API client row holds only its hash, like every token.
+    """
+    key = base64.urlsafe_b64encode(
+        hmac.new(settings.SECRET_KEY.encode(), b"curio-storefront-demo-token", hashlib.sha256).digest()
+    ).decode().rstrip("=")
+    client, created = ApiClient.objects.get_or_create(
+        name=DEMO_CLIENT_NAME,
+        defaults={"scope": ApiClient.Scope.DEMO, "key_prefix": key[:8], "key_hash": ApiClient.hash_key(key)},
+    )
+    if not client.is_active:
+        return None
+    if client.key_hash != ApiClient.hash_key(key) or client.scope != ApiClient.Scope.DEMO:
+        # SECRET_KEY changed (or someone edited the row): re-key it, never widen its scope.
+        client.key_prefix, client.key_hash, client.scope = key[:8], ApiClient.hash_key(key), ApiClient.Scope.DEMO
+        client.save(update_fields=["key_prefix", "key_hash", "scope"])
+    return key
 
 
 @transaction.atomic
