@@ -253,7 +253,8 @@ IMPRESSION_BUFFER_MAX = env_int("CURIO_IMPRESSION_BUFFER_MAX", 200_000)
 # Off in the test suite: rows stay buffered until a test calls flush() (no stray writes).
 IMPRESSION_BACKGROUND_FLUSH = env_bool("CURIO_IMPRESSION_BACKGROUND_FLUSH", not TESTING)
 # Share of shoppers (per day, stable hash) served without curation as a randomized control.
-CONTROL_SHARE = env_float("CURIO_CONTROL_SHARE", 0.05)
+# 0 in the test suite by default, so other features' tests never meet a random control shopper.
+CONTROL_SHARE = env_float("CURIO_CONTROL_SHARE", 0.0 if TESTING else 0.05)
 # Training weight of interactions with pinned/boosted impressions: 1 as any other, 0 leaves them out.
 PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5)
 # Model card: warn when a figure worsens by more than this fraction against the previous version.

@@ -26,6 +26,8 @@ from recsys import artifacts, evaluation, fitting
 from recsys import matrix as mx
 from recsys.models import ModelVersion, TrainingRun
 from recsys.selectors import training as selectors
+from recsys.selectors.trust import downweight_promoted
+from recsys.services.privacy import scrub_erased_from_artifact
 
 from .training_lease import Heartbeat, LeaseLost, training_run_claim, training_run_create, training_run_release
 
@@ -185,6 +187,7 @@ def _train(state: _Run) -> None:
         now = timezone.now()
         users, items, weights, n_events = selectors.event_arrays(config=config, now=now)
         data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
+        data = downweight_promoted(data, config=config, now=now)  # trust: curators' promotions count less
         del users, items, weights
         counts = {"events": n_events, "shoppers": data.shape[0], "items": data.shape[1],
                   "interactions": int(data.matrix.nnz), "matrix_bytes": mx.matrix_bytes(data.matrix)}
@@ -267,6 +270,7 @@ def _train(state: _Run) -> None:
             params={"kind": winner.kind, **winner.params, "run": run_id},
         )
         path = artifacts.save(artifact, settings.MODEL_DIR)
+        scrub_erased_from_artifact(path, since=now)  # shoppers erased while this run was training
         ModelVersion.objects.filter(pk=version.pk).update(artifact_path=str(path))
         counts["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         counts["model_bytes"] = int(sum(a.nbytes for a in (artifact.user_factors, artifact.item_factors)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from curation import rules as curation_rules
 from curation.runtime import current_rules
+from recsys import serving_trust
 from recsys.selectors import items as item_selectors
 from recsys.selectors.feedback import not_interested_item_ids
 from recsys.selectors.shoppers import ShopperHistory, shopper_histories
@@ -100,9 +101,12 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
     out = []
     for request, plan in zip(requests, plans, strict=True):
         context = _context(request, plan, not_interested.get(request.user_id, frozenset()), now)
-        ranked = curation_rules.apply(_candidates(request, plan, cards), context, rules,
-                                      limit=request.limit, item_info=info)
+        control = serving_trust.in_control(request.user_id, now)  # randomized control: no curation
+        ranked = curation_rules.apply(_candidates(request, plan, cards), context,
+                                      serving_trust.rules_for(rules, control), limit=request.limit, item_info=info)
         out.append(_response(request, plan, ranked, cards, model))
+        serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
+                             response=out[-1], ranked=ranked, control=control)  # impressions, off the request path
     return out
 
 
