@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from recsys.admin.trust import model_card_view
 from recsys.views_health import healthz, readyz
 from recsys.views_storefront import storefront
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("", storefront, name="storefront"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("admin/recsys/modelversion/<int:pk>/card/", admin.site.admin_view(model_card_view), name="admin-model-card"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -21,8 +21,9 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 
 from recsys import impact
-from recsys.models import ErasureReceipt, Feedback, Impression, Item, ReviewDecision
+from recsys.models import ErasureReceipt, Feedback, Impression, Item, ModelVersion, ReviewDecision
 from recsys.selectors.impact import attribution_counts, impact_cells
+from recsys.selectors.model_card import model_card_for
 from recsys.selectors.trust import report_comments, review_queue
 from recsys.services.review import DecisionInvalid, NothingToReview, review_decide
 
@@ -195,3 +196,18 @@ def _chart_rows(report: impact.ImpactReport) -> dict:
         })
     return {"rows": rows, "height": 20 + len(rows) * CHART_ROW, "width": CHART_X + CHART_W + 120,
             "axis_max": top}
+
+
+def model_card_view(request, pk: int):
+    """The model card of one version: admin/recsys/modelversion/<pk>/card/."""
+    if not request.user.has_perm("recsys.view_modelversion"):
+        raise PermissionDenied
+    version = get_object_or_404(ModelVersion.objects.select_related("run"), pk=pk)
+    context = {**admin.site.each_context(request), "title": f"Model card: version {version.pk} ({version.kind})",
+               "card": model_card_for(version), "opts": ModelVersion._meta}
+    return TemplateResponse(request, "admin/recsys/trust/model_card.html", context)
+
+
+def model_card_link(version: ModelVersion) -> str:
+    """For the training admin: a link to the version's card."""
+    return format_html('<a href="{}">model card</a>', reverse("admin-model-card", args=[version.pk]))
