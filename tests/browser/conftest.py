@@ -91,13 +91,18 @@ def _wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture
-def server_env(transactional_db) -> dict[str, str]:
-    """Environment for a server process on the test database (tests may add settings before starting it)."""
+def server_env(transactional_db, tmp_path) -> dict[str, str]:
+    """Environment for a server process on the test database (tests may add settings before starting it).
+
+    MODEL_DIR is a fresh folder, so the server never serves a developer's models; a test that trains
+    in-process and wants them served sets `settings.MODEL_DIR = server_env["MODEL_DIR"]` first.
+    """
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update(
         DATABASE_URL=database_url(connection.settings_dict),
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="1",
+        MODEL_DIR=str(tmp_path / "models"),
         PYTHONUNBUFFERED="1",
     )
     return env
