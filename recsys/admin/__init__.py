@@ -1,7 +1,2 @@
 """Django admin for recsys, one module per area (catalog, clients, training, ...)."""
-from . import (  # noqa: F401
-    catalog,
-    clients,
-    training,
-    trust,  # noqa: F401
-)
+from . import catalog, clients, training, trust  # noqa: F401
