@@ -1,6 +1,6 @@
 """Celery tasks for training: thin wrappers around recsys.services.training.
 
-`train_model` runs on the `training` queue (CELERY_TASK_ROUTES), acks late, and retries only on
+`train_model` and `train_scheduled` run on the `training` queue (CELERY_TASK_ROUTES), ack late, and retries only on
 transient DB/broker errors before the run is claimed; once claimed, a failure is recorded on the
 run instead. A redelivered message finds the run no longer queued and does nothing.
 """
@@ -22,7 +22,7 @@ def train_model(run_id: int) -> str | None:
     return run.status if run else None
 
 
-@shared_task(name="recsys.tasks.train_scheduled", queue="training", acks_late=True, autoretry_for=TRANSIENT,
+@shared_task(name="recsys.tasks.train_scheduled", acks_late=True, autoretry_for=TRANSIENT,
              retry_backoff=5, max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
              time_limit=settings.TRAINING_TIME_LIMIT + 120)
 def train_scheduled() -> str | None:

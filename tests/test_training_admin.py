@@ -1,0 +1,73 @@
+"""Admin: runs with logs, versions beside the baseline with a chart, activate/rollback, the beat schedule."""
+import importlib
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from recsys import artifacts
+from recsys.models import ModelVersion, TrainingRun
+from tests.test_training_service import FAST_CANDIDATES, train
+from tests.training_data import make_shop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def training_settings(settings, tmp_path):
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.TRAINING_NUM_THREADS = 1
+    settings.TRAINING_CANDIDATES = FAST_CANDIDATES
+    settings.TRAINING_EXECUTOR = "thread"
+    return settings
+
+
+def test_versions_page_shows_metrics_chart_and_rolls_back(admin_client, settings):
+    make_shop()
+    first, second = train().model_version, train().model_version
+    page = admin_client.get("/admin/recsys/modelversion/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="version-charts"' in html and html.count("<polyline") == 4
+    assert f"v{first.pk}" in html and f"v{second.pk}" in html
+    assert "ndcg@10 vs popularity" in html.lower() and f"{second.metrics['ndcg@10']:.4f}" in html
+    assert f"vs {second.baseline_metrics['ndcg@10']:.4f}" in html
+    detail = admin_client.get(f"/admin/recsys/modelversion/{first.pk}/change/").content.decode()
+    assert "Activate this version (rollback)" in detail and "popularity" in detail
+    response = admin_client.post(f"/admin/recsys/modelversion/{first.pk}/activate/")
+    assert response.status_code == 302
+    assert ModelVersion.objects.get(is_active=True).pk == first.pk
+    assert artifacts.read_active_stamp(settings.MODEL_DIR) == first.pk
+    response = admin_client.post("/admin/recsys/modelversion/",
+                                 {"action": "activate_selected", "_selected_action": [second.pk]})
+    assert response.status_code == 302
+    assert ModelVersion.objects.get(is_active=True).pk == second.pk
+
+
+def test_runs_page_shows_progress_logs_errors_and_starts_runs(admin_client, settings):
+    make_shop()
+    ok = train()
+    settings.TRAINING_FAIL_AT_STAGE = "fit"
+    failed = train()
+    listing = admin_client.get("/admin/recsys/trainingrun/").content.decode()
+    assert "Start a training run" in listing and "succeeded" in listing and "failed" in listing
+    detail = admin_client.get(f"/admin/recsys/trainingrun/{failed.pk}/change/").content.decode()
+    assert "injected failure at stage fit" in detail
+    detail = admin_client.get(f"/admin/recsys/trainingrun/{ok.pk}/change/").content.decode()
+    assert "selected" in detail and "ndcg@10" in detail
+    settings.TRAINING_FAIL_AT_STAGE = ""
+    settings.TRAINING_EXECUTOR = "inline"  # queue only: nobody runs it, so the lock stays taken
+    assert admin_client.post("/admin/recsys/trainingrun/start/").status_code == 302
+    assert TrainingRun.objects.filter(status="queued", triggered_by="admin:admin").count() == 1
+
+
+def test_nightly_schedule_exists_and_is_editable_in_admin(admin_client):
+    # Transactional tests flush the migration's rows; run its (idempotent) function again.
+    from django.apps import apps
+
+    importlib.import_module("recsys.migrations.0006_training_schedules").create_schedules(apps, None)
+    nightly = PeriodicTask.objects.get(name="Nightly model training")
+    assert nightly.task == "recsys.tasks.train_scheduled" and nightly.enabled
+    assert nightly.crontab.hour == "2" and nightly.crontab.minute == "30"
+    assert PeriodicTask.objects.get(task="recsys.tasks.reap_lost_training_runs").interval.every == 1
+    page = admin_client.get(f"/admin/django_celery_beat/periodictask/{nightly.pk}/change/")
+    assert page.status_code == 200 and b"recsys.tasks.train_scheduled" in page.content
