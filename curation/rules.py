@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 PIN, BLOCK, BOOST, ANNOTATION = "pin", "block", "boost", "annotation"
 RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION)
@@ -104,9 +105,15 @@ class Rule:
     priority: int = 0
     created_at: datetime | None = None
 
-    @property
+    @cached_property
     def title(self) -> str:
         return self.name or describe(self)
+
+    @cached_property
+    def precedence(self) -> tuple:
+        """Sort key: higher priority first, then the newer rule, then the higher id."""
+        created = self.created_at.timestamp() if self.created_at else 0.0
+        return (-self.priority, -created, -self.id)
 
     def is_live(self, now: datetime, *, ignore_enabled: bool = False) -> bool:
         if not (self.enabled or ignore_enabled):
@@ -152,17 +159,22 @@ def describe(rule: Rule) -> str:
 
 
 class _Bucket:
-    """The rules of one placement ("" = every placement), indexed by what they target."""
+    """The rules that can apply on one placement (its own and the all-lists ones), indexed by target."""
 
-    __slots__ = ("pins", "by_item", "by_category", "by_attribute")
+    __slots__ = ("pins", "by_item", "by_category", "by_attribute", "has_boosts")
 
-    def __init__(self) -> None:
+    def __init__(self, rules: Iterable[Rule]) -> None:
         self.pins: list[Rule] = []
         self.by_item: dict[str, list[Rule]] = {}
         self.by_category: dict[str, list[Rule]] = {}
         self.by_attribute: dict[tuple[str, str], list[Rule]] = {}
+        self.has_boosts = False
+        for rule in rules:
+            self.add(rule)
+        self.pins.sort(key=_precedence)
 
     def add(self, rule: Rule) -> None:
+        self.has_boosts = self.has_boosts or rule.kind == BOOST
         if rule.kind == PIN:
             self.pins.append(rule)
         elif rule.item_id:
@@ -175,15 +187,21 @@ class _Bucket:
 
 
 class RuleSet:
-    """Rules indexed by placement and target, so a request looks up only what can match."""
+    """Rules indexed by placement and target, so a request looks up only what can match.
+
+    Built once per rules-stamp change; the per-placement index is built on first use and kept.
+    """
+
+    MAX_CACHED_PLACEMENTS = 1024
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         # Serving loads these items' data too: a pin may insert an item that is not a candidate.
         self.pinned_item_ids: frozenset[str] = frozenset(r.item_id for r in self.rules if r.kind == PIN)
-        self._buckets: dict[str, _Bucket] = {}
+        self._by_placement: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            self._buckets.setdefault(rule.placement, _Bucket()).add(rule)
+            self._by_placement.setdefault(rule.placement, []).append(rule)
+        self._merged: dict[str, _Bucket | None] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -191,14 +209,21 @@ class RuleSet:
     def __iter__(self):
         return iter(self.rules)
 
-    def buckets(self, placement: str) -> list[_Bucket]:
-        found = [self._buckets.get("")]
-        if placement:
-            found.append(self._buckets.get(placement))
-        return [b for b in found if b is not None]
+    def bucket(self, placement: str) -> _Bucket | None:
+        """The index for a list on `placement` ("" = a list without placement); None when no rule can apply."""
+        try:
+            return self._merged[placement]
+        except KeyError:
+            pass
+        rules = self._by_placement.get("", []) + (self._by_placement.get(placement, []) if placement else [])
+        bucket = _Bucket(rules) if rules else None
+        if len(self._merged) < self.MAX_CACHED_PLACEMENTS:
+            self._merged[placement] = bucket
+        return bucket
 
     def pins(self, placement: str) -> list[Rule]:
-        return [p for b in self.buckets(placement) for p in b.pins]
+        bucket = self.bucket(placement)
+        return bucket.pins if bucket else []
 
 
 def _as_ruleset(rules) -> RuleSet:
@@ -209,19 +234,17 @@ def _matches_attributes(rule: Rule, attributes: dict) -> bool:
     return all(str(attributes.get(k)) == v for k, v in rule.item_attribute)
 
 
-def _item_rules(buckets: list[_Bucket], info: ItemInfo, ctx: Context, live) -> list[Rule]:
+def _item_rules(b: _Bucket, info: ItemInfo, ctx: Context, live) -> list[Rule]:
     """Live, in-scope block/boost/annotation rules that target this item, best priority first."""
-    found: list[Rule] = []
-    attrs = info.attributes or {}
-    for b in buckets:
-        found.extend(b.by_item.get(info.item_id, ()))
-        if info.category and b.by_category:
-            found.extend(b.by_category.get(info.category, ()))
-        if b.by_attribute and attrs:
-            for key, value in attrs.items():
-                for rule in b.by_attribute.get((key, str(value)), ()):
-                    if _matches_attributes(rule, attrs):
-                        found.append(rule)
+    found = list(b.by_item.get(info.item_id, ()))
+    if info.category and b.by_category:
+        found.extend(b.by_category.get(info.category, ()))
+    attrs = info.attributes
+    if attrs and b.by_attribute:
+        for key, value in attrs.items():
+            for rule in b.by_attribute.get((key, str(value)), ()):
+                if _matches_attributes(rule, attrs):
+                    found.append(rule)
     if not found:
         return found
     found = [r for r in found if live(r) and r.in_scope(ctx)]
@@ -231,9 +254,7 @@ def _item_rules(buckets: list[_Bucket], info: ItemInfo, ctx: Context, live) -> l
 
 
 def _precedence(rule: Rule):
-    """Higher priority first, then the newer rule, then the higher id."""
-    created = rule.created_at.timestamp() if rule.created_at else 0.0
-    return (-rule.priority, -created, -rule.id)
+    return rule.precedence
 
 
 @dataclass
@@ -276,7 +297,7 @@ def apply(
     ignore_enabled: bool = False,
 ) -> list[RankedItem]:
     """Filter, curate and cut `candidates` to at most `limit` items, best first."""
-    return curate(candidates, context, rules, limit=limit, item_info=item_info, ignore_enabled=ignore_enabled).items
+    return _curate(candidates, context, rules, limit, item_info, ignore_enabled, report=False).items
 
 
 def curate(
@@ -289,13 +310,20 @@ def curate(
     ignore_enabled: bool = False,
 ) -> CurationResult:
     """`apply()` that also reports removed items and pin warnings. `ignore_enabled` is for preview."""
+    return _curate(candidates, context, rules, limit, item_info, ignore_enabled, report=True)
+
+
+def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_enabled: bool, *,
+            report: bool) -> CurationResult:
     ruleset = _as_ruleset(rules)
     now = context.now
     removed: list[Removed] = []
     warnings: list[str] = []
     if limit <= 0:
         return CurationResult([], removed, warnings)
-    buckets = ruleset.buckets(context.placement)
+    bucket = ruleset.bucket(context.placement)
+    # Without boosts or pins nothing below the first `limit` survivors can reach the list: stop there.
+    scan_all = report or (bucket is not None and (bucket.has_boosts or bool(bucket.pins)))
 
     def live(rule: Rule) -> bool:
         return rule.is_live(now, ignore_enabled=ignore_enabled)
@@ -318,19 +346,24 @@ def curate(
         if reason == "seen":
             # Kept aside: a pin may still bring it back.
             by_id[item_id] = _Entry(cand, info, algo_rank, [])
-            removed.append(Removed(item_id, algo_rank, reason))
+            if report:
+                removed.append(Removed(item_id, algo_rank, reason))
             continue
         if reason:
-            removed.append(Removed(item_id, algo_rank, reason))
+            if report:
+                removed.append(Removed(item_id, algo_rank, reason))
             continue
-        entry_rules = _item_rules(buckets, info, context, live) if buckets else []
+        entry_rules = _item_rules(bucket, info, context, live) if bucket is not None else []
         block = blocked_by(entry_rules)
         if block is not None:
-            removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
+            if report:
+                removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
             continue
         entry = _Entry(cand, info, algo_rank, entry_rules, kept=True)
         by_id[item_id] = entry
         kept.append(entry)
+        if not scan_all and len(kept) >= limit:
+            break
 
     # 2. Boosts.
     n = len(kept)
@@ -351,41 +384,48 @@ def curate(
     # 3. Pins.
     slots: list[_Entry | None] = [None] * limit
     pinned_ids: set[str] = set()
-    pins = [p for p in ruleset.pins(context.placement) if live(p) and p.in_scope(context)] if buckets else []
-    pins.sort(key=_precedence)
+    pins = [p for p in bucket.pins if live(p) and p.in_scope(context)] if bucket is not None else []
     # Winners first (the best pin of each position), then the losers take the next free position.
     taken_positions: set[int] = set()
     winners, losers = [], []
     for pin in pins:
         (losers if pin.position in taken_positions else winners).append(pin)
         taken_positions.add(pin.position)
+    free = limit
     for pin in winners + losers:
+        if not free and not report:
+            break  # the list is all pins: the rest cannot place (only the preview wants to know)
         if pin.item_id in pinned_ids:
-            removed.append(Removed(pin.item_id, None, "pin_duplicate", pin.ref("ignored: item already pinned")))
+            if report:
+                removed.append(Removed(pin.item_id, None, "pin_duplicate", pin.ref("ignored: item already pinned")))
             continue
-        entry = by_id.get(pin.item_id)
-        if entry is None or not entry.kept:
-            entry = _pin_entry(pin, entry, context, buckets, live, item_info, removed, warnings)
-            if entry is None:
-                continue
         start = pin.position - 1
         slot = next((i for i in range(start, limit) if slots[i] is None), None)
         if slot is None:
-            if start < limit:
-                warnings.append(f"{pin.title}: no free position from #{pin.position} on")
-            removed.append(Removed(pin.item_id, entry.algo_rank, "pin_beyond_limit", pin.ref("beyond the list length")))
+            if report:
+                if start < limit:
+                    warnings.append(f"{pin.title}: no free position from #{pin.position} on")
+                removed.append(Removed(pin.item_id, None, "pin_beyond_limit", pin.ref("beyond the list length")))
             continue
+        entry = by_id.get(pin.item_id)
+        if entry is None or not entry.kept:
+            entry = _pin_entry(pin, entry, context, bucket, live, item_info, removed if report else None,
+                               warnings if report else None)
+            if entry is None:
+                continue
         if slot != start:
             winner = slots[start]
-            warnings.append(
-                f"{pin.title} conflicts with the pin of {winner.cand.item_id if winner else '?'} "
-                f"at #{pin.position}; moved to #{slot + 1}"
-            )
+            if report:
+                warnings.append(
+                    f"{pin.title} conflicts with the pin of {winner.cand.item_id if winner else '?'} "
+                    f"at #{pin.position}; moved to #{slot + 1}"
+                )
             entry.fired.append(pin.ref(f"pinned at #{pin.position}, lost the conflict, moved to #{slot + 1}"))
         else:
             entry.fired.append(pin.ref(f"pinned at #{pin.position}"))
         entry.pinned = True
         slots[slot] = entry
+        free -= 1
         pinned_ids.add(pin.item_id)
 
     # 4. Refill the free positions with the (boosted) candidates, then close gaps.
@@ -393,8 +433,9 @@ def curate(
     for i in range(limit):
         if slots[i] is None:
             slots[i] = next(rest, None)
-    for entry in rest:
-        removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
+    if report:
+        for entry in rest:
+            removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
     final = [e for e in slots if e is not None]
 
     # 5. Annotations, source, reasons, trace.
@@ -443,7 +484,7 @@ def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
     return ""
 
 
-def _pin_entry(pin, seen_entry, ctx, buckets, live, item_info, removed, warnings) -> _Entry | None:
+def _pin_entry(pin, seen_entry, ctx, bucket, live, item_info, removed, warnings) -> _Entry | None:
     """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate)."""
     if seen_entry is not None:
         info, cand, algo_rank = seen_entry.info, seen_entry.cand, seen_entry.algo_rank
@@ -455,14 +496,16 @@ def _pin_entry(pin, seen_entry, ctx, buckets, live, item_info, removed, warnings
         if reason == "seen":
             reason = ""
     if reason:
-        label = "pin_unavailable" if reason == "unavailable" else f"pin_{reason}"
-        if reason == "unavailable":
-            warnings.append(f"{pin.title}: the pinned item is unavailable and is skipped")
-        removed.append(Removed(pin.item_id, algo_rank, label, pin.ref(f"skipped: item {reason}")))
+        if removed is not None:
+            label = "pin_unavailable" if reason == "unavailable" else f"pin_{reason}"
+            if reason == "unavailable":
+                warnings.append(f"{pin.title}: the pinned item is unavailable and is skipped")
+            removed.append(Removed(pin.item_id, algo_rank, label, pin.ref(f"skipped: item {reason}")))
         return None
-    entry_rules = _item_rules(buckets, info, ctx, live)
+    entry_rules = _item_rules(bucket, info, ctx, live) if bucket is not None else []
     for rule in entry_rules:
         if rule.kind == BLOCK:
-            removed.append(Removed(pin.item_id, algo_rank, "blocked", rule.ref("blocked (beats the pin)")))
+            if removed is not None:
+                removed.append(Removed(pin.item_id, algo_rank, "blocked", rule.ref("blocked (beats the pin)")))
             return None
     return _Entry(cand, info, algo_rank, entry_rules)

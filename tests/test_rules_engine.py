@@ -311,3 +311,18 @@ def test_many_rules_match_an_index_free_statement_of_the_rules():
         out = apply(cands(40), context, ruleset, limit=40, item_info=info)
         assert ids(out) == _naive(cands(40), context, rules, 40)
         assert ids(apply(cands(40), context, rules, limit=40, item_info=info)) == ids(out)
+        assert ids(curate(cands(40), context, ruleset, limit=12, item_info=info).items) == ids(out)[:12]
+
+
+def test_early_stop_without_boosts_or_pins_gives_the_same_list():
+    rng = random.Random(3)
+    rules = [rule("block", item_id=f"i{rng.randint(1, 40)}") for _ in range(15)]
+    rules += [rule("annotation", item_id=f"i{k}", label="L") for k in range(1, 40, 3)]
+    for limit in (1, 5, 12):
+        fast = apply(cands(40), ctx(), RuleSet(rules), limit=limit, item_info=info)
+        full = curate(cands(40), ctx(), RuleSet(rules), limit=limit, item_info=info).items
+        def shape(items):
+            return [(i.item_id, i.annotations, i.trace) for i in items]
+
+        assert shape(fast) == shape(full)
+        assert len(fast) == limit
