@@ -79,3 +79,10 @@ def test_model_card_needs_admin_permission(client, django_user_model):
     assert client.get(f"/admin/recsys/modelversion/{v.pk}/card/").status_code == 403
     client.logout()
     assert client.get(f"/admin/recsys/modelversion/{v.pk}/card/").status_code == 302  # to the login page
+
+
+@pytest.mark.django_db
+def test_training_admin_links_each_version_to_its_card(admin_client):
+    v = ModelVersion.objects.create(kind="als", metrics={"ndcg@10": 0.2}, baseline_metrics={"ndcg@10": 0.1})
+    html = admin_client.get("/admin/recsys/modelversion/").content.decode()
+    assert f'href="/admin/recsys/modelversion/{v.pk}/card/"' in html

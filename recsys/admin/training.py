@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from recsys.admin.trust import model_card_link
 from recsys.models import ModelVersion, TrainingRun
 from recsys.services.training import ActivationError, model_version_activate, training_run_start
 from recsys.services.training_lease import training_runs_reap_lost
@@ -160,12 +161,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
 class ModelVersionAdmin(admin.ModelAdmin):
     change_list_template = "admin/recsys/modelversion/change_list.html"
     list_display = ["id", "kind", "active_badge", "ndcg", "precision", "recall", "coverage", "gini", "run_link",
-                    "created_at", "activated_at"]
+                    "created_at", "activated_at", "card"]
     list_filter = ["is_active", "kind"]
     actions = ["activate_selected"]
     change_form_template = "admin/recsys/modelversion/change_form.html"
     readonly_fields = ["kind", "is_active", "activated_at", "created_at", "run_link", "artifact_path",
-                       "rejected_reason", "comparison", "params_text"]
+                       "rejected_reason", "comparison", "params_text", "card"]
     fields = readonly_fields
 
     def has_add_permission(self, request):
@@ -268,6 +269,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         )
         return format_html("<table><tr><th>metric</th><th>model</th><th>popularity</th></tr>{}</table>",
                            rows) if version.metrics else "-"
+
+    @admin.display(description="model card")
+    def card(self, version):
+        return model_card_link(version)  # trust: the version's report page (recsys/admin/trust.py)
 
     @admin.display(description="parameters")
     def params_text(self, version):
