@@ -182,3 +182,13 @@ def test_retention_task_is_scheduled_by_beat():
     task = PeriodicTask.objects.get(task="recsys.tasks_trust.purge_expired_events")
     assert task.enabled and task.crontab is not None
     assert PeriodicTask.objects.filter(task="recsys.tasks_trust.flush_impressions", enabled=True).exists()
+
+
+def test_retention_celery_task_runs_the_purge():
+    from recsys.tasks_trust import purge_expired_events
+
+    event("u1", "a", days_ago=100)
+    event("u1", "b", days_ago=1)
+    with override_settings(EVENT_RETENTION_DAYS=30):
+        assert purge_expired_events.apply().get() == 1
+    assert list(Event.objects.values_list("item__item_id", flat=True)) == ["b"]
