@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,7 @@ URL_MAX_LENGTH = 2000
 MAX_PRICE = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
 MAX_ATTRIBUTES_CHARS = 10_000
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE_TEXT = frozenset({"1", "true", "yes", "y", "t", "on"})
 _FALSE_TEXT = frozenset({"0", "false", "no", "n", "f", "off"})
 
@@ -85,9 +87,8 @@ class EventRules:
     now: datetime
     max_future_seconds: int = 300
 
-    @property
-    def latest(self) -> datetime:
-        return self.now + timedelta(seconds=self.max_future_seconds)
+    def __post_init__(self):
+        self.latest = self.now + timedelta(seconds=self.max_future_seconds)
 
 
 # --- scalar checks: return the clean value, or raise _Bad(message) -------------------------
@@ -106,6 +107,8 @@ def _identifier(raw: Any, max_length: int = ID_MAX_LENGTH) -> str:
         raise _Bad("must not be empty")
     if len(value) > max_length:
         raise _Bad(f"is {len(value)} characters long; the limit is {max_length}")
+    if _CONTROL.search(value):
+        raise _Bad("must not contain control characters (tabs, newlines, ...)")
     return value
 
 
@@ -196,10 +199,10 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
     if not isinstance(raw, dict):
         errors.append(RowError(index, "", f"each event must be an object, not {_type_name(raw)}"))
         return None
-    if from_text:  # CSV: an empty cell is an absent field
+    if from_text:  # CSV: an empty cell is an absent field; the reader has checked the columns
         raw = {k: v for k, v in raw.items() if v != ""}
     n_before = len(errors)
-    unknown = raw.keys() - EVENT_FIELDS
+    unknown = () if from_text else raw.keys() - EVENT_FIELDS
     if unknown:
         names, allowed = ", ".join(sorted(unknown)), ", ".join(sorted(EVENT_FIELDS))
         errors.append(RowError(index, sorted(unknown)[0], f"unknown field(s) {names}; allowed: {allowed}"))

@@ -169,3 +169,9 @@ def test_dedupe_items_merges_later_rows_over_earlier():
     second = clean_item({"item_id": "a", "title": "new"}, 1, errors)
     (merged,) = dedupe_items([first, second])
     assert merged.fields == {"title": "new", "price": Decimal("1.00")}
+
+
+def test_ids_with_control_characters_are_refused():
+    row, errors = check(event(user_id="u1\tx", item_id="sku\x1f1"))
+    assert row is None and {e.field for e in errors} == {"user_id", "item_id"}
+    assert "control characters" in errors[0].message

@@ -31,20 +31,29 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """One interaction. `event_id` is the idempotency key (sent, or derived from content)."""
 
-    event_id = models.CharField(max_length=ID_MAX_LENGTH, unique=True)
-    shopper = models.ForeignKey(Shopper, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=ID_MAX_LENGTH, help_text="Unique (see Meta.constraints).")
+    # No index of its own: event_shopper_time starts with shopper_id and serves those lookups.
+    shopper = models.ForeignKey(Shopper, on_delete=models.CASCADE, related_name="events", db_index=False)
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=16, choices=EventType.choices)
     value = models.FloatField(default=1.0)
     timestamp = models.DateTimeField()
-    recommendation_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    recommendation_id = models.CharField(max_length=64, blank=True, default="",
+                                         help_text="From a list response, for click attribution.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["shopper", "timestamp"], name="event_shopper_time"),
             models.Index(fields=["timestamp"], name="event_time"),
+            # Most events carry no recommendation id: index only those that do.
+            models.Index(fields=["recommendation_id"], name="event_recommendation",
+                         condition=~models.Q(recommendation_id="")),
         ]
+        # A constraint rather than unique=True: the same unique index, without the extra
+        # LIKE-pattern index Django adds for unique CharFields on PostgreSQL (every event pays
+        # for each index at insert time).
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="event_unique_event_id")]
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.type}"

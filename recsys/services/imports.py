@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from tqdm import tqdm
 
 from recsys.readers import BadLine, RowReader
 from recsys.services.ingest import EventWriter, IngestCounts, event_rules, item_rows_write
-from recsys.validation import ITEM_FIELDS, RowError, clean_event, clean_item, dedupe_events, dedupe_items
+from recsys.validation import (
+    ITEM_FIELDS,
+    EventRow,
+    ItemRow,
+    RowError,
+    clean_event,
+    clean_item,
+    dedupe_events,
+    dedupe_items,
+)
 
 CHUNK_ROWS = 10_000
 ERRORS_KEPT = 1_000
@@ -49,16 +59,23 @@ def events_import(*, path: str, skip_bad: bool = False, progress: bool | None = 
                   auto_create_items: bool | None = None) -> ImportReport:
     rules = event_rules()
     writer = EventWriter(auto_create_items=auto_create_items, cache_ids=True)
+    in_chunk_duplicates = 0  # counted here; the writer's counts belong to the writer thread
 
-    def write_chunk(chunk: list[tuple[int, dict]], from_text: bool, report: ImportReport, _reader) -> None:
+    def prepare(chunk: list[tuple[int, dict]], reader: RowReader) -> tuple[list[EventRow], list[RowError]]:
+        nonlocal in_chunk_duplicates
         errors: list[RowError] = []
-        rows = [r for line, raw in chunk if (r := clean_event(raw, line, rules, errors, from_text=from_text))]
+        rows = [r for line, raw in chunk if (r := clean_event(raw, line, rules, errors, from_text=reader.is_csv))]
         rows, duplicates = dedupe_events(rows, errors, unit="line")
-        writer.counts.duplicates += duplicates
-        writer.write(rows, errors)
-        report.note(errors)
+        in_chunk_duplicates += duplicates
+        return rows, errors
 
-    report = _import(path, EVENT_COLUMNS, write_chunk, skip_bad=skip_bad, progress=progress, unit="events")
+    def write(rows: list[EventRow]) -> list[RowError]:
+        errors: list[RowError] = []
+        writer.write(rows, errors)
+        return errors
+
+    report = _import(path, EVENT_COLUMNS, prepare, write, skip_bad=skip_bad, progress=progress, unit="events")
+    writer.counts.duplicates += in_chunk_duplicates
     report.counts = writer.counts
     return report
 
@@ -66,37 +83,62 @@ def events_import(*, path: str, skip_bad: bool = False, progress: bool | None = 
 def items_import(*, path: str, skip_bad: bool = False, progress: bool | None = None) -> ImportReport:
     totals = IngestCounts()
 
-    def write_chunk(chunk: list[tuple[int, dict]], from_text: bool, report: ImportReport, reader) -> None:
+    def prepare(chunk: list[tuple[int, dict]], reader: RowReader) -> tuple[list[ItemRow], list[RowError]]:
         errors: list[RowError] = []
-        rows = [r for line, raw in chunk
-                if (r := clean_item(raw, line, errors, from_text=from_text, attribute_columns=reader.extra_columns))]
-        report.note(errors)
-        if rows:
-            totals.add(item_rows_write(rows=dedupe_items(rows)))
+        rows = [r for line, raw in chunk if (r := clean_item(raw, line, errors, from_text=reader.is_csv,
+                                                             attribute_columns=reader.extra_columns))]
+        return dedupe_items(rows), errors
 
-    report = _import(path, ITEM_COLUMNS, write_chunk, skip_bad=skip_bad, progress=progress, unit="items",
+    def write(rows: list[ItemRow]) -> list[RowError]:
+        totals.add(item_rows_write(rows=rows))
+        return []
+
+    report = _import(path, ITEM_COLUMNS, prepare, write, skip_bad=skip_bad, progress=progress, unit="items",
                      extra_columns_allowed=True)
     report.counts = totals
     return report
 
 
-def _import(path: str, columns: tuple[tuple[str, ...], tuple[str, ...]], write_chunk: Callable, *,
+def _import(path: str, columns: tuple[tuple[str, ...], tuple[str, ...]], prepare: Callable, write: Callable, *,
             skip_bad: bool, progress: bool | None, unit: str, extra_columns_allowed: bool = False) -> ImportReport:
+    """Read and validate chunk n+1 (this thread) while chunk n is written (one worker thread).
+
+    The worker uses this thread's connection, inside this thread's transaction: the two never touch
+    it at the same time (this thread waits for the previous write before queueing the next).
+    """
     started = time.perf_counter()
     report = ImportReport(path=str(path))
+    conn = connections[DEFAULT_DB_ALIAS]
     with RowReader(path, required=columns[0], optional=columns[1],
                    extra_columns_allowed=extra_columns_allowed) as reader, \
             tqdm(total=reader.size, unit="B", unit_scale=True, desc=f"import {unit}", disable=_disable(progress),
                  mininterval=0.5) as bar, \
             transaction.atomic():
-        for chunk in _chunked(reader, report):
-            write_chunk(chunk, reader.is_csv, report, reader)
-            bar.update(reader.bytes_read - bar.n)
+        conn.inc_thread_sharing()
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="import-writer",
+                                    initializer=_use_connection, initargs=(conn,)) as pool:
+                pending = None
+                for chunk in _chunked(reader, report):
+                    rows, errors = prepare(chunk, reader)
+                    report.note(errors)
+                    if pending is not None:
+                        report.note(pending.result())
+                    pending = pool.submit(write, rows) if rows else None
+                    bar.update(reader.bytes_read - bar.n)
+                if pending is not None:
+                    report.note(pending.result())
+        finally:
+            conn.dec_thread_sharing()
         report.committed = skip_bad or report.bad_rows == 0
         if not report.committed:
             transaction.set_rollback(True)  # nothing half-imported
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _use_connection(conn) -> None:
+    connections[conn.alias] = conn  # this worker thread's ORM and cursors go to the importer's connection
 
 
 def _chunked(reader: Iterable, report: ImportReport):
