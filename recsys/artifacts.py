@@ -83,7 +83,8 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
         raise ArtifactError(f"{path}: missing or incomplete artifact")
     try:
         meta = json.loads((path / "meta.json").read_text())
-        item_ids = np.load(path / "item_ids.npy")
+        # ids are memory-mapped too: 200k user ids would otherwise be a private copy per worker.
+        item_ids = np.load(path / "item_ids.npy", mmap_mode=mmap_mode)
         n_items = len(item_ids)
         sim = sp.csr_matrix(
             (np.load(path / "sim_data.npy", mmap_mode=mmap_mode),
@@ -96,7 +97,7 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
         return Artifact(
             kind=meta["kind"],
             version=int(meta["version"]),
-            user_ids=np.load(path / "user_ids.npy"),
+            user_ids=np.load(path / "user_ids.npy", mmap_mode=mmap_mode),
             item_ids=item_ids,
             similarity=sim,
             user_factors=np.load(uf, mmap_mode=mmap_mode) if uf.exists() else None,

@@ -146,5 +146,10 @@ def score_items(model: LoadedModel, context_item_ids: list[str], n: int, categor
 
 def _raw(model: LoadedModel, cols, scores, top) -> list[RawCandidate]:
     item_ids = model.artifact.item_ids
-    return [RawCandidate(str(item_ids[c]), float(s), str(item_ids[t]) if t >= 0 else "")
-            for c, s, t in zip(cols.tolist(), scores.tolist(), np.asarray(top).tolist(), strict=True)]
+    cols = np.asarray(cols, dtype=np.int64)
+    top = np.asarray(top, dtype=np.int64)
+    names = item_ids[cols].tolist()
+    because = item_ids[np.clip(top, 0, None)].tolist()
+    return [RawCandidate(n, s, b if t >= 0 else "")
+            for n, s, b, t in zip(names, np.asarray(scores, dtype=np.float64).tolist(), because, top.tolist(),
+                                  strict=True)]

@@ -39,31 +39,37 @@ class CardCache:
         with self._lock:
             self._cards = {}
 
-    def get_many(self, item_ids) -> dict[str, ItemCard]:
-        """Cards of the known items among `item_ids` (one query for the misses)."""
+    def get_many(self, item_ids, *, with_availability: bool = False):
+        """Cards of the known items among `item_ids`, and (with_availability) the set of those
+        unavailable right now: the misses' rows carry their availability, and one small query
+        (`available = false` among the cached ones, usually no rows) covers the rest. Warm: one query."""
         now = time.monotonic()
         ttl = settings.SERVING_ITEM_CACHE_SECONDS
         out: dict[str, ItemCard] = {}
-        missing = []
+        missing, cached = [], []
         cards = self._cards
         for item_id in item_ids:
             hit = cards.get(item_id)
             if hit is not None and now - hit[0] < ttl:
+                cached.append(item_id)
                 if hit[1] is not None:
                     out[item_id] = hit[1]
             else:
                 missing.append(item_id)
+        unavailable: set[str] = set()
         if missing:
-            found = {row["item_id"]: _card(row) for row in item_selectors.item_cards(item_ids=missing)}
+            rows = item_selectors.item_cards(item_ids=missing)
+            found = {row["item_id"]: _card(row) for row in rows}
+            unavailable = {row["item_id"] for row in rows if not row["available"]}
             with self._lock:
                 if len(self._cards) + len(missing) > settings.SERVING_ITEM_CACHE_SIZE:
                     self._cards = {}  # crude bound: the hot items come back on the next requests
                 for item_id in missing:
-                    card = found.get(item_id)
-                    self._cards[item_id] = (now, card)
-                    if card is not None:
-                        out[item_id] = card
-        return out
+                    self._cards[item_id] = (now, found.get(item_id))
+            out.update(found)
+        if with_availability and cached:
+            unavailable |= item_selectors.unavailable_item_ids(item_ids=cached)
+        return (out, unavailable) if with_availability else out
 
 
 def _card(row: dict) -> ItemCard:
@@ -78,6 +84,11 @@ _cache = CardCache()
 
 def item_cards(item_ids) -> dict[str, ItemCard]:
     return _cache.get_many(item_ids)
+
+
+def item_cards_and_unavailable(item_ids) -> tuple[dict[str, ItemCard], set[str]]:
+    """Cards plus the fresh set of unavailable items among `item_ids`, in one query."""
+    return _cache.get_many(item_ids, with_availability=True)
 
 
 def clear_cache() -> None:

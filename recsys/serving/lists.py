@@ -17,12 +17,11 @@ from django.utils import timezone
 from curation import rules as curation_rules
 from curation.runtime import current_rules
 from recsys import serving_trust
-from recsys.selectors import items as item_selectors
 from recsys.selectors.feedback import not_interested_item_ids
 from recsys.selectors.shoppers import ShopperHistory, shopper_histories
 
 from . import candidates as cand_mod
-from .catalog import ItemCard, item_cards
+from .catalog import ItemCard, item_cards, item_cards_and_unavailable
 from .model_store import LoadedModel, active_model
 from .popular import popular_items
 from .weights import EVENT_VERBS
@@ -88,8 +87,8 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
         wanted.update(i for i, _ in p.popular)
-    cards = {**context_cards, **item_cards(wanted)}
-    unavailable = item_selectors.unavailable_item_ids(item_ids=list(wanted))
+    found, unavailable = item_cards_and_unavailable(list(wanted))
+    cards = {**context_cards, **found}
     rules = current_rules()
 
     def info(item_id: str):
