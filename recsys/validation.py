@@ -238,12 +238,12 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
         except _Bad as bad:
             errors.append(RowError(index, "timestamp", str(bad)))
 
-    recommendation_id = ""
-    if raw.get("recommendation_id") is not None:
+    recommendation_id = ""  # optional ids: null and "" both mean "none"
+    if raw.get("recommendation_id") not in (None, ""):
         recommendation_id = _field(raw, "recommendation_id", index, errors,
                                    lambda v: _identifier(v, RECOMMENDATION_ID_MAX_LENGTH)) or ""
     event_id = None
-    if raw.get("event_id") is not None:
+    if raw.get("event_id") not in (None, ""):
         event_id = _field(raw, "event_id", index, errors, _identifier)
 
     if len(errors) > n_before:

@@ -175,3 +175,8 @@ def test_ids_with_control_characters_are_refused():
     row, errors = check(event(user_id="u1\tx", item_id="sku\x1f1"))
     assert row is None and {e.field for e in errors} == {"user_id", "item_id"}
     assert "control characters" in errors[0].message
+
+
+def test_empty_optional_ids_mean_none():
+    row, errors = check(event(event_id="", recommendation_id=""))
+    assert errors == [] and row.derived_id and row.recommendation_id == ""
