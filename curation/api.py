@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -22,6 +22,15 @@ from .services import rule_create, rule_delete, rule_update
 API_FIELD = {"item": "item_id", "context_item": "context_item_id", "segment_user_ids": "segment", "__all__": ""}
 
 
+@extend_schema_field({
+    "nullable": True,
+    "oneOf": [
+        {"type": "string", "enum": ["new", "returning"]},
+        {"type": "object", "properties": {"user_ids": {"type": "array", "items": {"type": "string"}}},
+         "required": ["user_ids"]},
+    ],
+    "description": 'null: everyone; "new", "returning", or {"user_ids": [...]}',
+})
 class SegmentField(serializers.Field):
     """`null` (everyone), "new", "returning" or {"user_ids": ["u1", ...]}."""
 
