@@ -13,7 +13,7 @@ and inserts the rest with `executemany`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -116,7 +116,7 @@ class EventWriter:
         if not rows:
             return
         now = timezone.now()
-        item_pks = self._item_map({r.item_id for r in rows}, now)
+        item_pks = self._item_map({r.item_id for r in rows})
         missing = [r for r in rows if r.item_id not in item_pks]
         if missing:
             for r in missing:
@@ -147,7 +147,7 @@ class EventWriter:
                 errors.append(RowError(r.index, "event_id", f"event_id {r.event_id!r} is already stored "
                                        "with different content"))
 
-    def _item_map(self, item_ids: set[str], now: datetime) -> dict[str, int]:
+    def _item_map(self, item_ids: set[str]) -> dict[str, int]:
         found = self._lookup(Item._meta.db_table, "item_id", item_ids, self._item_pks)
         unknown = item_ids - found.keys()
         if unknown and self.auto_create_items:
@@ -252,29 +252,23 @@ def items_upsert(*, payload) -> IngestCounts:
         return item_rows_write(rows=dedupe_items(rows))
 
 
-@dataclass
-class _Group:
-    fields: tuple[str, ...]
-    rows: list[ItemRow] = field(default_factory=list)
-
-
 def item_rows_write(*, rows: list[ItemRow]) -> IngestCounts:
     """Upsert unique item rows. Fields a row did not send keep their stored value on update."""
     counts = IngestCounts()
     existing: set[str] = set()
     for chunk in _chunks(sorted(r.item_id for r in rows), 900):
         existing.update(Item.objects.filter(item_id__in=chunk).values_list("item_id", flat=True))
-    groups: dict[tuple[str, ...], _Group] = {}
-    for row in sorted(rows, key=lambda r: r.item_id):
-        key = tuple(sorted(row.fields))
-        groups.setdefault(key, _Group(key)).rows.append(row)
-    for group in groups.values():
+    # One upsert per set of sent fields, so an update touches only the fields its row sent.
+    groups: dict[tuple[str, ...], list[ItemRow]] = {}
+    for row in sorted(rows, key=lambda r: r.item_id):  # one lock order for concurrent writers
+        groups.setdefault(tuple(sorted(row.fields)), []).append(row)
+    for fields, group in groups.items():
         Item.objects.bulk_create(
-            [Item(item_id=r.item_id, **r.fields) for r in group.rows],
+            [Item(item_id=r.item_id, **r.fields) for r in group],
             batch_size=500,
             update_conflicts=True,
             unique_fields=["item_id"],
-            update_fields=[*group.fields, "updated_at"],
+            update_fields=[*fields, "updated_at"],
         )
     counts.items_updated = sum(1 for r in rows if r.item_id in existing)
     counts.items_created = len(rows) - counts.items_updated
