@@ -95,13 +95,22 @@ def random_recommendations(train: sp.csr_matrix, users: np.ndarray, *, k: int = 
     return _first_unseen(train, users, ranked, k=k)
 
 
-def _first_unseen(train: sp.csr_matrix, users: np.ndarray, ranked: np.ndarray, *, k: int) -> np.ndarray:
+def _first_unseen(train: sp.csr_matrix, users: np.ndarray, ranked: np.ndarray, *, k: int,
+                  block: int = 1024) -> np.ndarray:
+    """The first k items of `ranked` each user has not seen, vectorised per block of users."""
     out = np.full((len(users), k), -1, dtype=np.int64)
-    for row, user in enumerate(users):
-        seen = train.indices[train.indptr[user]:train.indptr[user + 1]]
-        head = ranked[: k + len(seen)]
-        picks = head[~np.isin(head, seen)][:k]
-        out[row, : len(picks)] = picks
+    n_items = train.shape[1]
+    for start in range(0, len(users), block):
+        rows = train[np.asarray(users[start:start + block])]
+        n = rows.shape[0]
+        seen_counts = np.diff(rows.indptr)
+        width = min(len(ranked), k + int(seen_counts.max(initial=0)))
+        candidates = np.broadcast_to(ranked[:width], (n, width))
+        seen_keys = np.repeat(np.arange(n, dtype=np.int64), seen_counts) * n_items + rows.indices
+        unseen = ~np.isin(np.arange(n, dtype=np.int64)[:, None] * n_items + candidates, seen_keys)
+        position = np.cumsum(unseen, axis=1)
+        r, c = np.nonzero(unseen & (position <= k))
+        out[start + r, position[r, c] - 1] = candidates[r, c]
     return out
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from implicit import nearest_neighbours as nn
+from implicit.als import AlternatingLeastSquares
+from implicit.cpu.topk import topk
 from threadpoolctl import threadpool_limits
 
 from . import evaluation
@@ -76,15 +79,14 @@ class FittedModel:
         """Top-k item indices for `users` (rows of user_items), already-seen items filtered."""
         if self.candidate.kind == "random":
             return evaluation.random_recommendations(user_items, users, k=k, seed=self.options.random_state)
+        if self.candidate.kind in KNN_KINDS:
+            return knn_recommend(self.model.similarity, user_items, users, k=k)
         out = np.full((len(users), k), -1, dtype=np.int64)
         for start in range(0, len(users), batch):
             chunk = np.asarray(users[start:start + batch])
             ids, scores = self.model.recommend(chunk, user_items[chunk], N=k, filter_already_liked_items=True)
             ids = np.asarray(ids).reshape(len(chunk), -1).astype(np.int64)
-            scores = np.asarray(scores).reshape(ids.shape)
-            # kNN pads short lists with score-0 items (possibly seen ones); filtered ALS items are -inf.
-            bad = ~np.isfinite(scores) | ((scores <= 0) if self.candidate.kind in KNN_KINDS else False)
-            ids[bad] = -1
+            ids[~np.isfinite(np.asarray(scores).reshape(ids.shape))] = -1  # filtered (seen) items score -inf
             out[start:start + len(chunk), : ids.shape[1]] = ids
         return out
 
@@ -107,8 +109,6 @@ def fit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOptions,
     if candidate.kind == "random":
         model = None
     elif candidate.kind == "als":
-        from implicit.als import AlternatingLeastSquares
-
         n_iter = int(iterations or params.get("iterations", 15))
         model = AlternatingLeastSquares(
             factors=int(params.get("factors", 64)), regularization=float(params.get("regularization", 0.05)),
@@ -127,8 +127,6 @@ def fit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOptions,
         if options.use_gpu and hasattr(model, "to_cpu"):
             model = model.to_cpu()
     else:
-        from implicit import nearest_neighbours as nn
-
         if candidate.kind == "bm25":
             model = nn.BM25Recommender(K=int(params.get("K", 100)), K1=float(params.get("K1", 1.2)),
                                        B=float(params.get("B", 0.75)), num_threads=options.num_threads)
@@ -146,11 +144,48 @@ def _to_numpy(array) -> np.ndarray:
     return array.to_numpy() if hasattr(array, "to_numpy") else np.asarray(array)
 
 
+def knn_recommend(similarity: sp.csr_matrix, user_items: sp.csr_matrix, users: np.ndarray, *, k: int,
+                  batch: int = 256) -> np.ndarray:
+    """Item-item scores (history x similarity, as implicit's ItemItemRecommender scores them) for a
+    batch of users at once with sparse products, minus seen items; top-k per row, -1 padded.
+    implicit's own batch recommend loops over users in Python (about 0.3 ms per user)."""
+    out = np.full((len(users), k), -1, dtype=np.int64)
+    similarity = similarity.tocsr()
+    for start in range(0, len(users), batch):
+        history = user_items[np.asarray(users[start:start + batch])]
+        scores = (history @ similarity).tocsr()
+        seen = history.copy()
+        seen.data[:] = 1.0
+        scores = (scores - scores.multiply(seen)).tocsr()  # drop seen items
+        scores.data[scores.data <= 0] = 0
+        scores.eliminate_zeros()
+        top = top_k_rows(scores, k)
+        out[start:start + len(top)] = top
+    return out
+
+
+def top_k_rows(scores: sp.csr_matrix, k: int) -> np.ndarray:
+    """Column indices of the k largest entries per row, best first, -1 padded. A short loop per
+    row (argpartition on its few thousand entries) beats one global sort of all entries."""
+    out = np.full((scores.shape[0], k), -1, dtype=np.int64)
+    indptr, indices, data = scores.indptr, scores.indices, scores.data
+    for row in range(scores.shape[0]):
+        a, b = indptr[row], indptr[row + 1]
+        if a == b:
+            continue
+        values = data[a:b]
+        if b - a > k:
+            best = np.argpartition(-values, k)[:k]
+            best = best[np.argsort(-values[best], kind="stable")]
+        else:
+            best = np.argsort(-values, kind="stable")
+        out[row, : len(best)] = indices[a:b][best]
+    return out
+
+
 def similar_from_factors(item_factors: np.ndarray, top_k: int, *, num_threads: int = 1,
                          block: int = 4_096) -> sp.csr_matrix:
     """Cosine top-K neighbours from ALS item factors (implicit's C++ top-k, blocked for memory)."""
-    from implicit.cpu.topk import topk
-
     factors = np.ascontiguousarray(item_factors, dtype=np.float32)
     norms = np.linalg.norm(factors, axis=1)
     normed = factors / np.where(norms > 0, norms, 1.0)[:, None]
@@ -172,21 +207,16 @@ def top_k_per_row(matrix: sp.spmatrix, top_k: int) -> sp.csr_matrix:
     """Keep the top_k largest positive off-diagonal entries of each row."""
     m = sp.csr_matrix(matrix, dtype=np.float32)
     m.setdiag(0)
-    m.eliminate_zeros()
     m.data[m.data < 0] = 0
     m.eliminate_zeros()
-    counts = np.diff(m.indptr)
-    if counts.max(initial=0) <= top_k:
-        m.sort_indices()
-        return m
-    rows = np.repeat(np.arange(m.shape[0]), counts)
-    order = np.lexsort((-m.data, rows))
-    rank = np.empty(m.nnz, dtype=np.int64)
-    rank[order] = np.arange(m.nnz) - np.repeat(m.indptr[:-1], counts)
-    keep = rank < top_k
-    out = sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape, dtype=np.float32)
-    out.sort_indices()
-    return out
+    if np.diff(m.indptr).max(initial=0) > top_k:
+        cols = top_k_rows(m, top_k)
+        rows, slots = np.nonzero(cols >= 0)
+        picked = cols[rows, slots]
+        values = np.asarray(m[rows, picked]).ravel()
+        m = sp.csr_matrix((values, (rows, picked)), shape=m.shape, dtype=np.float32)
+    m.sort_indices()
+    return m
 
 
 @dataclass

@@ -79,3 +79,16 @@ def test_select_ranks_trials_and_random_is_last():
     assert [t.metrics["ndcg@10"] for t in trials] == sorted((t.metrics["ndcg@10"] for t in trials), reverse=True)
     assert trials[-1].candidate.kind == "random"
     assert trials[0].metrics["ndcg@10"] > 3 * trials[-1].metrics["ndcg@10"]
+
+
+def test_batched_knn_recommend_matches_implicit_scoring():
+    m = clustered(seed=4)
+    model = fitting.fit(fitting.Candidate("bm25", {"K": 40}), m, options=OPTIONS)
+    users = np.arange(0, 400, 7)
+    ours = fitting.knn_recommend(model.model.similarity, m, users, k=5)
+    assert (ours >= 0).all()
+    for row, user in zip(ours, users, strict=True):
+        ids, scores = model.model.recommend(int(user), m[int(user)], N=5, filter_already_liked_items=True)
+        dense = (m[int(user)] @ model.model.similarity).toarray().ravel()
+        assert np.allclose(dense[row], scores, rtol=1e-5)  # the same top-5 scores (ties may swap ids)
+        assert not set(row.tolist()) & set(m[int(user)].indices.tolist())
