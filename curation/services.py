@@ -113,3 +113,29 @@ def _editable(data: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
     return dict(data)
+
+
+MERCHANDISER_GROUP = "Merchandiser"
+# What a merchandiser may do (migration 0002 creates the group with these; keep both in step).
+MERCHANDISER_PERMISSIONS = (
+    "curation.add_rule", "curation.change_rule", "curation.delete_rule", "curation.view_rule",
+    "curation.preview_rules", "curation.view_historicalrule", "recsys.view_item", "recsys.view_modelversion",
+)
+
+
+@transaction.atomic
+def merchandiser_group_ensure():
+    """The Merchandiser group with exactly its permissions (e.g. after a test flushed the migration's rows)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    for label in ("curation", "recsys"):
+        create_permissions(apps.get_app_config(label), verbosity=0)
+    group, _ = Group.objects.get_or_create(name=MERCHANDISER_GROUP)
+    wanted = []
+    for perm in MERCHANDISER_PERMISSIONS:
+        app_label, codename = perm.split(".")
+        wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    group.permissions.set(wanted)
+    return group

@@ -5,13 +5,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from curation import runtime
 from curation.models import Rule
-from curation.services import rule_create
+from curation.services import merchandiser_group_ensure, rule_create
 from recsys.models import Item
 from recsys.serving import catalog, model_store, popular
 from tests.serving_world import build_shop, train_and_activate
@@ -23,7 +23,7 @@ RULES = "/admin/curation/rule/"
 @pytest.fixture
 def merch(db) -> Client:
     user = User.objects.create_user("merch", password="pw-merch-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Merchandiser"))
+    user.groups.add(merchandiser_group_ensure())
     client = Client()
     client.force_login(user)
     return client
@@ -205,7 +205,7 @@ def test_merchandiser_reaches_only_what_it_may(merch, shop, url, code):
 
 def test_merchandiser_permissions_in_the_model():
     user = User.objects.create_user("m2", is_staff=True)
-    user.groups.add(Group.objects.get(name="Merchandiser"))
+    user.groups.add(merchandiser_group_ensure())
     assert user.has_perms(["curation.add_rule", "curation.change_rule", "curation.delete_rule",
                            "curation.preview_rules", "recsys.view_item", "recsys.view_modelversion"])
     for perm in ("auth.change_user", "recsys.view_apiclient", "recsys.change_apiclient", "recsys.add_trainingrun",

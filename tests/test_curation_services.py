@@ -105,6 +105,18 @@ def test_merchandiser_group_has_exactly_its_permissions():
     }
 
 
+def test_merchandiser_group_ensure_restores_the_group():
+    from curation.services import MERCHANDISER_PERMISSIONS, merchandiser_group_ensure
+
+    migrated = {f"{p.content_type.app_label}.{p.codename}"
+                for p in Group.objects.get(name="Merchandiser").permissions.all()}
+    assert migrated == set(MERCHANDISER_PERMISSIONS)
+    Group.objects.all().delete()
+    group = merchandiser_group_ensure()
+    assert {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()} == migrated
+    assert merchandiser_group_ensure().pk == group.pk
+
+
 # --- runtime cache ---------------------------------------------------------------------
 def _other_process_writes(item_id: str):
     """What another process's write looks like here: a new row and a moved stamp, no local invalidate."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from curation.models import Rule
+from curation.services import merchandiser_group_ensure
 from recsys.models import Item
 from recsys.services.clients import api_client_create
 from tests.serving_world import build_shop
@@ -18,7 +19,7 @@ def test_merchandiser_pins_an_item_previews_it_and_the_api_serves_it(live_server
                                                                       artifacts_dir, tmp_path):
     build_shop(shoppers_per_category=4)
     user = User.objects.create_user("merch", password="merch-pass-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Merchandiser"))
+    user.groups.add(merchandiser_group_ensure())  # a transactional test before may have flushed the migration's
     _, key = api_client_create(name="storefront", scope="read")
     headers = {"Authorization": f"Token {key}"}
     popular_url = f"{live_server_url}/api/v1/popular/?limit=5&placement=home"
