@@ -91,10 +91,11 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
             user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions}
         )
     model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, user_id)
-    if model_rows:
-        # Serving processes reload when the stamp file changes: re-writing it (same version)
-        # makes them drop the memory maps of the old, un-erased files.
-        write_active_stamp(settings.MODEL_DIR, read_active_stamp(settings.MODEL_DIR))
+    active = read_active_stamp(settings.MODEL_DIR)
+    if model_rows and active is not None:
+        # Serving processes re-stat the stamp file: re-writing it (same version) tells them the
+        # files changed. (Serving folds shoppers in from their events and never reads user rows.)
+        write_active_stamp(settings.MODEL_DIR, active)
     receipt.counts = {**receipt.counts, "model_versions": len(model_rows), "model_rows": sum(model_rows.values())}
     receipt.save(update_fields=["counts"])
     logger.info("erasure receipt %s user=%s counts=%s", receipt.pk, hashed[:16], receipt.counts)
