@@ -209,7 +209,9 @@
       { item_ids: items.map((i) => i.item_id), user_id: shopper, limit: limit(), placement: "cart" });
   }
 
+  let routeSeq = 0;
   async function route() {
+    const seq = ++routeSeq;  // a newer navigation wins; a stale one must not mark the view loaded
     const [path, query] = (location.hash.slice(1) || "/home").split("?");
     const [, page, arg] = path.split("/").map(decodeURIComponent);
     const rec = new URLSearchParams(query || "").get("rec");
@@ -227,8 +229,10 @@
     } catch (error) {
       say(error.message, true);
     } finally {
-      view.setAttribute("aria-busy", "false");
-      view.dataset.loaded = String(Date.now());
+      if (seq === routeSeq) {
+        view.setAttribute("aria-busy", "false");
+        view.dataset.loaded = String(Date.now());
+      }
     }
   }
 
