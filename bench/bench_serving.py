@@ -435,7 +435,7 @@ def main() -> None:
         before = {p: memory(p, model_path) for p in workers}
         artifacts.write_active_stamp(model_dir, version)
         time.sleep(1.5)
-        warm = load("recs", users, token, 5)  # warm the model pages
+        warm = load("recs", users, token, 20)  # steady state: model pages and item cards warm
         health = load("healthz", users, token, args.seconds)
         recs = load("recs", users, token, args.seconds)
         health2 = load("healthz", users, token, args.seconds)

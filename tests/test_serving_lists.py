@@ -384,3 +384,19 @@ def test_lists_with_redis_cache(read_api, als, redis_url, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
     body = personal(read_api, "books-fan-0", limit=5)
     assert body["model_version"] == als.pk and len(body["items"]) == 5
+
+
+def test_not_interested_items_are_left_out_of_single_and_batch_lists(read_api, als):
+    from recsys.models import Feedback
+
+    first = personal(read_api, "garden-fan-2", limit=5)
+    rejected = ids(first)[:2]
+    shopper = Shopper.objects.get(user_id="garden-fan-2")
+    for item in rejected:
+        Feedback.objects.create(shopper=shopper, item=Item.objects.get(item_id=item), type="not_interested",
+                                status="none")
+    again = personal(read_api, "garden-fan-2", limit=5)
+    assert len(again["items"]) == 5 and not set(rejected) & set(ids(again))
+    batch = read_api.post("/api/v1/recommendations/batch/", {"user_ids": ["garden-fan-2", "garden-fan-3"],
+                                                             "limit": 5}, format="json").json()
+    assert not set(rejected) & set(ids(batch["results"][0]))

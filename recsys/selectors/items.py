@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from recsys.models import Event, Item
@@ -11,14 +12,26 @@ CARD_FIELDS = ("item_id", "title", "category", "url", "image_url", "price", "att
 
 
 def item_cards(*, item_ids: list[str]) -> list[dict]:
+    if not item_ids:
+        return []
     return list(Item.objects.filter(item_id__in=item_ids).values(*CARD_FIELDS))
 
 
 def unavailable_item_ids(*, item_ids: list[str]) -> set[str]:
-    """Always read fresh: an item marked unavailable leaves every list on the next request."""
+    """Always read fresh: an item marked unavailable leaves every list on the next request.
+
+    Runs on every list request, so it is written out (no ORM compile for ~100 parameters)."""
     if not item_ids:
         return set()
-    return set(Item.objects.filter(item_id__in=item_ids, available=False).values_list("item_id", flat=True))
+    table = Item._meta.db_table
+    if connection.vendor == "postgresql":  # one array parameter instead of ~100 placeholders
+        sql, params = f"SELECT item_id FROM {table} WHERE available = false AND item_id = ANY(%s)", [list(item_ids)]
+    else:
+        sql = f"SELECT item_id FROM {table} WHERE available = 0 AND item_id IN ({', '.join(['%s'] * len(item_ids))})"
+        params = list(item_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def item_ids_in_category(*, category: str) -> list[str]:

@@ -1,12 +1,20 @@
-"""Reads about shoppers for serving: recent history (one query per list), seen items, consent."""
+"""Reads about shoppers for serving: recent history, seen items, consent, "not interested" items.
+
+The single-shopper path (every personal/similar/basket request) is one round trip: recent events
+and "not interested" feedback come back together from one hand-written query (portable SQL over
+the models' own table names), since round trips, not rows, dominate a list request's DB time.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC
 
+from django.db import connection
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
+from django.utils.dateparse import parse_datetime
 
-from recsys.models import Event, Shopper
+from recsys.models import Event, Feedback, FeedbackType, Item, Shopper
 
 
 @dataclass
@@ -20,6 +28,7 @@ class ShopperHistory:
     values: list[float] = field(default_factory=list)
     timestamps: list[float] = field(default_factory=list)  # epoch seconds
     seen: frozenset[str] = frozenset()
+    not_interested: frozenset[str] = frozenset()
 
     @property
     def known(self) -> bool:
@@ -66,3 +75,46 @@ def shopper_histories(*, user_ids: list[str], limit: int) -> dict[str, ShopperHi
 
 def shopper_consents(*, user_ids: list[str]) -> dict[str, bool]:
     return dict(Shopper.objects.filter(user_id__in=user_ids).values_list("user_id", "personalization_consent"))
+
+
+def _single_sql() -> str:
+    event, shopper, item, feedback = (m._meta.db_table for m in (Event, Shopper, Item, Feedback))
+    return (
+        "SELECT * FROM (SELECT 'e' AS kind, s.personalization_consent AS consent, i.item_id AS item_id, "
+        "e.type AS type, e.value AS value, e.timestamp AS ts "
+        f"FROM {event} e JOIN {shopper} s ON s.id = e.shopper_id JOIN {item} i ON i.id = e.item_id "
+        "WHERE s.user_id = %s ORDER BY e.timestamp DESC LIMIT %s) h "
+        "UNION ALL "
+        "SELECT 'f', s.personalization_consent, i.item_id, NULL, NULL, NULL "
+        f"FROM {feedback} f JOIN {shopper} s ON s.id = f.shopper_id JOIN {item} i ON i.id = f.item_id "
+        "WHERE s.user_id = %s AND f.type = %s"
+    )
+
+
+def shopper_history(*, user_id: str, limit: int) -> ShopperHistory | None:
+    """One shopper's recent events and "not interested" items in one round trip (None: neither)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_single_sql(), [user_id, limit, user_id, FeedbackType.NOT_INTERESTED])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    hist = ShopperHistory(user_id=user_id, consent=bool(rows[0][1]))
+    rejected = set()
+    for kind, _, item_id, type_, value, ts in rows:
+        if kind == "f":
+            rejected.add(item_id)
+            continue
+        if isinstance(ts, str):  # SQLite hands back naive UTC text
+            ts = parse_datetime(ts)
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        hist.item_ids.append(item_id)
+        hist.types.append(type_)
+        hist.values.append(float(value))
+        hist.timestamps.append(ts.timestamp())
+    hist.not_interested = frozenset(rejected)
+    hist.seen = frozenset(hist.item_ids)
+    if len(hist.item_ids) >= limit:
+        hist.seen = frozenset(Event.objects.filter(shopper__user_id=user_id)
+                              .values_list("item__item_id", flat=True).distinct())
+    return hist

@@ -41,8 +41,8 @@ class CardCache:
 
     def get_many(self, item_ids, *, with_availability: bool = False):
         """Cards of the known items among `item_ids`, and (with_availability) the set of those
-        unavailable right now: the misses' rows carry their availability, and one small query
-        (`available = false` among the cached ones, usually no rows) covers the rest. Warm: one query."""
+        unavailable right now. Always exactly one query: with cache misses, the rows of all the
+        items (cards for the misses, availability for all); without, `available = false` among them."""
         now = time.monotonic()
         ttl = settings.SERVING_ITEM_CACHE_SECONDS
         out: dict[str, ItemCard] = {}
@@ -58,17 +58,19 @@ class CardCache:
                 missing.append(item_id)
         unavailable: set[str] = set()
         if missing:
-            rows = item_selectors.item_cards(item_ids=missing)
+            # One round trip: the misses' cards, and with them the availability of the cached ones.
+            asked = list(item_ids) if with_availability else missing
+            rows = item_selectors.item_cards(item_ids=asked)
             found = {row["item_id"]: _card(row) for row in rows}
             unavailable = {row["item_id"] for row in rows if not row["available"]}
             with self._lock:
                 if len(self._cards) + len(missing) > settings.SERVING_ITEM_CACHE_SIZE:
                     self._cards = {}  # crude bound: the hot items come back on the next requests
-                for item_id in missing:
+                for item_id in asked:
                     self._cards[item_id] = (now, found.get(item_id))
             out.update(found)
-        if with_availability and cached:
-            unavailable |= item_selectors.unavailable_item_ids(item_ids=cached)
+        elif with_availability and cached:
+            unavailable = item_selectors.unavailable_item_ids(item_ids=cached)
         return (out, unavailable) if with_availability else out
 
 

@@ -18,7 +18,7 @@ from curation import rules as curation_rules
 from curation.runtime import current_rules
 from recsys import serving_trust
 from recsys.selectors.feedback import not_interested_item_ids
-from recsys.selectors.shoppers import ShopperHistory, shopper_histories
+from recsys.selectors.shoppers import ShopperHistory, shopper_histories, shopper_history
 
 from . import candidates as cand_mod
 from .catalog import ItemCard, item_cards, item_cards_and_unavailable
@@ -66,8 +66,7 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
     now = timezone.now()
     model = active_model()
     user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id))
-    histories = shopper_histories(user_ids=user_ids, limit=settings.SERVING_HISTORY_LIMIT) if user_ids else {}
-    not_interested = not_interested_item_ids(user_ids=user_ids) if user_ids else {}
+    histories, not_interested = _shopper_data(user_ids)
     context_cards = item_cards([i for r in requests for i in r.item_ids])
     for r in requests:
         if r.list_type == SIMILAR and r.item_ids[0] not in context_cards:
@@ -107,6 +106,19 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
         serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
                              response=out[-1], ranked=ranked, control=control)  # impressions, off the request path
     return out
+
+
+def _shopper_data(user_ids: list[str]) -> tuple[dict[str, ShopperHistory], dict[str, frozenset[str]]]:
+    """Histories and "not interested" items: one round trip for one shopper, two for a batch."""
+    limit = settings.SERVING_HISTORY_LIMIT
+    if not user_ids:
+        return {}, {}
+    if len(user_ids) == 1:
+        hist = shopper_history(user_id=user_ids[0], limit=limit)
+        if hist is None:
+            return {}, {}
+        return ({hist.user_id: hist} if hist.known else {}), {hist.user_id: hist.not_interested}
+    return shopper_histories(user_ids=user_ids, limit=limit), not_interested_item_ids(user_ids=user_ids)
 
 
 def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None,
