@@ -10,7 +10,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TextIO
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
@@ -28,16 +28,20 @@ class RowReader:
         if not self.path.is_file():
             raise FileRefused(f"{self.path}: no such file")
         self.size = self.path.stat().st_size
-        self.bytes_read = 0
         self.is_csv = self.path.suffix.lower() not in JSONL_SUFFIXES
         self.required, self.optional = required, optional
         self.extra_columns_allowed = extra_columns_allowed
         self.extra_columns: frozenset[str] = frozenset()
-        self._file: BinaryIO = self.path.open("rb")
-        self._lines = self._decoded_lines()
+        # Text mode, iterated by the csv/json C code: a Python generator per line costs more than parsing.
+        self._file: TextIO = self.path.open(encoding="utf-8-sig", newline="")
         if self.is_csv:
-            self._csv = csv.reader(self._lines)
+            self._csv = csv.reader(self._file)
             self.header = self._read_header()
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file reading has got (to the read buffer's granularity), for progress bars."""
+        return self._file.buffer.tell()
 
     def close(self) -> None:
         self._file.close()
@@ -48,19 +52,13 @@ class RowReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _decoded_lines(self) -> Iterator[str]:
-        for number, raw in enumerate(self._file, start=1):
-            self.bytes_read += len(raw)
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise FileRefused(f"{self.path}: line {number} is not UTF-8 text ({exc.reason})")
-
     def _read_header(self) -> list[str]:
         try:
             header = [h.strip() for h in next(self._csv)]
         except StopIteration:
             raise FileRefused(f"{self.path}: the file is empty; expected a header line")
+        except UnicodeDecodeError as exc:
+            raise FileRefused(f"{self.path}: not UTF-8 text ({exc.reason})")
         except csv.Error as exc:
             raise FileRefused(f"{self.path}: line 1: {exc}")
         missing = [c for c in self.required if c not in header]
@@ -89,6 +87,8 @@ class RowReader:
                 cells = next(reader)
             except StopIteration:
                 return
+            except UnicodeDecodeError as exc:
+                raise FileRefused(f"{self.path}: around line {start}: not UTF-8 text ({exc.reason})")
             except csv.Error as exc:
                 yield start, BadLine(f"not valid CSV: {exc}")
                 continue
@@ -100,13 +100,17 @@ class RowReader:
             yield start, dict(zip(header, cells, strict=True))
 
     def _iter_jsonl(self):
-        for number, line in enumerate(self._lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except ValueError as exc:
-                yield number, BadLine(f"not valid JSON: {exc}")
+        number = 0
+        try:
+            for number, line in enumerate(self._file, start=1):  # noqa: B007 - used after the loop
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except ValueError as exc:
+                    yield number, BadLine(f"not valid JSON: {exc}")
+        except UnicodeDecodeError as exc:
+            raise FileRefused(f"{self.path}: around line {number + 1}: not UTF-8 text ({exc.reason})")
 
 
 class BadLine:

@@ -186,8 +186,12 @@ def _type_name(raw: Any) -> str:
 
 def derive_event_id(user_id: str, item_id: str, type_: str, value: float, timestamp: datetime | None,
                     recommendation_id: str) -> str:
-    """A deterministic id from an event's content: resending the same event gives the same id."""
-    ts = "" if timestamp is None else timestamp.isoformat()
+    """A deterministic id from an event's content: resending the same event gives the same id.
+
+    The time enters as epoch seconds (a float tells microseconds apart up to year 2200), so
+    "…Z" and "…+00:00" spellings of one instant give one id.
+    """
+    ts = "" if timestamp is None else repr(timestamp.timestamp())
     key = "\x1f".join((user_id, item_id, type_, repr(value), ts, recommendation_id))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -195,28 +199,33 @@ def derive_event_id(user_id: str, item_id: str, type_: str, value: float, timest
 # --- events --------------------------------------------------------------------------------
 def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError], *,
                 from_text: bool = False) -> EventRow | None:
-    """One event, or None with its problems appended to `errors` (all of them, not just the first)."""
+    """One event, or None with its problems appended to `errors` (all of them, not just the first).
+
+    This runs for every row of every batch and file: keep the common path free of extra calls.
+    """
     if not isinstance(raw, dict):
         errors.append(RowError(index, "", f"each event must be an object, not {_type_name(raw)}"))
         return None
-    if from_text:  # CSV: an empty cell is an absent field; the reader has checked the columns
-        raw = {k: v for k, v in raw.items() if v != ""}
     n_before = len(errors)
-    unknown = () if from_text else raw.keys() - EVENT_FIELDS
-    if unknown:
-        names, allowed = ", ".join(sorted(unknown)), ", ".join(sorted(EVENT_FIELDS))
-        errors.append(RowError(index, sorted(unknown)[0], f"unknown field(s) {names}; allowed: {allowed}"))
-    user_id = _field(raw, "user_id", index, errors, _identifier)
-    item_id = _field(raw, "item_id", index, errors, _identifier)
+    if from_text:  # CSV: an empty cell is an absent field; the reader has checked the columns
+        def get(name, _get=raw.get):
+            return _get(name) or None
+    else:
+        get = raw.get
+        if not raw.keys() <= EVENT_FIELDS:
+            unknown = sorted(raw.keys() - EVENT_FIELDS)
+            errors.append(RowError(index, unknown[0], f"unknown field(s) {', '.join(unknown)}; "
+                                                      f"allowed: {', '.join(sorted(EVENT_FIELDS))}"))
+    user_id = _required_id(get("user_id"), "user_id", index, errors)
+    item_id = _required_id(get("item_id"), "item_id", index, errors)
 
-    type_ = raw.get("type", "view" if from_text else None)
-    if type_ is None:
-        errors.append(RowError(index, "type", f"is required: one of {', '.join(EVENT_TYPES)}"))
-    elif type_ not in _EVENT_TYPE_SET:
-        errors.append(RowError(index, "type", f"{type_!r} is not one of {', '.join(EVENT_TYPES)}"))
+    type_ = get("type") or ("view" if from_text else None)
+    if type(type_) is not str or type_ not in _EVENT_TYPE_SET:
+        message = f"{type_!r} is not one of" if type_ is not None else "is required: one of"
+        errors.append(RowError(index, "type", f"{message} {', '.join(EVENT_TYPES)}"))
 
     value = 1.0
-    raw_value = raw.get("value")
+    raw_value = get("value")
     if raw_value is None:
         if type_ == "rating":
             errors.append(RowError(index, "value", "is required for a rating"))
@@ -230,7 +239,7 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
         except _Bad as bad:
             errors.append(RowError(index, "value", str(bad)))
 
-    raw_ts = raw.get("timestamp")
+    raw_ts = get("timestamp")
     timestamp = None
     if raw_ts is not None:
         try:
@@ -238,17 +247,19 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
         except _Bad as bad:
             errors.append(RowError(index, "timestamp", str(bad)))
 
-    recommendation_id = ""  # optional ids: null and "" both mean "none"
-    if raw.get("recommendation_id") not in (None, ""):
-        recommendation_id = _field(raw, "recommendation_id", index, errors,
-                                   lambda v: _identifier(v, RECOMMENDATION_ID_MAX_LENGTH)) or ""
-    event_id = None
-    if raw.get("event_id") not in (None, ""):
-        event_id = _field(raw, "event_id", index, errors, _identifier)
+    # Optional ids: absent, null and "" all mean "none".
+    recommendation_id = get("recommendation_id")
+    if recommendation_id not in (None, ""):
+        recommendation_id = _optional_id(recommendation_id, "recommendation_id", index, errors,
+                                         RECOMMENDATION_ID_MAX_LENGTH)
+    event_id = get("event_id")
+    if event_id not in (None, ""):
+        event_id = _optional_id(event_id, "event_id", index, errors, ID_MAX_LENGTH)
 
     if len(errors) > n_before:
         return None
-    derived = event_id is None
+    recommendation_id = recommendation_id or ""
+    derived = not event_id
     if derived:
         event_id = derive_event_id(user_id, item_id, type_, value, timestamp, recommendation_id)
     return EventRow(index, event_id, user_id, item_id, type_, value,
@@ -256,12 +267,16 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
                     recommendation_id, derived)
 
 
-def _field(raw: dict, name: str, index: int, errors: list[RowError], check) -> Any:
-    if name not in raw or raw[name] is None:
+def _required_id(raw: Any, name: str, index: int, errors: list[RowError]) -> str | None:
+    if raw is None:
         errors.append(RowError(index, name, "is required"))
         return None
+    return _optional_id(raw, name, index, errors, ID_MAX_LENGTH)
+
+
+def _optional_id(raw: Any, name: str, index: int, errors: list[RowError], max_length: int) -> str | None:
     try:
-        return check(raw[name])
+        return _identifier(raw, max_length)
     except _Bad as bad:
         errors.append(RowError(index, name, str(bad)))
         return None
@@ -310,7 +325,7 @@ def clean_item(raw: Any, index: int, errors: list[RowError], *, from_text: bool 
     if unknown:
         errors.append(RowError(index, sorted(unknown)[0],
                                f"unknown field(s) {', '.join(sorted(unknown))}; put extra data in 'attributes'"))
-    item_id = _field(raw, "item_id", index, errors, _identifier)
+    item_id = _required_id(raw.get("item_id"), "item_id", index, errors)
     for name, limit, required in (("title", TITLE_MAX_LENGTH, True), ("category", CATEGORY_MAX_LENGTH, False),
                                   ("url", URL_MAX_LENGTH, False), ("image_url", URL_MAX_LENGTH, False)):
         if name not in raw or raw[name] is None:

@@ -146,3 +146,18 @@ def test_bad_jsonl_line(items, tmp_path, capsys):
     with pytest.raises(CommandError):
         call_command("import_events", path, "--no-progress")
     assert "line 2: not valid JSON" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_is_refused(items, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"user_id,item_id\n" + "ü1,a\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("import_events", str(path), "--no-progress")
+    assert not Event.objects.exists()
+
+
+def test_progress_bar_and_a_bom(items, tmp_path, capsys):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfuser_id,item_id\nu1,a\n")
+    call_command("import_events", str(path), "--skip-bad")  # progress on: tqdm only draws on a terminal
+    assert "1 stored" in capsys.readouterr().out

@@ -65,6 +65,7 @@ def test_missing_timestamp_means_now_and_is_left_out_of_the_id():
     ({"type": ...}, "type", "required"),
     ({"type": "like"}, "type", "not one of"),
     ({"type": 3}, "type", "not one of"),
+    ({"type": ["view"]}, "type", "not one of"),
     ({"value": "abc"}, "value", "must be a number"),
     ({"value": True}, "value", "must be a number"),
     ({"value": float("nan")}, "value", "finite"),
