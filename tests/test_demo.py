@@ -175,8 +175,9 @@ def test_demo_command_refuses_another_seed_without_reset_and_resets_only_demo_da
 
 
 @pytest.mark.django_db
-def test_demo_command_without_group_still_creates_the_merchandiser():
+def test_demo_command_restores_a_missing_group_and_the_merchandiser_can_curate():
     Group.objects.filter(name=demo.MERCHANDISER_GROUP).delete()
     call_command("demo", "--scale", "0.05", stdout=StringIO())
     merch = get_user_model().objects.get(username=demo.MERCHANDISER_USERNAME)
-    assert merch.is_staff and merch.groups.count() == 0
+    assert merch.is_staff and list(merch.groups.values_list("name", flat=True)) == [demo.MERCHANDISER_GROUP]
+    assert merch.has_perm("curation.add_rule") and not merch.has_perm("auth.add_user")

@@ -175,9 +175,15 @@ def demo_users_ensure() -> list[DemoLogin]:
     if created:
         merch.set_password(demo.MERCHANDISER_PASSWORD)
         merch.save(update_fields=["password"])
-    # The group comes from the curation app's migration; join it whenever it exists.
-    group = Group.objects.filter(name=demo.MERCHANDISER_GROUP).first()
-    if group is not None:
-        merch.groups.add(group)
+    merch.groups.add(_merchandiser_group())
     logins.append(DemoLogin(demo.MERCHANDISER_USERNAME, demo.MERCHANDISER_PASSWORD, "merchandiser", created))
     return logins
+
+
+def _merchandiser_group() -> Group:
+    """The curation app's Merchandiser group with its permissions (restored if a flush emptied it)."""
+    try:
+        from curation.services import merchandiser_group_ensure
+    except ImportError:  # an older curation app: the group from its migration, or a bare one
+        return Group.objects.get_or_create(name=demo.MERCHANDISER_GROUP)[0]
+    return merchandiser_group_ensure()
