@@ -160,7 +160,11 @@ class BatchListView(_ListView):
 class MergeView(APIView):
     required_scope = "write"
 
-    @extend_schema(request=MergeBody, summary="Move an anonymous visitor's events to this shopper (idempotent)")
+    @extend_schema(request=MergeBody, responses=inline_serializer("MergedShopper", {
+        "user_id": serializers.CharField(), "personalization_consent": serializers.BooleanField(),
+        "merged_from": serializers.CharField(), "moved_events": serializers.IntegerField(),
+        "events": serializers.IntegerField()}),
+        summary="Move an anonymous visitor's events to this shopper (idempotent)")
     def post(self, request, user_id: str):
         try:
             p = _validated(MergeBody, request.data if isinstance(request.data, dict) else {})

@@ -81,14 +81,15 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
                 p.raw = p.job.result or []
                 p.used_model = bool(p.raw)
 
-    wanted: set[str] = set()
+    rules = current_rules()
+    # Pinned items may not be candidates at all: the engine needs their cards and availability too.
+    wanted: set[str] = set(getattr(rules, "pinned_item_ids", ()))
     for p in plans:
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
         wanted.update(i for i, _ in p.popular)
     found, unavailable = item_cards_and_unavailable(list(wanted))
     cards = {**context_cards, **found}
-    rules = current_rules()
 
     def info(item_id: str):
         card = cards.get(item_id)
