@@ -204,6 +204,7 @@ def main() -> None:
         print(f"[{scenario}] selection: " + "; ".join(f"{t['kind']} {t['params']} ndcg {t['ndcg@10']} "
                                                       f"{t['seconds']}s" for t in r["selection"] or []))
         print(f"[{scenario}] stage timings (s): {r['timings']}")
+        print(f"[{scenario}] process peak RSS after each stage (MB): {r['counts'].get('peak_rss_mb_after_stage')}")
         print(f"[{scenario}] whole run: {r['seconds']:.2f}s = {r['seconds'] / fit_s:.2f}x the raw fit "
               f"(target <= 2.5x); run's extract stage {r['timings'].get('extract', 0) / fit_s:.1%} of the raw fit")
         print(f"[{scenario}] worker memory: idle {r['idle_rss'] / 1e6:.0f} MB, peak {r['peak_rss'] / 1e6:.0f} MB, "

@@ -300,8 +300,8 @@ TRAINING_WINDOW_DAYS = env_float("CURIO_TRAINING_WINDOW_DAYS", 730.0)
 TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or json.dumps([
     {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
     {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
-    {"kind": "bm25", "K": 100, "K1": 1.2, "B": 0.75},
-    {"kind": "bm25", "K": 300, "K1": 0.9, "B": 0.4},
+    {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
+    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
     {"kind": "cosine", "K": 100},
 ]))
 # Model selection runs on a shopper subsample with fewer ALS iterations, scored on a sample of

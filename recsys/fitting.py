@@ -75,8 +75,9 @@ class FittedModel:
         return _to_numpy(self.model.item_factors) if self.candidate.kind == "als" else None
 
     def recommend(self, user_items: sp.csr_matrix, users: np.ndarray, *, k: int = evaluation.K,
-                  batch: int = 2_000) -> np.ndarray:
-        """Top-k item indices for `users` (rows of user_items), already-seen items filtered."""
+                  batch: int = 256) -> np.ndarray:
+        """Top-k item indices for `users` (rows of user_items), already-seen items filtered.
+        Small batches: implicit scores a batch against every item at once (batch x n_items floats)."""
         if self.candidate.kind == "random":
             return evaluation.random_recommendations(user_items, users, k=k, seed=self.options.random_state)
         if self.candidate.kind in KNN_KINDS:
@@ -164,27 +165,35 @@ def knn_recommend(similarity: sp.csr_matrix, user_items: sp.csr_matrix, users: n
     return out
 
 
-def top_k_rows(scores: sp.csr_matrix, k: int) -> np.ndarray:
-    """Column indices of the k largest entries per row, best first, -1 padded. A short loop per
-    row (argpartition on its few thousand entries) beats one global sort of all entries."""
+def top_k_rows(scores: sp.csr_matrix, k: int, *, exclude_self: bool = False, with_values: bool = False):
+    """Column indices of the k largest positive entries per row, best first, -1 padded (and their
+    values if asked). A short loop per row (argpartition on its entries) beats one global sort of
+    all entries and copies nothing big. exclude_self skips the diagonal (item-item similarity)."""
     out = np.full((scores.shape[0], k), -1, dtype=np.int64)
+    vals = np.zeros((scores.shape[0], k), dtype=np.float32)
     indptr, indices, data = scores.indptr, scores.indices, scores.data
     for row in range(scores.shape[0]):
         a, b = indptr[row], indptr[row + 1]
         if a == b:
             continue
-        values = data[a:b]
-        if b - a > k:
+        cols, values = indices[a:b], data[a:b]
+        ok = values > 0
+        if exclude_self:
+            ok &= cols != row
+        if not ok.all():
+            cols, values = cols[ok], values[ok]
+        if len(values) > k:
             best = np.argpartition(-values, k)[:k]
             best = best[np.argsort(-values[best], kind="stable")]
         else:
             best = np.argsort(-values, kind="stable")
-        out[row, : len(best)] = indices[a:b][best]
-    return out
+        out[row, : len(best)] = cols[best]
+        vals[row, : len(best)] = values[best]
+    return (out, vals) if with_values else out
 
 
 def similar_from_factors(item_factors: np.ndarray, top_k: int, *, num_threads: int = 1,
-                         block: int = 4_096) -> sp.csr_matrix:
+                         block: int = 512) -> sp.csr_matrix:
     """Cosine top-K neighbours from ALS item factors (implicit's C++ top-k, blocked for memory)."""
     factors = np.ascontiguousarray(item_factors, dtype=np.float32)
     norms = np.linalg.norm(factors, axis=1)
@@ -204,19 +213,12 @@ def similar_from_factors(item_factors: np.ndarray, top_k: int, *, num_threads: i
 
 
 def top_k_per_row(matrix: sp.spmatrix, top_k: int) -> sp.csr_matrix:
-    """Keep the top_k largest positive off-diagonal entries of each row."""
-    m = sp.csr_matrix(matrix, dtype=np.float32)
-    m.setdiag(0)
-    m.data[m.data < 0] = 0
-    m.eliminate_zeros()
-    if np.diff(m.indptr).max(initial=0) > top_k:
-        cols = top_k_rows(m, top_k)
-        rows, slots = np.nonzero(cols >= 0)
-        picked = cols[rows, slots]
-        values = np.asarray(m[rows, picked]).ravel()
-        m = sp.csr_matrix((values, (rows, picked)), shape=m.shape, dtype=np.float32)
-    m.sort_indices()
-    return m
+    """The top_k largest positive off-diagonal entries of each row, as a new float32 CSR."""
+    cols, vals = top_k_rows(sp.csr_matrix(matrix), top_k, exclude_self=True, with_values=True)
+    rows, slots = np.nonzero(cols >= 0)
+    out = sp.csr_matrix((vals[rows, slots], (rows, cols[rows, slots])), shape=matrix.shape, dtype=np.float32)
+    out.sort_indices()
+    return out
 
 
 @dataclass

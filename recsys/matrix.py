@@ -37,10 +37,10 @@ class WeightConfig:
 def event_weights(type_codes: np.ndarray, values: np.ndarray, timestamps: np.ndarray, *, now: float,
                   config: WeightConfig) -> np.ndarray:
     """Confidence contributed by each event (float32; 0 for events that do not count)."""
-    table = np.zeros(len(TYPE_CODES), dtype=np.float32)
+    table = np.zeros(len(TYPE_CODES) + 1, dtype=np.float32)  # the last slot: unknown types (code -1)
     for name, code in TYPE_CODES.items():
         table[code] = config.weights.get(name, 0.0)
-    w = table[np.asarray(type_codes, dtype=np.int64)]
+    w = table[np.asarray(type_codes, dtype=np.int64)]  # -1 indexes the unknown slot, weight 0
     is_rating = type_codes == TYPE_CODES["rating"]
     if is_rating.any():
         w[is_rating & (np.asarray(values) < config.rating_threshold)] = 0.0
@@ -73,18 +73,34 @@ def build_interactions(user_pks: np.ndarray, item_pks: np.ndarray, weights: np.n
     Rows/columns are only the shoppers/items with at least one counting event.
     """
     keep = weights > 0
-    user_pks, item_pks, weights = user_pks[keep], item_pks[keep], weights[keep]
-    users, rows = np.unique(user_pks, return_inverse=True)
-    items, cols = np.unique(item_pks, return_inverse=True)
+    if not keep.all():
+        user_pks, item_pks, weights = user_pks[keep], item_pks[keep], weights[keep]
+    users, rows = dense_ids(user_pks)
+    items, cols = dense_ids(item_pks)
     matrix = sp.csr_matrix(
-        (weights.astype(np.float32, copy=False), (rows.astype(np.int32), cols.astype(np.int32))),
-        shape=(len(users), len(items)), dtype=np.float32,
+        (weights.astype(np.float32, copy=False), (rows, cols)), shape=(len(users), len(items)), dtype=np.float32,
     )  # duplicates are summed by the COO -> CSR conversion
     if negatives is not None and len(negatives[0]):
         matrix = remove_pairs(matrix, users, items, *negatives)
     matrix.eliminate_zeros()
     matrix.sort_indices()
     return Interactions(matrix=matrix, user_pks=users, item_pks=items)
+
+
+def dense_ids(pks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct pks, int32 position of each pk among them): np.unique(return_inverse=True)
+    in O(n) through a lookup table over the pk range (DB keys are dense); sorts when they are not."""
+    if len(pks) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    lo, hi = int(pks.min()), int(pks.max())
+    if hi - lo + 1 > 4 * len(pks) + 1_000_000:
+        distinct, inverse = np.unique(pks, return_inverse=True)
+        return distinct, inverse.astype(np.int32)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    offsets = pks - lo
+    present[offsets] = True
+    lookup = np.cumsum(present, dtype=np.int32) - 1
+    return np.flatnonzero(present).astype(np.int64) + lo, lookup[offsets]
 
 
 def remove_pairs(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray,

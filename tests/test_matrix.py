@@ -83,3 +83,18 @@ def test_holdout_split_caps_eval_shoppers():
 def test_item_popularity_counts_shoppers():
     m = sp.csr_matrix(np.array([[5, 0, 1], [1, 0, 0]], dtype=np.float32))
     assert mx.item_popularity(m).tolist() == [2, 0, 1]
+
+
+def test_dense_ids_matches_numpy_unique():
+    rng = np.random.default_rng(5)
+    for pks in (rng.integers(1, 500, 2000), rng.integers(1, 10**12, 300), np.array([7, 7, 7])):
+        distinct, inverse = mx.dense_ids(pks)
+        expected, expected_inverse = np.unique(pks, return_inverse=True)
+        assert distinct.tolist() == expected.tolist()
+        assert inverse.tolist() == expected_inverse.tolist() and inverse.dtype == np.int32
+
+
+def test_unknown_event_type_code_weighs_nothing():
+    w = mx.event_weights(np.array([-1, 3], dtype=np.int8), np.ones(2), np.array([NOW, NOW]), now=NOW,
+                         config=mx.WeightConfig())
+    assert w.tolist() == [0.0, 8.0]

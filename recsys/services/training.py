@@ -116,6 +116,7 @@ class _Run:
         self.run_id = run_id
         self.progress = Progress()
         self.timings: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, int] = {}  # process peak RSS at the end of each stage
         self.lines: list[str] = []
         self.heartbeat: Heartbeat | None = None
         self._stage_started = time.perf_counter()
@@ -136,6 +137,7 @@ class _Run:
         now = time.perf_counter()
         if self.progress.stage in STAGES:
             self.timings[self.progress.stage] = round(now - self._stage_started, 3)
+            self.peak_rss_mb[self.progress.stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         self._stage_started = now
 
     def note(self, message: str) -> None:
@@ -253,6 +255,8 @@ def _train(state: _Run) -> None:
             return
 
         state.stage("refit")
+        if winner.kind != "als":
+            del model  # item-item: nothing to warm-start from; free its similarity first
         if winner.kind == "als":
             refit = fitting.Candidate("als", {**winner.params, "iterations": settings.TRAINING_REFIT_ITERATIONS})
             model = fitting.fit(refit, data.matrix, options=options, progress=state.set_fraction, warm_start=model)
@@ -272,7 +276,7 @@ def _train(state: _Run) -> None:
         path = artifacts.save(artifact, settings.MODEL_DIR)
         scrub_erased_from_artifact(path, since=now)  # shoppers erased while this run was training
         ModelVersion.objects.filter(pk=version.pk).update(artifact_path=str(path))
-        counts["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        counts["peak_rss_mb_after_stage"] = state.peak_rss_mb
         counts["model_bytes"] = int(sum(a.nbytes for a in (artifact.user_factors, artifact.item_factors)
                                         if a is not None) + mx.matrix_bytes(similarity))
         state.note(f"artifact written to {path}")
