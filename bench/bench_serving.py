@@ -35,7 +35,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "bench-serving-" + "x" * 40)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("API_THROTTLE_RATE", "")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 N_USERS, N_ITEMS, EVENTS_PER_USER, N_CATEGORIES = 200_000, 50_000, 10, 100
@@ -211,8 +210,8 @@ def _client(path_kind: str, users: list[str], token: str, seconds: float, seed: 
     lat, errors = [], 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        path = "/healthz" if path_kind == "healthz" else \
-            f"/api/v1/users/{rnd.choice(users)}/recommendations/?limit={LIMIT}"
+        path = {"healthz": "/healthz", "popular": f"/api/v1/popular/?limit={LIMIT}"}.get(
+            path_kind, f"/api/v1/users/{rnd.choice(users)}/recommendations/?limit={LIMIT}")
         t = time.perf_counter()
         try:
             conn.request("GET", path, headers=headers)
@@ -272,6 +271,21 @@ def memory(pid: int, model_path: Path) -> dict:
                 mapped_pss += int(parts[1]) * 1024
     return {"rss": rollup.get("Rss", 0), "pss": rollup.get("Pss", 0), "model_rss": mapped_rss,
             "model_pss": mapped_pss}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the given processes (seconds)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def postgres_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "postgres: .*curio_serving"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
 
 
 def mb(n: float) -> str:
@@ -348,7 +362,7 @@ def profile_request(users: list[str], token: str) -> None:
     del total
     stages = {
         "token auth (query + sha256)": ("auth.py", "authenticate"),
-        "shopper history query": ("shoppers.py", "shopper_histories"),
+        "history + not-interested query": ("shoppers.py", "shopper_history"),
         "fold-in + top-k + explain": ("candidates.py", "score_personal"),
         "history -> model columns": ("candidates.py", "model_history"),
         "popular refill (cached)": ("popular.py", "popular_items"),
@@ -414,7 +428,7 @@ def main() -> None:
     cmd = [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{PORT}",
            "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
            "--keep-alive", "30", "--log-level", "warning"]
-    print(f"server: {' '.join(cmd[1:])} (DEBUG=0, BLAS 1 thread, PostgreSQL CONN_MAX_AGE=60, no Redis)")
+    print(f"server: {' '.join(cmd[1:])} (DEBUG=0, BLAS 1 thread, PostgreSQL CONN_MAX_AGE=60, default per-client throttle, no Redis)")
     # Before activation: the same workers serve popular lists, so the memory delta is the model's.
     active_stamp = model_dir / artifacts.ACTIVE_STAMP
     active_stamp.unlink(missing_ok=True)
@@ -437,7 +451,14 @@ def main() -> None:
         time.sleep(1.5)
         warm = load("recs", users, token, 20)  # steady state: model pages and item cards warm
         health = load("healthz", users, token, args.seconds)
+        pg = postgres_pids()
+        cpu0, pg0 = cpu_seconds(workers), cpu_seconds(pg)
         recs = load("recs", users, token, args.seconds)
+        recs["worker_cpu_ms"] = (cpu_seconds(workers) - cpu0) / max(recs["requests"], 1) * 1000
+        recs["pg_cpu_ms"] = (cpu_seconds(pg) - pg0) / max(recs["requests"], 1) * 1000
+        cpu0 = cpu_seconds(workers)
+        pop = load("popular", users, token, args.seconds)
+        pop["worker_cpu_ms"] = (cpu_seconds(workers) - cpu0) / max(pop["requests"], 1) * 1000
         health2 = load("healthz", users, token, args.seconds)
         after = {p: memory(p, model_path) for p in workers}
         import urllib.request
@@ -461,9 +482,12 @@ def main() -> None:
           f"{sample_body['items'][0]['reasons'][0]['text']!r}")
     print(f"warm-up after activation: {warm['requests']} requests, {warm['errors']} errors")
     health_rps = (health["rps"] + health2["rps"]) / 2
-    for name, r in (("healthz (before)", health), ("recommendations", recs), ("healthz (after)", health2)):
+    for name, r in (("healthz (before)", health), ("recommendations", recs), ("popular (context)", pop),
+                    ("healthz (after)", health2)):
+        cpu = f", worker CPU {r['worker_cpu_ms']:.2f} ms/req" if "worker_cpu_ms" in r else ""
+        cpu += f", PostgreSQL CPU {r['pg_cpu_ms']:.2f} ms/req" if "pg_cpu_ms" in r else ""
         print(f"{name:18s} {r['requests']:6d} req in {args.seconds:.0f}s, {r['rps']:7.1f} req/s, errors {r['errors']}, "
-              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms")
+              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms{cpu}")
     print(f"throughput: recommendations {recs['rps']:.1f} req/s = {recs['rps'] / health_rps * 100:.0f}% of /healthz "
           f"({health_rps:.1f} req/s, mean of the two phases); target >= 40%; p50 target <= 10 ms, p99 <= 40 ms")
     total_pss_delta = sum(after[p]["pss"] - before[p]["pss"] for p in workers)
