@@ -123,6 +123,8 @@ class EventWriter:
                 errors.append(RowError(r.index, "item_id", f"unknown item {r.item_id!r}: send it to "
                                        "/api/v1/items/ (or import_items) before its events"))
             rows = [r for r in rows if r.item_id in item_pks]
+            if not rows:
+                return
         shopper_pks = self._shopper_map({r.user_id for r in rows}, now)
         rows.sort(key=lambda r: r.event_id)  # one lock order for all writers
         not_inserted = self._insert(rows, shopper_pks, item_pks, now)
