@@ -4,6 +4,7 @@ With TRAINING_EXECUTOR=celery and a worker consuming the `training` queue, the r
 worker (--wait follows it). Otherwise (the embedded default: no Redis, no worker) the run is
 executed in this process, always waited for. Exits non-zero when the run fails or is rejected.
 """
+import logging
 import threading
 import time
 
@@ -53,6 +54,8 @@ class Command(BaseCommand):
                 return
         else:
             self.stdout.write(f"Training run {run.pk}: no training worker, running in this process.")
+            if options["verbosity"] < 2:  # the progress bar and the summary say it; -v 2 shows the log
+                logging.getLogger("recsys.services.training").setLevel(logging.WARNING)
             thread = threading.Thread(target=self._execute, args=(run.pk,), daemon=True)
             thread.start()
         run = self._follow(run.pk)
