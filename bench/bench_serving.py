@@ -7,7 +7,7 @@ power-law item popularity, ~10 events per shopper, COPYed into PostgreSQL; ALS (
 trained directly with implicit, saved with `artifacts.save` (+ top-50 item similarities),
 activated (ModelVersion row + ACTIVE stamp) in a fresh MODEL_DIR.
 
-Run: gunicorn on 127.0.0.1 (2 workers x 2 gthreads, BLAS 1 thread), 4 concurrent client
+Run: gunicorn on 127.0.0.1 (2 workers x 2 gthreads, --preload, BLAS 1 thread), 4 concurrent client
 processes with keep-alive connections, random known shoppers, limit=10; /healthz with the same
 load in the same run. The model part of a request (fold-in + top-k + explanation, in process)
 is timed against implicit's `recommend` for the same shoppers. Memory: RSS/PSS of both workers,
@@ -427,8 +427,9 @@ def main() -> None:
                LOG_LEVEL="WARNING")
     cmd = [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{PORT}",
            "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-           "--keep-alive", "30", "--log-level", "warning"]
-    print(f"server: {' '.join(cmd[1:])} (DEBUG=0, BLAS 1 thread, PostgreSQL CONN_MAX_AGE=60, default per-client throttle, no Redis)")
+           "--keep-alive", "30", "--preload", "--log-level", "warning"]
+    print(f"server: {' '.join(cmd[1:])} (DEBUG=0, BLAS 1 thread, PostgreSQL CONN_MAX_AGE=60, "
+          "default per-client throttle, no Redis)")
     # Before activation: the same workers serve popular lists, so the memory delta is the model's.
     active_stamp = model_dir / artifacts.ACTIVE_STAMP
     active_stamp.unlink(missing_ok=True)
@@ -444,8 +445,11 @@ def main() -> None:
                 if server.poll() is not None:
                     sys.exit("gunicorn exited")
                 time.sleep(0.2)
-        load("recs", users, token, 4)  # warm: popular lists, item cards, connections
         workers = worker_pids(server.pid)
+        for _ in range(5):  # warm both workers: popular lists, item cards, connections
+            load("recs", users, token, 3)
+            if min(memory(p, model_path)["rss"] for p in workers) > 120 * 2**20:
+                break
         before = {p: memory(p, model_path) for p in workers}
         artifacts.write_active_stamp(model_dir, version)
         time.sleep(1.5)

@@ -109,3 +109,16 @@ def test_scored_history_empty():
     sim = sp.csr_matrix((4, 4), dtype=np.float32)
     assert len(scoring.knn_scores(sim, scoring.History.empty(), 3).cols) == 0
     assert datetime.now(UTC)  # keeps the import honest for readers of the timestamps above
+
+
+def test_top_k_single_vector_with_a_column_list_matches_the_csr_form():
+    model, m = _fitted()
+    h = _history(m[6])
+    vector, _ = scoring.als_fold_in(model.item_factors, scoring.gram(model.item_factors), model.regularization, h)
+    by_csr, _ = scoring.als_top(model.item_factors, vector[None, :], 12, scoring.exclusion_rows([h], 40))
+    by_cols, _ = scoring.als_top(model.item_factors, vector[None, :], 12, h.cols)
+    assert by_csr.tolist() == by_cols.tolist()
+    allowed = np.arange(0, 40, 2, dtype=np.int32)
+    within, scores = scoring.als_top(model.item_factors, vector[None, :], 30, h.cols, candidates=allowed)
+    kept = [c for c, s in zip(within[0].tolist(), scores[0].tolist(), strict=True) if c >= 0 and s > scoring.FILTERED]
+    assert set(kept) == set(allowed.tolist()) - set(h.cols.tolist())

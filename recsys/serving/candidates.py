@@ -107,8 +107,13 @@ def score_personal(model: LoadedModel, jobs: list[PersonalJob], *, num_threads: 
     plain = [i for i, job in enumerate(jobs) if not job.category]
     if plain:
         vectors = np.stack([folded[i][0] for i in plain])
-        exclude = scoring.exclusion_rows(
-            [scoring.History.empty() if jobs[i].include_seen else jobs[i].mh.history for i in plain], model.n_items)
+        if len(plain) == 1:  # the common case: a plain column list is cheaper than a one-row CSR
+            job = jobs[plain[0]]
+            exclude = None if job.include_seen else job.mh.history.cols
+        else:
+            exclude = scoring.exclusion_rows(
+                [scoring.History.empty() if jobs[i].include_seen else jobs[i].mh.history for i in plain],
+                model.n_items)
         n = max(jobs[i].n for i in plain)
         ids, scores = scoring.als_top(factors, vectors, n, exclude, num_threads=num_threads)
         for row, i in enumerate(plain):
@@ -119,14 +124,14 @@ def score_personal(model: LoadedModel, jobs: list[PersonalJob], *, num_threads: 
             if len(cands) == 0:
                 job.result = []
                 continue
-            exclude = None if job.include_seen else scoring.exclusion_rows([job.mh.history], model.n_items)
+            exclude = None if job.include_seen else job.mh.history.cols
             ids, scores = scoring.als_top(factors, folded[i][0][None, :], job.n, exclude, candidates=cands,
                                           num_threads=num_threads)
             _finish_als(model, job, folded[i][1], ids[0], scores[0])
 
 
 def _finish_als(model: LoadedModel, job: PersonalJob, cho, ids: np.ndarray, scores: np.ndarray) -> None:
-    keep = (ids >= 0) & np.isfinite(scores)
+    keep = (ids >= 0) & (scores > scoring.FILTERED)  # topk marks filtered columns -FLT_MAX
     ids, scores = ids[keep], scores[keep]
     top = scoring.als_explain(model.artifact.item_factors, cho, job.mh.history, ids)
     job.result = _raw(model, ids, scores, top)

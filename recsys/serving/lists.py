@@ -125,7 +125,7 @@ def _shopper_data(user_ids: list[str]) -> tuple[dict[str, ShopperHistory], dict[
 def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None,
           context_cards: dict[str, ItemCard], now: float) -> _Plan:
     personal = hist is not None and hist.consent and hist.known
-    n = r.limit * 2 + 20
+    n = r.limit * 2 + 10  # model candidates; popular items follow as the refill
     n_popular = n + (len(hist.seen) if personal and not r.include_seen else 0) + len(r.item_ids)
     category = r.category
     if r.list_type == SIMILAR and not category:

@@ -16,6 +16,9 @@ import scipy.linalg
 import scipy.sparse as sp
 from implicit.cpu.topk import topk
 
+# implicit's topk gives filtered columns the score -FLT_MAX (finite): anything below this is one.
+FILTERED = float(np.finfo(np.float32).min) / 2
+
 
 @dataclass
 class History:
@@ -53,8 +56,8 @@ def als_fold_in(item_factors, yty, regularization: float, history: History):
     conf = history.conf.astype(np.float64)
     a = yty + regularization * np.eye(k) + (y.T * (conf - 1.0)) @ y
     b = y.T @ conf
-    cho = scipy.linalg.cho_factor(a)
-    return scipy.linalg.cho_solve(cho, b).astype(np.float32), cho
+    cho = scipy.linalg.cho_factor(a, check_finite=False)
+    return scipy.linalg.cho_solve(cho, b, check_finite=False).astype(np.float32), cho
 
 
 def als_explain(item_factors, cho, history: History, cols: np.ndarray) -> np.ndarray:
@@ -62,22 +65,27 @@ def als_explain(item_factors, cho, history: History, cols: np.ndarray) -> np.nda
     if len(history) == 0 or len(cols) == 0:
         return np.full(len(cols), -1, dtype=np.int64)
     y_hist = np.asarray(item_factors[history.cols], dtype=np.float64)
-    weighted = scipy.linalg.cho_solve(cho, np.asarray(item_factors[cols], dtype=np.float64).T)  # k x n
+    weighted = scipy.linalg.cho_solve(cho, np.asarray(item_factors[cols], dtype=np.float64).T,
+                                      check_finite=False)  # k x n
     contrib = (y_hist @ weighted) * history.conf[:, None]
     return history.cols[np.argmax(contrib, axis=0)].astype(np.int64)
 
 
-def als_top(item_factors, user_vectors: np.ndarray, n: int, exclude: sp.csr_matrix | None,
+def als_top(item_factors, user_vectors: np.ndarray, n: int, exclude: sp.csr_matrix | np.ndarray | None,
             candidates: np.ndarray | None = None, num_threads: int = 1):
-    """Top-n columns per user vector (rows), leaving out each row's `exclude` columns."""
+    """Top-n columns per user vector (rows), leaving out each row's `exclude` columns (a CSR row
+    per user vector, or for a single vector simply an array of columns)."""
     factors = item_factors
+    single = isinstance(exclude, np.ndarray)
     if candidates is not None:
         factors = item_factors[candidates]
         if exclude is not None:
-            exclude = exclude[:, candidates]
+            exclude = np.flatnonzero(np.isin(candidates, exclude)).astype(np.int32) if single \
+                else exclude[:, candidates]
     n = max(1, min(n, factors.shape[0]))
     ids, scores = topk(factors, np.ascontiguousarray(user_vectors, dtype=np.float32), n,
-                       filter_query_items=exclude, num_threads=num_threads)
+                       filter_query_items=None if single else exclude,
+                       filter_items=exclude if single and len(exclude) else None, num_threads=num_threads)
     if candidates is not None:
         ids = np.where(ids >= 0, candidates[np.clip(ids, 0, None)], -1)
     return ids, scores
