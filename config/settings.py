@@ -163,7 +163,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"recsys.tasks.train_model": {"queue": "training"},
-                      "recsys.tasks.train_scheduled": {"queue": "training"}}
+                      "recsys.tasks.train_scheduled": {"queue": "training"},
+                      "recsys.tasks.tune_model": {"queue": "training"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

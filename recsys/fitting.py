@@ -235,11 +235,14 @@ class Trial:
 
 def select(candidates: list[Candidate], train: sp.csr_matrix, test: sp.csr_matrix, eval_users: np.ndarray, *,
            options: FitOptions, sample_users: int, eval_sample: int, iterations: int | None, seed: int = 0,
-           progress: ProgressFn | None = None) -> list[Trial]:
+           progress: ProgressFn | None = None, deadline: float | None = None,
+           on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
     """Fit every candidate on a seeded shopper subsample of `train` (all eval shoppers of the sample
     plus others up to `sample_users`), score each on up to `eval_sample` of the eval shoppers.
-    Returns trials best first (by nDCG@10). One candidate: nothing to choose, nothing fitted."""
-    if len(candidates) == 1:
+    Returns trials best first (by nDCG@10). One candidate (and no deadline): nothing to choose,
+    nothing fitted. With a `deadline` (time.monotonic()) candidates are tried in order until it
+    passes (the tuning search); `on_trial` sees each trial as it ends."""
+    if len(candidates) == 1 and deadline is None:
         return [Trial(candidates[0], dict.fromkeys(evaluation.METRIC_NAMES, 0.0), 0.0)]
     rng = np.random.default_rng(seed)
     scored = eval_users if len(eval_users) <= eval_sample else np.sort(
@@ -257,6 +260,8 @@ def select(candidates: list[Candidate], train: sp.csr_matrix, test: sp.csr_matri
     popularity = np.bincount(train.indices, minlength=train.shape[1])
     trials = []
     for index, candidate in enumerate(candidates):
+        if deadline is not None and time.monotonic() >= deadline:
+            break
         started = time.perf_counter()
 
         def step(fraction, index=index):
@@ -268,4 +273,17 @@ def select(candidates: list[Candidate], train: sp.csr_matrix, test: sp.csr_matri
         recs = fitted.recommend(sub_train, sub_scored)
         metrics = evaluation.ranking_metrics(recs, sub_test, n_items=train.shape[1], popularity=popularity)
         trials.append(Trial(candidate, metrics, time.perf_counter() - started))
+        if on_trial:
+            on_trial(trials[-1])
     return sorted(trials, key=lambda t: -t.metrics["ndcg@10"])
+
+
+def tuning_space(seed: int = 0) -> list[Candidate]:
+    """The larger search space of the tuning task, in a seeded random order."""
+    space = [Candidate("als", {"factors": f, "regularization": r, "alpha": a, "iterations": 15})
+             for f in (32, 64, 128) for r in (0.01, 0.1, 1.0) for a in (1.0, 5.0, 20.0)]
+    space += [Candidate("bm25", {"K": k, "K1": k1, "B": b})
+              for k in (50, 100, 200) for k1 in (0.6, 1.2, 2.0) for b in (0.25, 0.5, 0.75)]
+    space += [Candidate("cosine", {"K": k}) for k in (20, 50, 100, 200)]
+    order = np.random.default_rng(seed).permutation(len(space))
+    return [space[i] for i in order]

@@ -34,6 +34,15 @@ def train_scheduled() -> str | None:
     return done.status if done else None
 
 
+@shared_task(name="recsys.tasks.tune_model", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5,
+             max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
+             time_limit=settings.TRAINING_TIME_LIMIT + 120)
+def tune_model(run_id: int, budget_seconds: float) -> str | None:
+    """The optional tuning search (routed to the `training` queue)."""
+    run = training_services.training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
+    return run.status if run else None
+
+
 @shared_task(name="recsys.tasks.reap_lost_training_runs")
 def reap_lost_training_runs() -> list[int]:
     return training_runs_reap_lost()

@@ -3,6 +3,7 @@
 transactional_db: the run's heartbeat thread uses its own connection and must see committed rows.
 """
 import os
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -188,3 +189,18 @@ def test_demo_data_selected_model_beats_popularity_by_half(settings, capsys):
     print(f"demo data: {run.data_counts} selected {run.model_version.params} ndcg@10 {model:.4f} "
           f"vs popularity {popular:.4f} (+{model / popular - 1:.0%})")
     assert model >= 1.5 * popular
+
+
+def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
+    make_shop()
+    run, created = svc.training_tune_start(triggered_by="test", budget_seconds=3, executor="inline")
+    assert created
+    started = time.monotonic()
+    done = svc.training_tune_execute(run_id=run.pk, budget_seconds=3)
+    assert time.monotonic() - started < 60
+    assert done.status == TrainingRun.Status.SUCCEEDED and done.lock is None, done.error
+    trials = done.metrics["tuning"]
+    assert len(trials) >= 2 and done.metrics["best"] == trials[0]
+    assert [t["ndcg@10"] for t in trials] == sorted((t["ndcg@10"] for t in trials), reverse=True)
+    assert {t["kind"] for t in trials} <= {"als", "bm25", "cosine"}
+    assert not ModelVersion.objects.exists() and done.params["mode"] == "tuning"

@@ -185,26 +185,7 @@ def _train(state: _Run) -> None:
     TrainingRun.objects.filter(pk=run_id).update(params=params)
 
     with fitting.blas_single_thread():
-        state.stage("extract")
-        now = timezone.now()
-        users, items, weights, n_events = selectors.event_arrays(config=config, now=now)
-        data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
-        data = downweight_promoted(data, config=config, now=now)  # trust: curators' promotions count less
-        del users, items, weights
-        counts = {"events": n_events, "shoppers": data.shape[0], "items": data.shape[1],
-                  "interactions": int(data.matrix.nnz), "matrix_bytes": mx.matrix_bytes(data.matrix)}
-        state.note(f"{n_events:,} events -> {data.shape[0]:,} shoppers x {data.shape[1]:,} items, "
-                   f"{data.matrix.nnz:,} interactions")
-
-        state.stage("split")
-        split = mx.holdout_split(data.matrix, fraction=settings.TRAINING_HOLDOUT_FRACTION,
-                                 max_eval_users=settings.TRAINING_EVAL_USERS, seed=options.random_state)
-        counts["eval_shoppers"] = int(len(split.eval_users))
-        counts["held_out"] = int(split.test.nnz)
-        TrainingRun.objects.filter(pk=run_id).update(data_counts=counts)
-        if len(split.eval_users) < 2 or data.shape[1] < 2:
-            raise TrainingError(f"not enough data to train: {len(split.eval_users)} shoppers with 2+ items, "
-                                f"{data.shape[1]} items (import events or run `manage.py demo`)")
+        data, split, counts, now = _extract_and_split(state, config, options)
 
         state.stage("select")
         trials = fitting.select(candidates, split.train, split.test, split.eval_users, options=options,
@@ -293,6 +274,97 @@ def _train(state: _Run) -> None:
             training_run_release(run_id=run_id, status=Status.SUCCEEDED, timings=timings,
                                  log="\n".join(state.lines), progress=100.0, stage="done", data_counts=counts)
     model_versions_prune()
+
+
+def _extract_and_split(state: _Run, config: mx.WeightConfig, options: fitting.FitOptions):
+    """The extract and split stages shared by training and tuning runs."""
+    state.stage("extract")
+    now = timezone.now()
+    users, items, weights, n_events = selectors.event_arrays(config=config, now=now)
+    data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
+    data = downweight_promoted(data, config=config, now=now)  # trust: curators' promotions count less
+    del users, items, weights
+    counts = {"events": n_events, "shoppers": data.shape[0], "items": data.shape[1],
+              "interactions": int(data.matrix.nnz), "matrix_bytes": mx.matrix_bytes(data.matrix)}
+    state.note(f"{n_events:,} events -> {data.shape[0]:,} shoppers x {data.shape[1]:,} items, "
+               f"{data.matrix.nnz:,} interactions")
+
+    state.stage("split")
+    split = mx.holdout_split(data.matrix, fraction=settings.TRAINING_HOLDOUT_FRACTION,
+                             max_eval_users=settings.TRAINING_EVAL_USERS, seed=options.random_state)
+    counts["eval_shoppers"] = int(len(split.eval_users))
+    counts["held_out"] = int(split.test.nnz)
+    TrainingRun.objects.filter(pk=state.run_id).update(data_counts=counts)
+    if len(split.eval_users) < 2 or data.shape[1] < 2:
+        raise TrainingError(f"not enough data to train: {len(split.eval_users)} shoppers with 2+ items, "
+                            f"{data.shape[1]} items (import events or run `manage.py demo`)")
+    return data, split, counts, now
+
+
+# --- tuning: a larger search within a time budget, every trial recorded, nothing activated -----
+
+def training_tune_start(*, triggered_by: str, budget_seconds: float,
+                        executor: str | None = None) -> tuple[TrainingRun, bool]:
+    """Queue a tuning run (it holds the same one-at-a-time lock as training)."""
+    executor = executor or settings.TRAINING_EXECUTOR
+    run, created = training_run_create(triggered_by=triggered_by, executor=executor)
+    if created:
+        TrainingRun.objects.filter(pk=run.pk).update(params={"mode": "tuning", "budget_seconds": budget_seconds})
+        run.params = {"mode": "tuning", "budget_seconds": budget_seconds}
+        if executor == "celery":
+            from recsys.tasks import tune_model
+
+            transaction.on_commit(lambda: tune_model.apply_async(args=[run.pk, budget_seconds]))
+        elif executor == "thread":
+            transaction.on_commit(lambda: threading.Thread(
+                target=_tune_in_thread, args=(run.pk, budget_seconds), daemon=True).start())
+    return run, created
+
+
+def _tune_in_thread(run_id: int, budget_seconds: float) -> None:
+    try:
+        training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
+    finally:
+        connection.close()
+
+
+def training_tune_execute(*, run_id: int, budget_seconds: float) -> TrainingRun | None:
+    """Try candidates of `fitting.tuning_space()` on the selection subsample until the budget is
+    spent; every trial is written to the run as it ends (metrics["tuning"], best first at the end).
+    The best parameters are a suggestion for CURIO_TRAINING_CANDIDATES; nothing is activated."""
+    if not training_run_claim(run_id=run_id):
+        return None
+    state = _Run(run_id)
+    options = fit_options()
+    try:
+        with Heartbeat(run_id, state.progress) as heartbeat:
+            state.heartbeat = heartbeat
+            with fitting.blas_single_thread():
+                _, split, counts, _ = _extract_and_split(state, weight_config(), options)
+                state.stage("select")
+                started, trials = time.monotonic(), []
+
+                def record(trial: fitting.Trial) -> None:
+                    trials.append(trial.as_dict())
+                    state.set_fraction((time.monotonic() - started) / budget_seconds)
+                    state.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.metrics['ndcg@10']:.4f}")
+                    TrainingRun.objects.filter(pk=run_id).update(metrics={"tuning": trials})
+
+                ranked = fitting.select(
+                    fitting.tuning_space(options.random_state), split.train, split.test, split.eval_users,
+                    options=options, sample_users=settings.TRAINING_SELECTION_USERS,
+                    eval_sample=settings.TRAINING_SELECTION_EVAL_USERS, iterations=None,
+                    seed=options.random_state, deadline=started + budget_seconds, on_trial=record)
+        best = [t.as_dict() for t in ranked]
+        state.note(f"{len(best)} trials in {time.monotonic() - started:.0f}s; best "
+                   f"{best[0]['kind']} {best[0]['params']}" if best else "no trial fitted within the budget")
+        training_run_release(run_id=run_id, status=Status.SUCCEEDED, timings=state.finish_timings(),
+                             log="\n".join(state.lines), progress=100.0, stage="done", data_counts=counts,
+                             metrics={"tuning": best, "best": best[0] if best else None})
+    except Exception as exc:  # noqa: BLE001 - recorded on the run
+        training_run_release(run_id=run_id, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+                             timings=state.finish_timings(), log="\n".join(state.lines))
+    return TrainingRun.objects.get(pk=run_id)
 
 
 def _rounded(metrics: dict) -> dict:

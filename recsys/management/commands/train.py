@@ -4,6 +4,7 @@ With TRAINING_EXECUTOR=celery and a worker consuming the `training` queue, the r
 worker (--wait follows it). Otherwise (the embedded default: no Redis, no worker) the run is
 executed in this process, always waited for. Exits non-zero when the run fails or is rejected.
 """
+import json
 import logging
 import threading
 import time
@@ -39,10 +40,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--wait", action="store_true", help="Follow the run to its end with a progress bar.")
         parser.add_argument("--inline", action="store_true", help="Run in this process even if a worker is up.")
+        parser.add_argument("--tune", type=float, metavar="SECONDS",
+                            help="Instead of training: search a larger parameter space for this long, record "
+                                 "every trial and print the best (nothing is activated).")
 
-    def handle(self, *args, wait: bool, inline: bool, **options):
+    def handle(self, *args, wait: bool, inline: bool, tune: float | None, **options):
         use_worker = not inline and training_worker_available()
         executor = "celery" if use_worker else "inline"
+        if tune is not None:
+            return self._tune(tune, executor, wait)
         run, created = training_services.training_run_start(triggered_by="command:train", executor=executor)
         if not created:
             if not wait:
@@ -60,6 +66,38 @@ class Command(BaseCommand):
             thread.start()
         run = self._follow(run.pk)
         self._report(run)
+
+    def _tune(self, budget: float, executor: str, wait: bool) -> None:
+        if budget <= 0:
+            raise CommandError("--tune needs a positive number of seconds")
+        run, created = training_services.training_tune_start(triggered_by="command:train --tune",
+                                                             budget_seconds=budget, executor=executor)
+        if not created:
+            raise CommandError(f"training run {run.pk} is already {run.status}; try again when it is done")
+        self.stdout.write(f"Tuning run {run.pk} ({budget:g}s budget, {executor}).")
+        if executor == "inline":
+            logging.getLogger("recsys.services.training").setLevel(logging.WARNING)
+            threading.Thread(target=self._execute_tuning, args=(run.pk, budget), daemon=True).start()
+        elif not wait:
+            return
+        run = self._follow(run.pk)
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"tuning run {run.pk} {run.status}: {run.error}")
+        for trial in run.metrics.get("tuning", []):
+            self.stdout.write(f"  {trial['kind']:<7} {json.dumps(trial['params'], sort_keys=True):<60} "
+                              f"ndcg@10 {trial['ndcg@10']:.4f}  coverage {trial['coverage']:.3f}  {trial['seconds']}s")
+        best = run.metrics.get("best")
+        if best:
+            self.stdout.write(self.style.SUCCESS(
+                "Best: " + json.dumps({"kind": best["kind"], **best["params"]}) +
+                " (put it first in CURIO_TRAINING_CANDIDATES)"))
+
+    @staticmethod
+    def _execute_tuning(run_id: int, budget: float) -> None:
+        try:
+            training_services.training_tune_execute(run_id=run_id, budget_seconds=budget)
+        finally:
+            connection.close()
 
     @staticmethod
     def _execute(run_id: int) -> None:
