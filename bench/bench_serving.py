@@ -470,6 +470,13 @@ def main() -> None:
         req = urllib.request.Request(f"http://127.0.0.1:{PORT}/api/v1/users/{users[0]}/recommendations/",
                                      headers={"Authorization": f"Token {token}"})
         sample_body = json.loads(urllib.request.urlopen(req).read())
+        batch_users = users[:500]
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/api/v1/recommendations/batch/",
+                                     data=json.dumps({"user_ids": batch_users, "limit": LIMIT}).encode(),
+                                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+        t = time.perf_counter()
+        batch_body = json.loads(urllib.request.urlopen(req).read())
+        batch_s = time.perf_counter() - t
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -485,6 +492,9 @@ def main() -> None:
           f"{len(sample_body['items'])} items, first {sample_body['items'][0]['source']} "
           f"{sample_body['items'][0]['reasons'][0]['text']!r}")
     print(f"warm-up after activation: {warm['requests']} requests, {warm['errors']} errors")
+    full = sum(len(r["items"]) == LIMIT for r in batch_body["results"])
+    print(f"batch: {len(batch_users)} shoppers in one POST /recommendations/batch/ in {batch_s * 1000:.0f} ms "
+          f"({batch_s / len(batch_users) * 1000:.2f} ms per shopper), {full} full lists")
     health_rps = (health["rps"] + health2["rps"]) / 2
     for name, r in (("healthz (before)", health), ("recommendations", recs), ("popular (context)", pop),
                     ("healthz (after)", health2)):
