@@ -9,7 +9,7 @@ What it does, printing data sizes and figures as it goes:
 2. import: for each database, a fresh schema, `import_items`, then `import_events` timed as a whole
    command (process start, Django setup, parse, validate, write, commit) with its peak RSS, on the
    full file and on a file a fifth of the size (peak memory must not grow with the file);
-   beside it the raw library on the same rows into a bare table with the same indexes (psycopg COPY,
+   beside it the raw library on the same rows into a bare table with the same indexes, no foreign keys (psycopg COPY,
    sqlite3 executemany): the floor our validation and idempotency sit on;
 3. API: gunicorn (4 sync workers) on PostgreSQL (and SQLite), 4 client processes posting 1,000-event
    batches over keep-alive connections; events/s accepted, and rows in the database == accepted.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import http.client
 import json
 import multiprocessing as mp
@@ -108,7 +109,7 @@ def fresh_database(kind: str, pg_url: str, workdir: Path) -> str:
 
 
 def timed_command(env: dict, *args: str) -> tuple[float, float, str]:
-    """Run manage.py as a child; return (seconds, peak RSS MiB, last output line)."""
+    """Run manage.py as a child; return (seconds, peak RSS MiB, last output line + its CPU seconds)."""
     started = time.perf_counter()
     proc = subprocess.Popen([PY, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -118,24 +119,27 @@ def timed_command(env: dict, *args: str) -> tuple[float, float, str]:
     out, err = proc.stdout.read(), proc.stderr.read()
     if proc.returncode:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{err[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, (out.strip().splitlines() or [""])[-1]
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, usage.ru_maxrss / 1024, (out.strip().splitlines() or [""])[-1] + f" (process CPU {cpu:.1f} s)"
 
 
 # --- raw baselines: the same rows through the bare driver, same indexes -------------------------------
 RAW_DDL = """CREATE TABLE raw_event (id {pk}, event_id varchar(128) NOT NULL UNIQUE, shopper_id bigint NOT NULL,
   item_id bigint NOT NULL, type varchar(16) NOT NULL, value double precision NOT NULL, timestamp {ts} NOT NULL,
   recommendation_id varchar(64) NOT NULL, created_at {ts} NOT NULL)"""
-RAW_INDEXES = ["CREATE INDEX raw_st ON raw_event (shopper_id, timestamp)", "CREATE INDEX raw_t ON raw_event (timestamp)",
-               "CREATE INDEX raw_i ON raw_event (item_id)", "CREATE INDEX raw_r ON raw_event (recommendation_id)"]
+RAW_INDEXES = ["CREATE INDEX raw_st ON raw_event (shopper_id, timestamp)",
+               "CREATE INDEX raw_t ON raw_event (timestamp)", "CREATE INDEX raw_i ON raw_event (item_id)",
+               "CREATE INDEX raw_r ON raw_event (recommendation_id) WHERE recommendation_id <> ''"]
 
 
 def raw_rows(path: Path):
-    """Rows shaped for the table with the least work a loader must do: ids as ints, an id per event."""
+    """Rows shaped for the table with the least work a loader must do: ids as ints, a random 32-hex id
+    per event (as the derived ids are: random keys cost a unique index more than sequential ones)."""
     with path.open(newline="") as f:
         reader = csv.reader(f)
         next(reader)
         for n, (user, item, type_, value, ts) in enumerate(reader):
-            yield (f"e{n}", int(user[1:]), int(item[4:]), type_, float(value), ts, "", ts)
+            yield (hashlib.md5(b"%d" % n).hexdigest(), int(user[1:]), int(item[4:]), type_, float(value), ts, "", ts)
 
 
 def raw_postgres(url: str, path: Path) -> float:
@@ -233,13 +237,14 @@ def bench_api(kind: str, args, workdir: Path, items: Path) -> None:
     batches += batches[::10]
     random.Random(3).shuffle(batches)
     shares = [batches[c::args.clients] for c in range(args.clients)]
-    print(f"{len(rows):,} distinct events in {len(batches)} requests ({sum(map(len, batches)) / 2**20:.1f} MiB of JSON)")
+    size = sum(map(len, batches)) / 2**20
+    print(f"{len(rows):,} distinct events in {len(batches)} requests ({size:.1f} MiB of JSON)")
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([PY, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}",
-                               "-w", str(args.workers), "--keep-alive", "30", "--timeout", "120"],
+                               "-w", str(args.workers), "--keep-alive", "30", "--timeout", "120", "--preload"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(200):
