@@ -224,13 +224,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "TokenAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
-                          "description": "`Token <key>` from `manage.py create_api_client`"}
-        }
-    },
-    "SECURITY": [{"TokenAuth": []}],
+    # The token scheme is described by recsys.auth.ApiTokenScheme.
 }
 
 # --- Curio --------------------------------------------------------------------------
