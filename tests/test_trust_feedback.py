@@ -25,6 +25,18 @@ def test_not_interested_is_stored_once(write_api):
     assert Feedback.objects.filter(type="not_interested").count() == 1
 
 
+def test_feedback_keeps_the_lists_recommendation_id(write_api):
+    items("a")
+    r = post(write_api, "u1", {"item_id": "a", "type": "not_interested", "recommendation_id": "rec-42"})
+    assert r.status_code == 201
+    assert Feedback.objects.get(shopper__user_id="u1").recommendation_id == "rec-42"
+    data = write_api.get("/api/v1/users/u1/data/").json()
+    assert data["feedback"][0]["recommendation_id"] == "rec-42"
+    too_long = post(write_api, "u1", {"item_id": "a", "type": "report", "recommendation_id": "x" * 65})
+    assert too_long.status_code == 400
+    assert too_long.json()["errors"][0]["field"] == "recommendation_id"
+
+
 def test_report_opens_a_review_item(write_api):
     items("a")
     r = post(write_api, "u1", {"item_id": "a", "type": "report", "comment": "Wrong size chart"})

@@ -27,6 +27,8 @@ class FeedbackInSerializer(serializers.Serializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
     type = serializers.ChoiceField(choices=FeedbackType.choices)
     comment = serializers.CharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True, default="")
+    recommendation_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                              help_text="The list's recommendation_id, for attribution.")
 
 
 def _invalid(errors: dict) -> Response:
@@ -122,7 +124,7 @@ class FeedbackView(APIView):
             return error
         try:
             feedback, _ = feedback_create(user_id=user_id, item_id=data["item_id"], type=data["type"],
-                                          comment=data["comment"])
+                                          comment=data["comment"], recommendation_id=data["recommendation_id"])
         except ItemNotFound:
             return Response({"errors": [{"index": 0, "field": "item_id",
                                          "message": f"Unknown item {data['item_id']!r}."}]},

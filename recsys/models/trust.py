@@ -53,6 +53,9 @@ class Feedback(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="feedback")
     type = models.CharField(max_length=16, choices=FeedbackType.choices)
     comment = models.TextField(blank=True, default="", max_length=2000)
+    recommendation_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="The served list the feedback was given on, if known."
+    )
     status = models.CharField(max_length=8, choices=Status.choices, db_index=True)
     decision = models.ForeignKey(
         ReviewDecision, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"

@@ -14,7 +14,9 @@ class ItemNotFound(Exception):
 
 
 @transaction.atomic
-def feedback_create(*, user_id: str, item_id: str, type: str, comment: str = "") -> tuple[Feedback, bool]:
+def feedback_create(
+    *, user_id: str, item_id: str, type: str, comment: str = "", recommendation_id: str = ""
+) -> tuple[Feedback, bool]:
     """Record feedback; returns (feedback, created). Repeating "not interested" is idempotent."""
     item = Item.objects.filter(item_id=item_id).only("id").first()
     if item is None:
@@ -23,8 +25,9 @@ def feedback_create(*, user_id: str, item_id: str, type: str, comment: str = "")
     if type == FeedbackType.NOT_INTERESTED:
         return Feedback.objects.get_or_create(
             shopper=shopper, item=item, type=type,
-            defaults={"comment": comment, "status": Feedback.Status.NONE},
+            defaults={"comment": comment, "status": Feedback.Status.NONE, "recommendation_id": recommendation_id},
         )
     return Feedback.objects.create(
-        shopper=shopper, item=item, type=type, comment=comment, status=Feedback.Status.OPEN
+        shopper=shopper, item=item, type=type, comment=comment, status=Feedback.Status.OPEN,
+        recommendation_id=recommendation_id,
     ), True

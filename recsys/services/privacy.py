@@ -54,7 +54,7 @@ def shopper_export(*, user_id: str) -> dict:
         )
         feedback = list(
             Feedback.objects.filter(shopper=shopper).order_by("created_at", "id")
-            .values("item__item_id", "type", "comment", "status", "created_at")
+            .values("item__item_id", "type", "comment", "recommendation_id", "status", "created_at")
         )
     rename = {"item__item_id": "item_id"}
     return {
