@@ -61,9 +61,9 @@ def test_explain_names_implicits_top_contributor():
         h = _history(m[u])
         if len(h) < 2:
             continue
-        _, cho = scoring.als_fold_in(model.item_factors, yty, model.regularization, h)
+        _, system = scoring.als_fold_in(model.item_factors, yty, model.regularization, h)
         cands = np.arange(40, dtype=np.int32)
-        top = scoring.als_explain(model.item_factors, cho, h, cands)
+        top = scoring.als_explain(model.item_factors, system, h, cands)
         for item in (0, 7, 33):
             _, contributions, _ = model.explain(u, m, item)
             assert top[item] == contributions[0][0]

@@ -130,10 +130,10 @@ def score_personal(model: LoadedModel, jobs: list[PersonalJob], *, num_threads: 
             _finish_als(model, job, folded[i][1], ids[0], scores[0])
 
 
-def _finish_als(model: LoadedModel, job: PersonalJob, cho, ids: np.ndarray, scores: np.ndarray) -> None:
+def _finish_als(model: LoadedModel, job: PersonalJob, system, ids: np.ndarray, scores: np.ndarray) -> None:
     keep = (ids >= 0) & (scores > scoring.FILTERED)  # topk marks filtered columns -FLT_MAX
     ids, scores = ids[keep], scores[keep]
-    top = scoring.als_explain(model.artifact.item_factors, cho, job.mh.history, ids)
+    top = scoring.als_explain(model.artifact.item_factors, system, job.mh.history, ids)
     job.result = _raw(model, ids, scores, top)
 
 
