@@ -65,9 +65,12 @@ def test_nightly_schedule_exists_and_is_editable_in_admin(admin_client):
     from django.apps import apps
 
     importlib.import_module("recsys.migrations.0006_training_schedules").create_schedules(apps, None)
-    nightly = PeriodicTask.objects.get(name="Nightly model training")
+    nightly = PeriodicTask.objects.filter(name="Nightly model training").select_related("crontab").first()
+    assert nightly is not None, list(PeriodicTask.objects.values_list("name", "task"))
     assert nightly.task == "recsys.tasks.train_scheduled" and nightly.enabled
-    assert nightly.crontab.hour == "2" and nightly.crontab.minute == "30"
-    assert PeriodicTask.objects.get(task="recsys.tasks.reap_lost_training_runs").interval.every == 1
+    assert (nightly.crontab.hour, nightly.crontab.minute) == ("2", "30")
+    reaper = PeriodicTask.objects.filter(task="recsys.tasks.reap_lost_training_runs").select_related("interval")
+    assert [t.interval.every for t in reaper] == [1]
     page = admin_client.get(f"/admin/django_celery_beat/periodictask/{nightly.pk}/change/")
-    assert page.status_code == 200 and b"recsys.tasks.train_scheduled" in page.content
+    assert page.status_code == 200, page.content[:2000]
+    assert b"recsys.tasks.train_scheduled" in page.content
