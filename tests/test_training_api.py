@@ -75,3 +75,30 @@ def test_scopes_and_unknown_runs(read_api, anon_api):
     missing = read_api.get("/api/v1/training-runs/424242/")
     assert missing.status_code == 404 and "424242" in missing.json()["detail"]
     assert not TrainingRun.objects.exists()
+
+
+def test_broker_down_fails_the_run_at_once_and_frees_the_lock(write_api, settings):
+    from config.celery import app
+
+    settings.TRAINING_EXECUTOR = "celery"
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = "redis://127.0.0.1:1/0", {}
+    kombu_pools_reset(app)
+    try:
+        response = write_api.post("/api/v1/training-runs/", {}, format="json")
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        kombu_pools_reset(app)
+    body = response.json()
+    assert response.status_code == 503 and "broker" in body["detail"]
+    run = TrainingRun.objects.get(pk=body["id"])
+    assert run.status == "failed" and run.lock is None
+    assert "could not queue the run on the broker" in run.error
+
+
+def kombu_pools_reset(app):
+    import kombu.pools
+
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None

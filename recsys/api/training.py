@@ -43,11 +43,15 @@ class TrainingRunListView(APIView):
     def get(self, request):
         return Response(TrainingRunSerializer(selectors.training_runs_recent(), many=True).data)
 
-    @extend_schema(request=None, responses={202: StartedRunSerializer})
+    @extend_schema(request=None, responses={202: StartedRunSerializer, 503: None})
     def post(self, request):
         if request.data not in ({}, None) and not isinstance(request.data, dict):
             return Response({"detail": "Send an empty JSON object."}, status=status.HTTP_400_BAD_REQUEST)
         run, created = training_run_start(triggered_by=f"api:{request.user.name}")
+        run.refresh_from_db(fields=["status", "error"])  # dispatch may already have failed it (broker down)
+        if run.status == TrainingRun.Status.FAILED:
+            return Response({"id": run.pk, "status": run.status, "detail": run.error},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response({"id": run.pk, "status": run.status, "created": created}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -78,7 +78,13 @@ def training_run_dispatch(*, run_id: int, executor: str) -> None:
     if executor == "celery":
         from recsys.tasks import train_model
 
-        train_model.apply_async(args=[run_id])
+        try:
+            train_model.apply_async(args=[run_id], retry=False)
+        except Exception as exc:  # noqa: BLE001 - broker down: fail the run now, don't hold the lock
+            log.exception("could not queue training run %s", run_id)
+            TrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+                status=Status.FAILED, lock=None, finished_at=timezone.now(),
+                error=f"could not queue the run on the broker: {type(exc).__name__}: {exc}")
     elif executor == "thread":
         threading.Thread(target=_execute_in_thread, args=(run_id,), name=f"training-{run_id}", daemon=True).start()
     elif executor != "inline":  # inline: the caller runs training_run_execute itself
