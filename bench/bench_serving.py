@@ -311,7 +311,7 @@ def model_part_vs_raw(users: list[str], m, als) -> None:
     hist = shopper_histories(user_ids=sample, limit=500)
     rows = [int(u.rsplit("-", 1)[1]) for u in sample]
     now = timezone.now().timestamp()
-    n = LIMIT * 2 + 20
+    n = LIMIT * 2 + 10  # as lists.py asks the model for
 
     def ours():
         for u in sample:

@@ -122,3 +122,21 @@ def test_top_k_single_vector_with_a_column_list_matches_the_csr_form():
     within, scores = scoring.als_top(model.item_factors, vector[None, :], 30, h.cols, candidates=allowed)
     kept = [c for c, s in zip(within[0].tolist(), scores[0].tolist(), strict=True) if c >= 0 and s > scoring.FILTERED]
     assert set(kept) == set(allowed.tolist()) - set(h.cols.tolist())
+
+
+def test_event_confidences_match_the_training_weighting_for_short_and_long_histories():
+    from recsys.matrix import TYPE_CODES, WeightConfig, event_weights
+    from recsys.serving.weights import event_confidences
+
+    rng = np.random.default_rng(3)
+    now = 1_800_000_000.0
+    config = WeightConfig(half_life_days=30.0, window_days=90.0)
+    for n in (5, 40, 300):
+        types = rng.choice(["view", "click", "add_to_cart", "purchase", "rating", "odd"], size=n).tolist()
+        values = rng.integers(1, 6, size=n).astype(float).tolist()
+        stamps = (now - rng.random(n) * 120 * 86400).tolist()
+        ours = event_confidences(types, values, stamps, now=now, config=config)
+        codes = np.array([TYPE_CODES.get(t, -1) for t in types])
+        theirs = event_weights(codes, np.array(values), np.array(stamps), now=now, config=config)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+        assert (ours[np.array(types) == "odd"] == 0).all()
