@@ -272,11 +272,6 @@ SERVING_BATCH_LIMIT = env_int("CURIO_BATCH_LIMIT", 1000)
 # BLAS/implicit threads per web process: requests are the parallelism, not matrix ops.
 SERVING_NUM_THREADS = env_int("CURIO_SERVING_NUM_THREADS", 1)
 
-# --- curation (README "Curation") ------------------------------------------------------
-# How often a serving process looks at the rules stamp (Redis key, or a DB row without Redis).
-# Worst-case visibility of a rule change is this plus one reload, so keep it under 1 s.
-CURATION_RULES_CHECK_SECONDS = env_float("CURIO_CURATION_CHECK_SECONDS", 0.5)
-
 # --- training (README "Training") ----------------------------------------------------------
 # Confidence per event type; a rating counts only at or above the threshold.
 TRAINING_EVENT_WEIGHTS = {
