@@ -267,6 +267,60 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
                     recommendation_id, derived)
 
 
+def clean_text_events(chunk: list[tuple[int, dict]], rules: EventRules, errors: list[RowError]) -> list[EventRow]:
+    """`clean_event(..., from_text=True)` for a chunk of CSV rows, with the common case inlined.
+
+    A row that is plainly valid (printable ids, a known type, a plain number, an ISO time) is
+    accepted here with exactly the result `clean_event` gives; anything else goes to `clean_event`,
+    which has the final word and the messages. Several times faster per row: imports run this
+    on every line of the file.
+    """
+    rows: list[EventRow] = []
+    append = rows.append
+    types, latest = _EVENT_TYPE_SET, rules.latest
+    fromisoformat, utc, sha256, slow = datetime.fromisoformat, UTC, hashlib.sha256, clean_event
+    for index, raw in chunk:
+        get = raw.get
+        user_id = get("user_id")
+        item_id = get("item_id")
+        type_ = get("type") or "view"
+        value = get("value")
+        raw_ts = get("timestamp")
+        try:
+            user_id = user_id.strip()
+            item_id = item_id.strip()
+            if (not user_id or not item_id or len(user_id) > ID_MAX_LENGTH or len(item_id) > ID_MAX_LENGTH
+                    or type_ not in types or get("event_id") or get("recommendation_id")
+                    or not user_id.isprintable() or not item_id.isprintable()):  # printable: no controls
+                raise _Bad
+            if value:
+                value = float(value)
+                if not 0.0 <= value <= MAX_EVENT_VALUE:  # NaN and infinities fail too
+                    raise _Bad
+            elif type_ == "rating":
+                raise _Bad
+            else:
+                value = 1.0
+            if not raw_ts:
+                raise _Bad  # the server's time: rare in files, left to clean_event
+            if "-" not in raw_ts:
+                raise _Bad  # perhaps epoch seconds
+            ts = fromisoformat(raw_ts.strip())
+            ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+            if ts < MIN_TIMESTAMP or ts > latest:
+                raise _Bad
+        except (_Bad, ValueError, AttributeError, TypeError):
+            row = slow(raw, index, rules, errors, from_text=True)
+            if row is not None:
+                append(row)
+            continue
+        # derive_event_id(user_id, item_id, type_, value, ts, ""), inlined (a test holds them equal)
+        event_id = sha256(f"{user_id}\x1f{item_id}\x1f{type_}\x1f{value!r}\x1f{ts.timestamp()!r}\x1f".encode()
+                          ).hexdigest()[:32]
+        append(EventRow(index, event_id, user_id, item_id, type_, value, ts, True, "", True))
+    return rows
+
+
 def _required_id(raw: Any, name: str, index: int, errors: list[RowError]) -> str | None:
     if raw is None:
         errors.append(RowError(index, name, "is required"))

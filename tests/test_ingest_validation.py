@@ -9,6 +9,7 @@ from recsys.validation import (
     RowError,
     clean_event,
     clean_item,
+    clean_text_events,
     dedupe_events,
     dedupe_items,
     derive_event_id,
@@ -181,3 +182,45 @@ def test_ids_with_control_characters_are_refused():
 def test_empty_optional_ids_mean_none():
     row, errors = check(event(event_id="", recommendation_id=""))
     assert errors == [] and row.derived_id and row.recommendation_id == ""
+
+
+CSV_CASES = [
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00.123456+00:00"},
+    {"user_id": " u1 ", "item_id": "sku-1 ", "type": "", "value": "2.5", "timestamp": " 2025-05-01T10:00:00+02:00 "},
+    {"user_id": "u1", "item_id": "sku-1", "type": "purchase", "value": "3", "timestamp": "2025-05-01 10:00:00"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "rating", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "rating", "value": "4", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "nan", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "inf", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "-0.0", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "-1", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "1000001", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "x", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "View", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": ""},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "1746093600.5"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "1999-12-31T23:59:59Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-06-01T12:05:01Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-13-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "-5"},
+    {"user_id": "", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "   ", "item_id": "", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u\t1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u\u00a01", "item_id": "skü-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u" * 128, "item_id": "i" * 129, "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z",
+     "event_id": "e-1", "recommendation_id": "r-1"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z",
+     "event_id": "", "recommendation_id": "r\n1"},
+]
+
+
+def test_the_csv_fast_path_gives_exactly_what_clean_event_gives():
+    """clean_text_events inlines the common case; every row must come out as clean_event says."""
+    chunk = [(line, row) for line, row in enumerate(CSV_CASES * 2, start=2)]
+    expected_errors: list[RowError] = []
+    expected = [r for line, raw in chunk if (r := clean_event(raw, line, RULES, expected_errors, from_text=True))]
+    errors: list[RowError] = []
+    assert clean_text_events(chunk, RULES, errors) == expected
+    assert errors == expected_errors
+    assert 10 < len(expected) < len(chunk) and len(errors) > 10  # both kinds of row were exercised
