@@ -14,10 +14,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from recsys.services.clients import api_client_create
-from tests.browser.conftest import _wait_for, database_url, free_port
+from tests.processes import database_url, free_port, stop, wait_for_http
 from tests.serving_world import build_shop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,17 +30,9 @@ def _start(stack: ExitStack, env: dict, tmp_path: Path, name: str) -> str:
         proc = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def stop():
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    stack.callback(stop)
+    stack.callback(stop, proc)
     url = f"http://127.0.0.1:{port}"
-    _wait_for(f"{url}/healthz", proc, log)
+    wait_for_http(f"{url}/healthz", proc, log)
     return url
 
 
@@ -77,7 +68,7 @@ def _propagation(tmp_path: Path, extra_env: dict) -> dict:
     build_shop(shoppers_per_category=4)
     _, key = api_client_create(name="propagation", scope="write")
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
-    env.update(DATABASE_URL=database_url(connection.settings_dict), DJANGO_SETTINGS_MODULE="config.settings",
+    env.update(DATABASE_URL=database_url(), DJANGO_SETTINGS_MODULE="config.settings",
                DEBUG="1", PYTHONUNBUFFERED="1", MODEL_DIR=str(tmp_path / "models"), **extra_env)
     with ExitStack() as stack:
         writer = _start(stack, env, tmp_path, "writer")

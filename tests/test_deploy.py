@@ -2,7 +2,6 @@
 and with DEBUG off and no TLS variables the service still answers over plain HTTP on 127.0.0.1."""
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 TLS_ENV = {"SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "31536000", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
@@ -55,9 +56,7 @@ def test_debug_off_serves_plain_http_on_localhost(tmp_path):
     env = production_env(tmp_path)
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}",
                                "-w", "1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -76,5 +75,4 @@ def test_debug_off_serves_plain_http_on_localhost(tmp_path):
         assert asset.startswith("/static/")
         assert urllib.request.urlopen(base + asset, timeout=5).status == 200
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)

@@ -22,20 +22,13 @@ from rest_framework.test import APIClient
 from recsys import artifacts
 from recsys.models import ModelVersion, TrainingRun
 from recsys.services import training as svc
+from tests.processes import database_url
 from tests.test_training_service import FAST_CANDIDATES
 from tests.training_data import make_shop
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT_TIMEOUT = 3.0
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture

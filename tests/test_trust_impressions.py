@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from recsys.models import Impression
 from recsys.selectors.impact import attribution_counts, impact_cells
 from recsys.services.privacy import shopper_erase
 
+from .processes import database_url, stop
 from .trust_helpers import event, impression, items
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,13 +124,6 @@ def test_attribution_links_events_to_impressions_by_recommendation_id_and_item()
     assert attribution_counts(**span, placement="email") == {"click": 0, "add_to_cart": 0, "purchase": 0}
 
 
-def _db_url_for_subprocess() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "postgresql":
-        return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    return f"sqlite:///{s['NAME']}"
-
-
 @pytest.mark.redis
 @pytest.mark.worker
 @pytest.mark.slow
@@ -140,7 +133,7 @@ def test_impressions_flow_through_redis_and_a_real_celery_worker(redis_url, fres
 
     items("a", "b", "c")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1", "REDIS_URL": redis_url,
-           "DATABASE_URL": _db_url_for_subprocess(), "MODEL_DIR": str(tmp_path)}
+           "DATABASE_URL": database_url(), "MODEL_DIR": str(tmp_path)}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "celery", "--pool", "solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
@@ -163,9 +156,4 @@ def test_impressions_flow_through_redis_and_a_real_celery_worker(redis_url, fres
         assert pinned.source == "pinned" and pinned.rule_id == 41
         assert Impression.objects.get(recommendation_id="r2").is_control
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop(worker, timeout=20)

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from tests.conftest import IN_CI
+from tests.processes import database_url, free_port, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -55,41 +51,6 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def database_url(settings_dict: dict) -> str:
-    """DATABASE_URL for the connection the tests use (the test database, not the dev one)."""
-    engine, name = settings_dict["ENGINE"], settings_dict["NAME"]
-    if engine.endswith("sqlite3"):
-        return f"sqlite:///{Path(name).resolve()}"
-    if "postgresql" in engine:
-        user = quote(settings_dict.get("USER") or "", safe="")
-        password = settings_dict.get("PASSWORD") or ""
-        auth = f"{user}:{quote(password, safe='')}@" if password else (f"{user}@" if user else "")
-        host = settings_dict.get("HOST") or "127.0.0.1"
-        port = settings_dict.get("PORT") or 5432
-        return f"postgres://{auth}{host}:{port}/{name}"
-    raise RuntimeError(f"no DATABASE_URL form for {engine}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not answer {url} within {START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def server_env(transactional_db, tmp_path) -> dict[str, str]:
     """Environment for a server process on the test database (tests may add settings before starting it).
@@ -99,7 +60,7 @@ def server_env(transactional_db, tmp_path) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update(
-        DATABASE_URL=database_url(connection.settings_dict),
+        DATABASE_URL=database_url(),
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="1",
         MODEL_DIR=str(tmp_path / "models"),
@@ -120,15 +81,10 @@ def live_server_url(server_env, request) -> str:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{url}/healthz", proc, log)
+        wait_for_http(f"{url}/healthz", proc, log, START_TIMEOUT)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
