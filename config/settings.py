@@ -119,7 +119,9 @@ TEMPLATES = [
 # --- database -----------------------------------------------------------------------
 # Default: a SQLite file in the project, so a new user needs no server.
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+# No per-request health check: it costs a `SELECT 1` round trip at the start of every request, and
+# Django already closes a connection that broke during a request when the request ends.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=False)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside a writer; IMMEDIATE takes the write lock at BEGIN so two
     # writers queue on the busy timeout instead of failing with "database is locked".
@@ -204,6 +206,9 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- REST API -----------------------------------------------------------------------
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "100000/min")
+# Valid tokens are cached per process this long (a revoked token keeps working in other processes
+# for at most this many seconds; 0 looks every request up in the DB).
+TOKEN_CACHE_SECONDS = env_float("CURIO_TOKEN_CACHE_SECONDS", 5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["recsys.auth.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["recsys.auth.HasScope"],
@@ -265,6 +270,9 @@ SERVING_HISTORY_LIMIT = env_int("CURIO_HISTORY_LIMIT", 500)
 # Per-process cache of item titles/urls/prices (availability is always checked fresh).
 SERVING_ITEM_CACHE_SECONDS = env_float("CURIO_ITEM_CACHE_SECONDS", 300.0)
 SERVING_ITEM_CACHE_SIZE = env_int("CURIO_ITEM_CACHE_SIZE", 100_000)
+# A shopper's list reads the catalog's unavailable items in the same round trip as the history while
+# there are at most this many (else one more query asks about the candidates only).
+SERVING_UNAVAILABLE_INLINE_MAX = env_int("CURIO_UNAVAILABLE_INLINE_MAX", 1000)
 # Popular lists: time-decayed counts over this window, recomputed at most this often.
 SERVING_POPULAR_WINDOW_DAYS = env_int("CURIO_POPULAR_WINDOW_DAYS", 30)
 SERVING_POPULAR_CACHE_SECONDS = env_float("CURIO_POPULAR_CACHE_SECONDS", 300.0)

@@ -139,6 +139,28 @@ def test_unavailable_item_leaves_lists_on_next_request_and_list_is_refilled(read
     assert not set(gone) & set(ids(pop))
 
 
+@pytest.mark.parametrize("inline_max", [1000, 2, 0])
+def test_unavailable_items_inline_or_asked_per_candidate(read_api, als, settings, inline_max):
+    # 3 unavailable items: read with the history (1000), or over the limit / switched off (2, 0) so the
+    # candidates are asked about in a second query. Either way they leave the list.
+    settings.SERVING_UNAVAILABLE_INLINE_MAX = inline_max
+    gone = ids(personal(read_api, "garden-fan-1", limit=8))[:3]
+    Item.objects.filter(item_id__in=gone).update(available=False)
+    with CaptureQueriesContext(connection) as queries:
+        after = personal(read_api, "garden-fan-1", limit=8)
+    assert len(after["items"]) == 8 and not set(gone) & set(ids(after))
+    availability = [q for q in queries.captured_queries if "recsys_item" in q["sql"] and "recsys_event" not in q["sql"]]
+    assert len(availability) == (0 if inline_max >= 3 else 1), [q["sql"][:100] for q in availability]
+
+
+def test_a_personal_list_is_one_round_trip_when_warm(read_api, als):
+    personal(read_api, "books-fan-2", limit=10)  # warms the token, item card and popular caches
+    with CaptureQueriesContext(connection) as queries:
+        body = personal(read_api, "books-fan-2", limit=10)
+    assert body["items"][0]["source"] == "model"
+    assert len(queries) == 1, [q["sql"][:100] for q in queries.captured_queries]
+
+
 def test_category_filter(read_api, als):
     body = personal(read_api, "books-fan-2", limit=6, category="garden")
     assert len(body["items"]) == 6

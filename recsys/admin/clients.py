@@ -1,6 +1,7 @@
 """Admin for the clients area: API tokens listed, created (token shown once) and revoked."""
 from django.contrib import admin, messages
 
+from recsys.auth import token_cache_clear
 from recsys.models import ApiClient
 from recsys.services.clients import api_client_create
 
@@ -21,14 +22,18 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            token_cache_clear()  # a revocation or scope change takes effect in this process at once
+            return
         client, key = api_client_create(name=obj.name, scope=obj.scope)
         obj.pk = client.pk
         self.message_user(request, f"Token for {client.name!r} (shown once, store it now): {key}", messages.WARNING)
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
-        self.message_user(request, f"{queryset.update(is_active=False)} token(s) revoked.")
+        revoked = queryset.update(is_active=False)
+        token_cache_clear()  # at once in this process; others within CURIO_TOKEN_CACHE_SECONDS
+        self.message_user(request, f"{revoked} token(s) revoked.")
 
     @admin.action(description="Reinstate selected tokens")
     def reinstate(self, request, queryset):

@@ -1,8 +1,9 @@
 """Reads about shoppers for serving: recent history, seen items, consent, "not interested" items.
 
-The single-shopper path (every personal/similar/basket request) is one round trip: recent events
-and "not interested" feedback come back together from one hand-written query (portable SQL over
-the models' own table names), since round trips, not rows, dominate a list request's DB time.
+The single-shopper path (every personal/similar/basket request with a shopper) is one round trip:
+recent events, "not interested" feedback and, while there are few of them, the catalog's
+unavailable items come back together from one hand-written query (portable SQL over the models'
+own table names), since round trips, not rows, dominate a list request's DB time.
 """
 from __future__ import annotations
 
@@ -87,17 +88,35 @@ def _single_sql() -> str:
         "UNION ALL "
         "SELECT 'f', s.personalization_consent, i.item_id, NULL, NULL, NULL "
         f"FROM {feedback} f JOIN {shopper} s ON s.id = f.shopper_id JOIN {item} i ON i.id = f.item_id "
-        "WHERE s.user_id = %s AND f.type = %s"
+        "WHERE s.user_id = %s AND f.type = %s "
+        "UNION ALL "
+        # The index on `available` makes this cheap; the LIMIT keeps a catalog with many unavailable
+        # items from growing every request (past it, the caller asks about its candidates instead).
+        # Typed NULLs: PostgreSQL types a derived table's bare NULLs as text, which UNION cannot match.
+        "SELECT * FROM (SELECT 'u', available, item_id, CAST(NULL AS VARCHAR(16)), CAST(NULL AS DOUBLE PRECISION), "
+        f"CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM {item} WHERE available = %s LIMIT %s) u"
     )
 
 
-def shopper_history(*, user_id: str, limit: int) -> ShopperHistory | None:
-    """One shopper's recent events and "not interested" items in one round trip (None: neither)."""
+@dataclass
+class ServingReads:
+    history: ShopperHistory | None  # None: no events and no feedback
+    # Every unavailable item of the catalog, or None when there are more than asked for.
+    unavailable: frozenset[str] | None
+
+
+def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> ServingReads:
+    """One shopper's recent events and "not interested" items, and the catalog's unavailable items
+    when there are at most `unavailable_max` of them: one round trip."""
     with connection.cursor() as cursor:
-        cursor.execute(_single_sql(), [user_id, limit, user_id, FeedbackType.NOT_INTERESTED])
+        cursor.execute(_single_sql(), [user_id, limit, user_id, FeedbackType.NOT_INTERESTED, False,
+                                       unavailable_max + 1])
         rows = cursor.fetchall()
+    unavailable = frozenset(r[2] for r in rows if r[0] == "u")
+    reads = ServingReads(None, unavailable if len(unavailable) <= unavailable_max else None)
+    rows = [r for r in rows if r[0] != "u"]
     if not rows:
-        return None
+        return reads
     hist = ShopperHistory(user_id=user_id, consent=bool(rows[0][1]))
     rejected = set()
     for kind, _, item_id, type_, value, ts in rows:
@@ -117,4 +136,5 @@ def shopper_history(*, user_id: str, limit: int) -> ShopperHistory | None:
     if len(hist.item_ids) >= limit:
         hist.seen = frozenset(Event.objects.filter(shopper__user_id=user_id)
                               .values_list("item__item_id", flat=True).distinct())
-    return hist
+    reads.history = hist
+    return reads

@@ -4,12 +4,15 @@ Per call (one list, or a batch answered in bulk): one history query for all shop
 from the process's memory-mapped store, candidates best first (model, then popular as refill),
 one availability query over all candidates, cached item cards, then the curation engine
 (`curation.rules.apply`) decides the final list. `serve_lists` is the one place to hook
-impressions and control groups.
+impressions and control groups. `candidates_without_curation` is everything before the curation
+call (the admin preview's algorithm column and the `raw=true` lists are built from it).
 """
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,7 +21,7 @@ from curation import rules as curation_rules
 from curation.runtime import current_rules
 from recsys import serving_trust
 from recsys.selectors.feedback import not_interested_item_ids
-from recsys.selectors.shoppers import ShopperHistory, shopper_histories, shopper_history
+from recsys.selectors.shoppers import ShopperHistory, serving_reads, shopper_histories
 
 from . import candidates as cand_mod
 from .catalog import ItemCard, item_cards, item_cards_and_unavailable
@@ -47,6 +50,7 @@ class ListRequest:
     include_seen: bool = False
     item_ids: tuple[str, ...] = ()  # similar: the item; basket: the cart
     explain_full: bool = False
+    raw: bool = False  # the algorithm's list: the engine's filters, no curation rules
 
 
 @dataclass
@@ -61,12 +65,54 @@ class _Plan:
     strongest: dict[str, str] = field(default_factory=dict)  # history item -> its strongest event type
 
 
+@dataclass
+class Uncurated:
+    """One list up to the curation call: the algorithm's candidates (best first, more than `limit`),
+    the engine's context, and what the engine needs to know about items."""
+
+    request: ListRequest
+    candidates: list[curation_rules.Candidate]
+    context: curation_rules.Context
+    item_info: Callable[[str], curation_rules.ItemInfo | None]
+    cards: dict[str, ItemCard]
+    model_version: int | None  # the version that produced the candidates (None: no model took part)
+
+
+def candidates_without_curation(requests: list[ListRequest], *, at: datetime | None = None,
+                                extra_item_ids=()) -> list[Uncurated]:
+    """Each list as the algorithm makes it, before any curation rule: what `serve_lists` hands the
+    engine. `at` is the moment the context carries (rule windows; default now); `extra_item_ids`
+    (e.g. pinned items) get cards and availability too. Raises UnknownItem for similar lists."""
+    now = timezone.now()
+    return _uncurated(requests, now, at or now, set(extra_item_ids))
+
+
 def serve_lists(requests: list[ListRequest]) -> list[dict]:
     """Produce the list response for each request, in order. Raises UnknownItem for similar lists."""
     now = timezone.now()
+    rules = current_rules()
+    # Pinned items may not be candidates at all: the engine needs their cards and availability too.
+    pinned = set() if all(r.raw for r in requests) else set(getattr(rules, "pinned_item_ids", ()))
+    out = []
+    for u in _uncurated(requests, now, now, pinned):
+        request = u.request
+        if request.raw:  # the algorithm's list beside the curated one: filters only, no impressions
+            ranked = curation_rules.apply(u.candidates, u.context, (), limit=request.limit, item_info=u.item_info)
+            out.append(_response(request, u, ranked))
+            continue
+        control = serving_trust.in_control(request.user_id, now)  # randomized control: no curation
+        ranked = curation_rules.apply(u.candidates, u.context, serving_trust.rules_for(rules, control),
+                                      limit=request.limit, item_info=u.item_info)
+        out.append(_response(request, u, ranked))
+        serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
+                             response=out[-1], ranked=ranked, control=control)  # impressions, off the request path
+    return out
+
+
+def _uncurated(requests: list[ListRequest], now: datetime, at: datetime, extra_item_ids: set[str]) -> list[Uncurated]:
     model = active_model()
     user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id))
-    histories, not_interested = _shopper_data(user_ids)
+    histories, not_interested, unavailable = _shopper_data(user_ids)
     context_cards = item_cards([i for r in requests for i in r.item_ids])
     for r in requests:
         if r.list_type == SIMILAR and r.item_ids[0] not in context_cards:
@@ -81,14 +127,15 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
                 p.raw = p.job.result or []
                 p.used_model = bool(p.raw)
 
-    rules = current_rules()
-    # Pinned items may not be candidates at all: the engine needs their cards and availability too.
-    wanted: set[str] = set(getattr(rules, "pinned_item_ids", ()))
+    wanted: set[str] = set(extra_item_ids)
     for p in plans:
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
         wanted.update(i for i, _ in p.popular)
-    found, unavailable = item_cards_and_unavailable(list(wanted))
+    if unavailable is None:  # one query: fresh availability of every candidate (and the missing cards)
+        found, unavailable = item_cards_and_unavailable(list(wanted))
+    else:  # availability came with the shopper's history; a query only for missing cards
+        found = item_cards(list(wanted))
     cards = {**context_cards, **found}
 
     def info(item_id: str):
@@ -97,29 +144,25 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
             return None
         return curation_rules.ItemInfo(item_id, card.category, card.attributes, item_id not in unavailable)
 
-    out = []
-    for request, plan in zip(requests, plans, strict=True):
-        context = _context(request, plan, not_interested.get(request.user_id, frozenset()), now)
-        control = serving_trust.in_control(request.user_id, now)  # randomized control: no curation
-        ranked = curation_rules.apply(_candidates(request, plan, cards), context,
-                                      serving_trust.rules_for(rules, control), limit=request.limit, item_info=info)
-        out.append(_response(request, plan, ranked, cards, model))
-        serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
-                             response=out[-1], ranked=ranked, control=control)  # impressions, off the request path
-    return out
+    version = model.version if model is not None else None
+    return [Uncurated(r, _candidates(r, plan, cards), _context(r, plan, not_interested.get(r.user_id, frozenset()), at),
+                      info, cards, version if plan.used_model else None)
+            for r, plan in zip(requests, plans, strict=True)]
 
 
-def _shopper_data(user_ids: list[str]) -> tuple[dict[str, ShopperHistory], dict[str, frozenset[str]]]:
-    """Histories and "not interested" items: one round trip for one shopper, two for a batch."""
+def _shopper_data(user_ids: list[str]):
+    """Histories, "not interested" items and (when it came along) the catalog's unavailable items:
+    one round trip for one shopper, two for a batch (availability then comes with the cards)."""
     limit = settings.SERVING_HISTORY_LIMIT
     if not user_ids:
-        return {}, {}
+        return {}, {}, None
     if len(user_ids) == 1:
-        hist = shopper_history(user_id=user_ids[0], limit=limit)
+        reads = serving_reads(user_id=user_ids[0], limit=limit, unavailable_max=settings.SERVING_UNAVAILABLE_INLINE_MAX)
+        hist = reads.history
         if hist is None:
-            return {}, {}
-        return ({hist.user_id: hist} if hist.known else {}), {hist.user_id: hist.not_interested}
-    return shopper_histories(user_ids=user_ids, limit=limit), not_interested_item_ids(user_ids=user_ids)
+            return {}, {}, reads.unavailable
+        return ({hist.user_id: hist} if hist.known else {}), {hist.user_id: hist.not_interested}, reads.unavailable
+    return shopper_histories(user_ids=user_ids, limit=limit), not_interested_item_ids(user_ids=user_ids), None
 
 
 def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None,
@@ -199,7 +242,8 @@ def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -
     return context
 
 
-def _response(r: ListRequest, plan: _Plan, ranked, cards: dict[str, ItemCard], model: LoadedModel | None) -> dict:
+def _response(r: ListRequest, u: Uncurated, ranked) -> dict:
+    cards = u.cards
     items = []
     for item in ranked:
         card = cards[item.item_id]
@@ -209,10 +253,13 @@ def _response(r: ListRequest, plan: _Plan, ranked, cards: dict[str, ItemCard], m
         if r.explain_full:
             entry["trace"] = item.trace
         items.append(entry)
-    return {
+    body = {
         "user_id": r.user_id or None,
         "recommendation_id": uuid.uuid4().hex,
-        "model_version": model.version if (model is not None and plan.used_model) else None,
+        "model_version": u.model_version,
         "placement": r.placement or None,
         "items": items,
     }
+    if r.raw:
+        body["raw"] = True
+    return body
