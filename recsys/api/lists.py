@@ -1,7 +1,8 @@
 """Recommendation lists and shopper merge: thin views over recsys.serving.lists / services.shoppers.
 
 Every list view validates its parameters, builds a `ListRequest` and calls `serve_lists`.
-Lists need a read-scope token; `?explain=full` adds the engine trace for write-scope tokens.
+Lists need a read-scope token; `?explain=full` adds the engine trace for write-scope tokens;
+`raw=true` (query, or body field for POSTs) answers the algorithm's list without curation rules.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class ListParams(serializers.Serializer):
     category = serializers.CharField(max_length=200, required=False, default="")
     include_seen = serializers.BooleanField(required=False, default=False)
     explain = serializers.ChoiceField(choices=["full"], required=False)
+    raw = serializers.BooleanField(required=False, default=False)
 
 
 class SimilarParams(ListParams):
@@ -56,12 +58,15 @@ LIST_RESPONSE = inline_serializer("ListResponse", {
     "model_version": serializers.IntegerField(allow_null=True),
     "placement": serializers.CharField(allow_null=True),
     "items": serializers.ListField(child=serializers.DictField()),
+    "raw": serializers.BooleanField(required=False, help_text="present (true) on raw=true lists"),
 })
 LIST_PARAMS = [
     OpenApiParameter("limit", int, description="1..100, default 10"),
     OpenApiParameter("placement", str, description="list name such as home (a short slug)"),
     OpenApiParameter("category", str, description="only items of this category"),
     OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),
+    OpenApiParameter("raw", bool, description="the algorithm's list: filters (availability, seen, category, "
+                                              "excluded) but no curation rules; the response says \"raw\": true"),
 ]
 
 
@@ -114,7 +119,7 @@ class PersonalListView(_ListView):
     def get(self, request, user_id: str):
         p = _validated(ListParams, _query(request))
         [body] = serve_lists([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id[:ID_MAX],
-                                          p["include_seen"], explain_full=self._explain(p))])
+                                          p["include_seen"], explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
 
 
@@ -124,7 +129,7 @@ class SimilarListView(_ListView):
     def get(self, request, item_id: str):
         p = _validated(SimilarParams, _query(request))
         [body] = serve_lists([ListRequest(SIMILAR, p["limit"], p["placement"], p["category"], p["user_id"],
-                                          False, (item_id,), self._explain(p))])
+                                          False, (item_id,), self._explain(p), p["raw"])])
         return Response(body)
 
 
@@ -133,7 +138,7 @@ class PopularListView(_ListView):
     def get(self, request):
         p = _validated(ListParams, _query(request))
         [body] = serve_lists([ListRequest(POPULAR, p["limit"], p["placement"], p["category"],
-                                          explain_full=self._explain(p))])
+                                          explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
 
 
@@ -142,7 +147,7 @@ class BasketListView(_ListView):
     def post(self, request):
         p = _validated(BasketBody, request.data if isinstance(request.data, dict) else {"item_ids": None})
         [body] = serve_lists([ListRequest(BASKET, p["limit"], p["placement"], p["category"], p["user_id"], False,
-                                          tuple(dict.fromkeys(p["item_ids"])), self._explain(p))])
+                                          tuple(dict.fromkeys(p["item_ids"])), self._explain(p), p["raw"])])
         return Response(body)
 
 
@@ -153,7 +158,8 @@ class BatchListView(_ListView):
         p = _validated(BatchBody, request.data if isinstance(request.data, dict) else {"user_ids": None})
         explain = self._explain(p)
         results = serve_lists([ListRequest(BATCH, p["limit"], p["placement"], p["category"], user_id,
-                                           p["include_seen"], explain_full=explain) for user_id in p["user_ids"]])
+                                           p["include_seen"], explain_full=explain, raw=p["raw"])
+                               for user_id in p["user_ids"]])
         return Response({"results": results})
 
 
