@@ -1,9 +1,9 @@
 """Admin preview: the algorithm's list and the curated list side by side, at any moment.
 
-The algorithm's candidates come from the serving list service (`algorithm_inputs`, the one
-place that reaches into recsys.serving). Both columns go through the same pure engine: the
-algorithm column with no rules (filters only), the curated column with every rule, optionally
-disabled ones too, evaluated at the chosen "preview at" moment.
+The algorithm's candidates come from the serving list service's public
+`recsys.serving.lists.candidates_without_curation` (through `algorithm_inputs`). Both columns go
+through the same pure engine: the algorithm column with no rules (filters only), the curated
+column with every rule, optionally disabled ones too, evaluated at the chosen "preview at" moment.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django import forms
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -94,47 +93,19 @@ class PreviewResult:
 
 
 def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[str]):
-    """Candidates, context and item lookup exactly as the serving list service builds them.
-
-    The one coupling to recsys.serving.lists: it mirrors `serve_lists` up to the curation call.
-    Returns (candidates, context, item_info, titles).
-    """
-    from recsys.selectors import items as item_selectors
-    from recsys.selectors.feedback import not_interested_item_ids
-    from recsys.selectors.shoppers import shopper_histories
+    """Candidates, context and item lookup exactly as the serving list service builds them, from its
+    public `candidates_without_curation`. Returns (candidates, context, item_info, titles)."""
     from recsys.serving import lists as serving
-    from recsys.serving.catalog import item_cards
-    from recsys.serving.model_store import active_model
 
     list_type = {PERSONAL: serving.PERSONAL, SIMILAR: serving.SIMILAR, POPULAR: serving.POPULAR}[req.list_type]
     item_ids = (req.item_id,) if list_type == serving.SIMILAR else ()
     request = serving.ListRequest(list_type, req.limit, req.placement, req.category, req.user_id, False, item_ids)
-    model = active_model()
-    uid = req.user_id
-    hist = shopper_histories(user_ids=[uid], limit=settings.SERVING_HISTORY_LIMIT).get(uid) if uid else None
-    not_interested = not_interested_item_ids(user_ids=[uid]).get(uid, frozenset()) if uid else frozenset()
-    context_cards = item_cards(list(item_ids))
-    if item_ids and item_ids[0] not in context_cards:
-        raise PreviewError(f"Unknown item {item_ids[0]!r}.")
-    plan = serving._plan(request, model, hist, context_cards, timezone.now().timestamp())
-    if plan.job is not None:
-        serving.cand_mod.score_personal(model, [plan.job], num_threads=settings.SERVING_NUM_THREADS)
-        plan.raw = plan.job.result or []
-        plan.used_model = bool(plan.raw)
-    wanted = {c.item_id for c in plan.raw} | {c.because_of for c in plan.raw if c.because_of}
-    wanted |= {i for i, _ in plan.popular} | extra_item_ids
-    cards = {**context_cards, **item_cards(wanted)}
-    unavailable = item_selectors.unavailable_item_ids(item_ids=list(wanted))
-    context = serving._context(request, plan, frozenset(not_interested), now)
-    candidates = serving._candidates(request, plan, cards)
-
-    def info(item_id: str):
-        card = cards.get(item_id)
-        if card is None:
-            return None
-        return engine.ItemInfo(item_id, card.category, card.attributes, item_id not in unavailable)
-
-    return candidates, context, info, {k: c.title for k, c in cards.items()}
+    try:
+        [uncurated] = serving.candidates_without_curation([request], at=now, extra_item_ids=extra_item_ids)
+    except serving.UnknownItem as exc:
+        raise PreviewError(f"Unknown item {exc.item_id!r}.") from exc
+    titles = {k: c.title for k, c in uncurated.cards.items()}
+    return uncurated.candidates, uncurated.context, uncurated.item_info, titles
 
 
 def preview(req: PreviewRequest) -> PreviewResult:
