@@ -58,8 +58,6 @@ def test_placement_scoped_rule_only_on_its_list(write_api):
     assert base[0] not in [i["item_id"] for i in _list(write_api, placement="email")]
 
 
-@pytest.mark.xfail(reason="serving (recsys/serving/lists.py) must load cards and availability for "
-                          "current_rules().pinned_item_ids too; until then item_info() answers None for them")
 def test_pin_of_an_item_that_is_not_a_candidate(write_api):
     Item.objects.create(item_id="fresh-1", title="Brand new", category="books")  # no events: not popular
     Item.objects.bulk_create([Item(item_id=f"newer-{n}", title=f"Newer {n}") for n in range(60)])  # newest refill
