@@ -64,7 +64,7 @@ def events_import(*, path: str, skip_bad: bool = False, progress: bool | None = 
     in_chunk_duplicates = 0  # counted here; the writer's counts belong to the writer thread
     if connection.vendor == "sqlite":  # this process's connection: a larger page cache for the indexes
         with connection.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size = -131072")  # KiB
+            cursor.execute("PRAGMA cache_size = -32768")  # KiB: bounded, so memory stays flat
 
     def prepare(chunk: list[tuple[int, dict]], reader: RowReader) -> tuple[list[EventRow], list[RowError]]:
         nonlocal in_chunk_duplicates
