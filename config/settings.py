@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "recsys.api.guards.ApiInputGuardMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -215,7 +216,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["recsys.auth.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"client": API_THROTTLE_RATE or None},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["recsys.api.guards.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -17,3 +17,5 @@ urlpatterns = [
     path("api/v1/", include("recsys.urls")),
     path("api/v1/curation/", include("curation.urls")),
 ]
+
+handler404 = "recsys.api.guards.api_not_found"
