@@ -6,6 +6,8 @@ Lists need a read-scope token; `?explain=full` adds the engine trace for write-s
 """
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -82,6 +84,47 @@ def _validated(serializer_cls, data) -> dict:
     return serializer.validated_data
 
 
+_SLUG = re.compile(SLUG)
+_BOOLS = {"true": True, "false": False, "1": True, "0": False}
+_TEXT_MAX = {"category": 200, "user_id": ID_MAX}
+
+
+def fast_list_params(query: dict, *, with_user_id: bool = False) -> dict | None:
+    """The usual, valid list query parsed by hand: DRF's serializer costs ~0.5 ms of a ~5 ms request.
+    Anything unusual answers None and goes through the serializer (`ListParams` / `SimilarParams`),
+    which gives the same values or the 400 errors; tests check both agree."""
+    out = {"limit": 10, "placement": "", "category": "", "include_seen": False, "raw": False}
+    if with_user_id:
+        out["user_id"] = ""
+    for key, value in query.items():
+        if key == "limit":
+            if not (value.isascii() and value.isdigit() and len(value) <= 3 and 1 <= int(value) <= 100):
+                return None
+            out["limit"] = int(value)
+        elif key == "placement" or key in _TEXT_MAX and (key != "user_id" or with_user_id):
+            if not value or value != value.strip() or not value.isprintable():
+                return None
+            if (key == "placement" and not _SLUG.match(value)) or len(value) > _TEXT_MAX.get(key, 64):
+                return None
+            out[key] = value
+        elif key in ("include_seen", "raw"):
+            if value not in _BOOLS:
+                return None
+            out[key] = _BOOLS[value]
+        elif key == "explain":
+            if value != "full":
+                return None
+            out[key] = value
+        # any other parameter is ignored, as the serializer ignores it
+    return out
+
+
+def _list_params(request, serializer_cls=None) -> dict:
+    query = _query(request)
+    similar = serializer_cls is SimilarParams
+    return fast_list_params(query, with_user_id=similar) or _validated(serializer_cls or ListParams, query)
+
+
 def _bad_request(exc: BadRequest) -> Response:
     errors = []
     for field, messages in exc.errors.items():
@@ -117,7 +160,7 @@ class PersonalListView(_ListView):
     @extend_schema(parameters=LIST_PARAMS + [OpenApiParameter("include_seen", bool)], responses=LIST_RESPONSE,
                    summary="A shopper's personal list")
     def get(self, request, user_id: str):
-        p = _validated(ListParams, _query(request))
+        p = _list_params(request)
         [body] = serve_lists([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id[:ID_MAX],
                                           p["include_seen"], explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
@@ -127,7 +170,7 @@ class SimilarListView(_ListView):
     @extend_schema(parameters=LIST_PARAMS + [OpenApiParameter("user_id", str)], responses=LIST_RESPONSE,
                    summary="Items similar to an item (leaving out what user_id already has)")
     def get(self, request, item_id: str):
-        p = _validated(SimilarParams, _query(request))
+        p = _list_params(request, SimilarParams)
         [body] = serve_lists([ListRequest(SIMILAR, p["limit"], p["placement"], p["category"], p["user_id"],
                                           False, (item_id,), self._explain(p), p["raw"])])
         return Response(body)
@@ -136,7 +179,7 @@ class SimilarListView(_ListView):
 class PopularListView(_ListView):
     @extend_schema(parameters=LIST_PARAMS, responses=LIST_RESPONSE, summary="Popular items (time-decayed)")
     def get(self, request):
-        p = _validated(ListParams, _query(request))
+        p = _list_params(request)
         [body] = serve_lists([ListRequest(POPULAR, p["limit"], p["placement"], p["category"],
                                           explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
