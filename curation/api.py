@@ -12,6 +12,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from recsys.api.lists import SLUG as PLACEMENT_SLUG
 from recsys.models.catalog import ID_MAX_LENGTH
 
 from .models import Rule, RuleKind, Segment
@@ -39,6 +40,12 @@ class SegmentField(serializers.Field):
             return {"user_ids": list(rule.segment_user_ids)}
         return rule.segment or None
 
+    def validate_empty_values(self, data):
+        # null is a value here ("everyone"), not a missing field: let to_internal_value map it.
+        if data is None:
+            return False, data
+        return super().validate_empty_values(data)
+
     def to_internal_value(self, data):
         if data in (None, ""):
             return {"segment": Segment.ALL, "segment_user_ids": []}
@@ -54,7 +61,16 @@ class RuleSerializer(serializers.ModelSerializer):
     context_item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True,
                                             allow_null=True)
     segment = SegmentField(source="*", required=False)
+    # The same slug rule as the list endpoints' `placement`, so a rule can always match a list.
+    placement = serializers.RegexField(PLACEMENT_SLUG, required=False, allow_blank=True, error_messages={
+        "invalid": "Use a short slug of lowercase letters, digits, - and _ (e.g. home, product_page)."})
     status = serializers.SerializerMethodField()
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise ValidationError({name: [f"{self.Meta.kind_label} rules have no field {name!r}."] for name in unknown})
+        return attrs
 
     class Meta:
         model = Rule
@@ -69,7 +85,8 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 def _serializer_for(kind: str, target: list[str]) -> type[RuleSerializer]:
-    meta = type("Meta", (RuleSerializer.Meta,), {"fields": ["id", "kind", *target, *RuleSerializer.Meta.common[2:]]})
+    fields = ["id", "kind", *target, *RuleSerializer.Meta.common[2:]]
+    meta = type("Meta", (RuleSerializer.Meta,), {"fields": fields, "kind_label": kind.title()})
     return type(f"{kind.title()}RuleSerializer", (RuleSerializer,), {"Meta": meta})
 
 

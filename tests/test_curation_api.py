@@ -95,3 +95,31 @@ def test_scopes(read_api, anon_api, write_api):
     assert read_api.delete(f"/api/v1/curation/pins/{rule_id}/").status_code == 403
     assert read_api.patch(f"/api/v1/curation/pins/{rule_id}/", {"position": 2}, format="json").status_code == 403
     assert Rule.objects.get().position == 1
+
+
+def test_segment_null_means_everyone_on_create_and_update(write_api):
+    from recsys.models import Item
+
+    Item.objects.create(item_id="seg-1", title="t")
+    created = write_api.post("/api/v1/curation/pins/", {"item_id": "seg-1", "position": 1,
+                                                         "segment": {"user_ids": ["u1"]}}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["segment"] == {"user_ids": ["u1"]}
+    cleared = write_api.patch(f"/api/v1/curation/pins/{created.json()['id']}/", {"segment": None}, format="json")
+    assert cleared.status_code == 200, cleared.content
+    assert cleared.json()["segment"] is None
+
+
+def test_placement_must_be_a_slug_and_unknown_fields_are_refused(write_api):
+    from recsys.models import Item
+
+    Item.objects.create(item_id="slug-1", title="t")
+    bad = write_api.post("/api/v1/curation/pins/", {"item_id": "slug-1", "position": 1, "placement": "Home Page!"},
+                         format="json")
+    assert bad.status_code == 400
+    assert [e["field"] for e in bad.json()["errors"]] == ["placement"]
+    extra = write_api.post("/api/v1/curation/pins/", {"item_id": "slug-1", "position": 1, "strength": 0.5},
+                           format="json")
+    assert extra.status_code == 400
+    assert extra.json()["errors"][0]["field"] == "strength"
+    assert "no field" in extra.json()["errors"][0]["message"]
