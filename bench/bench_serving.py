@@ -12,6 +12,12 @@ processes with keep-alive connections, random known shoppers, limit=10; /healthz
 load in the same run. The model part of a request (fold-in + top-k + explanation, in process)
 is timed against implicit's `recommend` for the same shoppers. Memory: RSS/PSS of both workers,
 and the PSS of the memory-mapped model files, against the arrays' bytes.
+
+Curation (issue #5): 1,000 rules of mixed types (blocks, boosts, pins, annotations on the model's
+items and categories, some windowed or segment-scoped) created through `curation.services`, scoped
+to the benchmarked placement (`home`); recommendation phases with them disabled and enabled,
+alternating three times (0, 1,000, 0, 1,000, 0, 1,000 rules), print both p50s. The rules are deleted at the end.
+Impressions: in process (full Django stack), CURIO_IMPRESSIONS off and on in alternating blocks.
 """
 from __future__ import annotations
 
@@ -39,6 +45,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 N_USERS, N_ITEMS, EVENTS_PER_USER, N_CATEGORIES = 200_000, 50_000, 10, 100
 FACTORS, SIM_K, LIMIT = 64, 50, 10
+PLACEMENT = "home"  # every recommendations request; the curation phase's rules are scoped to it
+RULES_ACTOR = "bench:serving"
+ROUNDS = 3  # curation phases: 0 and 1,000 rules alternate this many times, args.seconds in all for each
 PORT = 0  # a free port, picked at start (others run servers on this machine too)
 BENCH_MARK = "bench-serving-v1"
 
@@ -211,7 +220,7 @@ def _client(path_kind: str, users: list[str], token: str, seconds: float, seed: 
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         path = {"healthz": "/healthz", "popular": f"/api/v1/popular/?limit={LIMIT}"}.get(
-            path_kind, f"/api/v1/users/{rnd.choice(users)}/recommendations/?limit={LIMIT}")
+            path_kind, f"/api/v1/users/{rnd.choice(users)}/recommendations/?limit={LIMIT}&placement={PLACEMENT}")
         t = time.perf_counter()
         try:
             conn.request("GET", path, headers=headers)
@@ -243,6 +252,17 @@ def load(path_kind: str, users: list[str], token: str, seconds: float, clients: 
         return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000
 
     return {"requests": len(lat), "errors": errors, "rps": len(lat) / seconds, "p50": pct(50), "p90": pct(90),
+            "p99": pct(99), "lat": lat}
+
+
+def merged(results: list[dict]) -> dict:
+    """Percentiles over several phases' latencies together."""
+    lat = sorted(x for r in results for x in r["lat"])
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000
+
+    return {"requests": len(lat), "errors": sum(r["errors"] for r in results), "p50": pct(50), "p90": pct(90),
             "p99": pct(99)}
 
 
@@ -290,6 +310,65 @@ def postgres_pids() -> list[int]:
 
 def mb(n: float) -> str:
     return f"{n / 2**20:.1f} MB"
+
+
+# --- curation rules ----------------------------------------------------------------------------
+
+def create_rules(n_items: int) -> dict:
+    """1,000 rules of mixed types through curation.services, created disabled (phases switch them)."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from curation import services
+
+    delete_rules()
+    rng = random.Random(5)
+    now = timezone.now()
+    # Items drawn from the popular head, so the rules meet the lists the load asks for.
+    head = min(n_items, 3000)
+    kinds = ["block"] * 300 + ["boost"] * 300 + ["pin"] * 200 + ["annotation"] * 200
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        for kind in kinds:
+            data: dict = {"placement": PLACEMENT, "enabled": False, "priority": rng.randint(0, 3)}
+            if kind in ("block", "boost") and rng.random() < 0.05:
+                data["item_category"] = f"cat-{rng.randrange(N_CATEGORIES)}"
+            else:
+                data["item_id"] = f"bench-item-{rng.randrange(head)}"
+            if kind == "boost":
+                data["strength"] = round(rng.uniform(-1, 1), 2)
+            elif kind == "pin":
+                data["position"] = rng.randint(1, 12)
+                if rng.random() < 0.5:  # half only on category lists
+                    data["category"] = f"cat-{rng.randrange(N_CATEGORIES)}"
+            elif kind == "annotation":
+                data["label"] = "Staff pick"
+            if rng.random() < 0.1:
+                data["starts_at"] = now - timedelta(days=1)
+                data["ends_at"] = now + timedelta(days=rng.choice([1, 2]))
+            elif rng.random() < 0.1:
+                data["segment"] = rng.choice(["new", "returning"])
+            services.rule_create(kind=kind, data=data, actor=RULES_ACTOR)
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def set_rules_enabled(enabled: bool) -> None:
+    from curation import services
+    from curation.models import Rule
+
+    services.rules_set_enabled(rules=Rule.objects.filter(created_by=RULES_ACTOR), enabled=enabled, actor=RULES_ACTOR)
+    time.sleep(1.2)  # every process re-reads the rules stamp within CURIO_CURATION_CHECK_SECONDS
+
+
+def delete_rules() -> None:
+    from curation import services
+    from curation.models import Rule
+
+    if Rule.objects.filter(created_by=RULES_ACTOR).delete()[0]:
+        services.rules_stamp_bump()
 
 
 # --- in-process measurements -----------------------------------------------------------------
@@ -343,37 +422,73 @@ def model_part_vs_raw(users: list[str], m, als) -> None:
           f"(ratio {results['ours'] / results['raw_recalc']:.2f}x)")
 
 
+def impressions_in_process(users: list[str], token: str) -> None:
+    """Recommendations p50 with impression recording off and on (CURIO_IMPRESSIONS), through the full
+    Django stack in process, alternating blocks of 100 requests (the background flusher runs)."""
+    import statistics
+
+    from django.test import Client, override_settings
+
+    client = Client()
+    lat: dict[bool, list[float]] = {False: [], True: []}
+    sample = users[1000:1800]
+    for block in range(8):
+        enabled = block % 2 == 1
+        with override_settings(IMPRESSIONS_ENABLED=enabled):
+            for u in sample[block * 100:(block + 1) * 100]:
+                t = time.perf_counter()
+                client.get(f"/api/v1/users/{u}/recommendations/?limit={LIMIT}&placement={PLACEMENT}",
+                           HTTP_AUTHORIZATION=f"Token {token}")
+                lat[enabled].append(time.perf_counter() - t)
+    off, on = (statistics.median(lat[k]) * 1000 for k in (False, True))
+    print(f"impressions (in process, full Django stack, 4 x 100 requests each, alternating): p50 off {off:.2f} ms, "
+          f"on {on:.2f} ms ({on - off:+.2f} ms)")
+
+
 def profile_request(users: list[str], token: str) -> None:
     from django.test import Client
 
     client = Client()
     for u in users[:50]:
-        client.get(f"/api/v1/users/{u}/recommendations/?limit={LIMIT}", HTTP_AUTHORIZATION=f"Token {token}")
+        client.get(f"/api/v1/users/{u}/recommendations/?limit={LIMIT}&placement={PLACEMENT}",
+                   HTTP_AUTHORIZATION=f"Token {token}")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     prof = cProfile.Profile()
     sample = users[50:250]
     t = time.perf_counter()
+    queries = CaptureQueriesContext(connection)
+    queries.__enter__()
     prof.enable()
     for u in sample:
-        client.get(f"/api/v1/users/{u}/recommendations/?limit={LIMIT}", HTTP_AUTHORIZATION=f"Token {token}")
+        client.get(f"/api/v1/users/{u}/recommendations/?limit={LIMIT}&placement={PLACEMENT}",
+                   HTTP_AUTHORIZATION=f"Token {token}")
     prof.disable()
+    queries.__exit__(None, None, None)
     wall = (time.perf_counter() - t) / len(sample) * 1000
+    n_queries = len(queries.captured_queries)
     stats = pstats.Stats(prof)
     total = sum(v[3] for v in stats.stats.values() if v)  # not used: cumulative of top frames below
     del total
     stages = {
-        "token auth (query + sha256)": ("auth.py", "authenticate"),
-        "history + not-interested query": ("shoppers.py", "shopper_history"),
+        "token auth (cached per process)": ("auth.py", "authenticate"),
+        "throttle (sliding-window counter)": ("auth.py", "allow_request"),
+        "parameter validation (DRF serializer)": ("lists.py", "_validated"),
+        "history + not-interested + unavailable": ("shoppers.py", "serving_reads"),
         "fold-in + top-k + explain": ("candidates.py", "score_personal"),
         "history -> model columns": ("candidates.py", "model_history"),
         "popular refill (cached)": ("popular.py", "popular_items"),
         "item cards (cached)": ("catalog.py", "item_cards"),
-        "availability query": ("items.py", "unavailable_item_ids"),
+        "availability query (only past the inline max)": ("items.py", "unavailable_item_ids"),
+        "item cards query (cache misses)": ("items.py", "item_cards"),
         "curation engine": ("rules.py", "apply"),
         "serve_lists (all of the above but auth)": ("lists.py", "serve_lists"),
         "JSON rendering": ("renderers.py", "render"),
     }
     print(f"profile: {len(sample)} personal requests through the full Django stack in process "
-          f"({wall:.2f} ms/request under cProfile); cumulative ms per request:")
+          f"({wall:.2f} ms/request under cProfile, {n_queries / len(sample):.2f} DB queries/request); "
+          "cumulative ms per request:")
     for label, (filename, func) in stages.items():
         cum = sum(v[3] for k, v in stats.stats.items() if k[0].endswith(filename) and k[2] == func)
         print(f"  {label:42s} {cum / len(sample) * 1000:6.2f}")
@@ -422,6 +537,11 @@ def main() -> None:
     users = [f"bench-user-{rnd.randrange(N_USERS)}" for _ in range(5000)]
     assert Shopper.objects.filter(user_id=users[0]).exists()
     model_path = artifacts.version_dir(model_dir, version)
+    t = time.perf_counter()
+    rule_counts = create_rules(N_ITEMS)
+    print(f"curation: {sum(rule_counts.values()):,} rules ({', '.join(f'{v} {k}s' for k, v in rule_counts.items())}) "
+          f"created through curation.services in {time.perf_counter() - t:.1f}s, placement {PLACEMENT!r}, disabled "
+          "until their phases")
 
     env = dict(os.environ, MODEL_DIR=str(model_dir), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                LOG_LEVEL="WARNING")
@@ -455,6 +575,8 @@ def main() -> None:
         time.sleep(1.5)
         warm = load("recs", users, token, 20)  # steady state: model pages and item cards warm
         health = load("healthz", users, token, args.seconds)
+        import urllib.request
+
         pg = postgres_pids()
         cpu0, pg0 = cpu_seconds(workers), cpu_seconds(pg)
         recs = load("recs", users, token, args.seconds)
@@ -463,6 +585,22 @@ def main() -> None:
         cpu0 = cpu_seconds(workers)
         pop = load("popular", users, token, args.seconds)
         pop["worker_cpu_ms"] = (cpu_seconds(workers) - cpu0) / max(pop["requests"], 1) * 1000
+        curation_phases: dict[bool, list[dict]] = {False: [], True: []}
+        enabled = False
+        for want in (False, True) * ROUNDS:  # alternating, so drift in the machine's load hits both
+            if want != enabled:
+                set_rules_enabled(want)
+                enabled = want
+            curation_phases[want].append(load("recs", users, token, args.seconds / ROUNDS))
+        touched = listed = 0
+        for u in users[:50]:  # the rules do act on these lists
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{PORT}/api/v1/users/{u}/recommendations/?limit={LIMIT}&placement={PLACEMENT}",
+                headers={"Authorization": f"Token {token}"})
+            items = json.loads(urllib.request.urlopen(req).read())["items"]
+            listed += len(items)
+            touched += sum(i["source"] in ("pinned", "boosted") or bool(i["annotations"]) for i in items)
+        set_rules_enabled(False)
         health2 = load("healthz", users, token, args.seconds)
         after = {p: memory(p, model_path) for p in workers}
         import urllib.request
@@ -480,6 +618,7 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+        delete_rules()
 
     from recsys.serving.model_store import active_model
 
@@ -517,7 +656,16 @@ def main() -> None:
           f"{model_pss / used:.2f}x the arrays serving reads ({mb(used)}; user_factors are never touched: "
           f"shoppers are folded in); total PSS growth of both workers after activation {mb(total_pss_delta)} = "
           f"{total_pss_delta / sum(arrays.values()):.2f}x all arrays; target <= 1.2x")
+    off, on = merged(curation_phases[False]), merged(curation_phases[True])
+    for name, r in (("recs, 0 rules", off), ("recs, 1,000 rules", on)):
+        print(f"{name:18s} {r['requests']:6d} req in {ROUNDS} x {args.seconds / ROUNDS:.1f}s (alternating), "
+              f"errors {r['errors']}, "
+              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms")
+    print(f"curation: 1,000 active rules add {on['p50'] - off['p50']:+.2f} ms to the recommendations p50 "
+          f"({off['p50']:.2f} -> {on['p50']:.2f} ms; target <= +1 ms); with them on, {touched} of {listed} listed "
+          "items were pinned, boosted or annotated")
     model_part_vs_raw(users, m, als)
+    impressions_in_process(users, token)
     profile_request(users, token)
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 

@@ -91,8 +91,10 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
     """Produce the list response for each request, in order. Raises UnknownItem for similar lists."""
     now = timezone.now()
     rules = current_rules()
-    # Pinned items may not be candidates at all: the engine needs their cards and availability too.
-    pinned = set() if all(r.raw for r in requests) else set(getattr(rules, "pinned_item_ids", ()))
+    # Pinned items may not be candidates at all: the engine needs their cards and availability too
+    # (only those of live pins that can apply on these lists' placements).
+    pinned = {pin.item_id for placement in {r.placement for r in requests if not r.raw}
+              for pin in rules.pins(placement) if pin.is_live(now)}
     out = []
     for u in _uncurated(requests, now, now, pinned):
         request = u.request
