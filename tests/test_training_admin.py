@@ -74,3 +74,23 @@ def test_nightly_schedule_exists_and_is_editable_in_admin(admin_client):
     page = admin_client.get(f"/admin/django_celery_beat/periodictask/{nightly.pk}/change/")
     assert page.status_code == 200, page.content[:2000]
     assert b"recsys.tasks.train_scheduled" in page.content
+
+
+def test_merchandisers_cannot_start_or_reap_training_runs(client, admin_client):
+    from datetime import timedelta
+
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from curation.services import merchandiser_group_ensure
+
+    user = User.objects.create_user("merch-t", password="pw", is_staff=True)
+    user.groups.add(merchandiser_group_ensure())
+    client.force_login(user)
+    lost = TrainingRun.objects.create(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    client.post("/admin/recsys/trainingrun/reap/")
+    client.post("/admin/recsys/trainingrun/start/")
+    assert TrainingRun.objects.get(pk=lost.pk).status == "running"
+    assert TrainingRun.objects.count() == 1
+    admin_client.post("/admin/recsys/trainingrun/reap/")  # a superuser may
+    assert TrainingRun.objects.get(pk=lost.pk).status == "failed"

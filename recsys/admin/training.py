@@ -96,6 +96,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:recsys_trainingrun_changelist"))
 
     def reap_view(self, request):
+        if not request.user.has_perm("recsys.add_modelversion"):
+            self.message_user(request, "You may not change training runs.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:index"))
         reaped = training_runs_reap_lost()
         self.message_user(request, f"Marked {len(reaped)} run(s) failed (worker lost / never picked up)."
                           if reaped else "No lost runs.", messages.INFO)
