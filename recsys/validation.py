@@ -161,7 +161,10 @@ def _timestamp(raw: Any, rules: EventRules) -> datetime:
                 ts = datetime.fromisoformat(text)
             except ValueError:
                 raise _Bad(f"{raw!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z) or epoch seconds")
-            ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+            try:  # an offset at the ends of the calendar overflows the conversion
+                ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+            except OverflowError:
+                raise _Bad(f"{raw!r} is out of range")
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
         ts = _from_epoch(float(raw))
     else:
@@ -176,6 +179,8 @@ def _timestamp(raw: Any, rules: EventRules) -> datetime:
 def _from_epoch(seconds: float) -> datetime:
     if not math.isfinite(seconds) or abs(seconds) > 1e11:  # beyond year 5000: milliseconds or garbage
         raise _Bad(f"{seconds!r} is not plausible epoch seconds (milliseconds?)")
+    if seconds < MIN_TIMESTAMP.timestamp():  # before converting: large negatives overflow the calendar
+        raise _Bad(f"{seconds!r} is before {MIN_TIMESTAMP.date()}; is it in milliseconds or zero?")
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
@@ -309,7 +314,7 @@ def clean_text_events(chunk: list[tuple[int, dict]], rules: EventRules, errors: 
             ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
             if ts < MIN_TIMESTAMP or ts > latest:
                 raise _Bad
-        except (_Bad, ValueError, AttributeError, TypeError):
+        except (_Bad, ValueError, AttributeError, TypeError, OverflowError):
             row = slow(raw, index, rules, errors, from_text=True)
             if row is not None:
                 append(row)

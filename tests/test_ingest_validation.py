@@ -80,6 +80,9 @@ def test_missing_timestamp_means_now_and_is_left_out_of_the_id():
     ({"timestamp": 0}, "timestamp", "before 2000"),
     ({"timestamp": 1_717_000_000_000}, "timestamp", "milliseconds"),
     ({"timestamp": {"t": 1}}, "timestamp", "ISO 8601 string or epoch"),
+    ({"timestamp": -99_999_999_999}, "timestamp", "before 2000"),
+    ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp", "out of range"),
+    ({"timestamp": "9999-12-31T23:59:59-01:00"}, "timestamp", "out of range"),
     ({"colour": "red"}, "colour", "unknown field"),
 ])
 def test_bad_fields_are_reported_by_name(overrides, field, fragment):
@@ -203,6 +206,7 @@ CSV_CASES = [
     {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-06-01T12:05:01Z"},
     {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-13-01T10:00:00Z"},
     {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "-5"},
+    {"user_id": "u1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "0001-01-01T00:00:00+01:00"},
     {"user_id": "", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
     {"user_id": "   ", "item_id": "", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
     {"user_id": "u\t1", "item_id": "sku-1", "type": "view", "value": "", "timestamp": "2025-05-01T10:00:00Z"},
