@@ -20,6 +20,18 @@ class Shopper(models.Model):
         return self.user_id
 
 
+class ShopperAlias(models.Model):
+    """An id merged into a shopper (an anonymous session after login), so a retried batch sent under
+    the old id is recognised as already stored rather than as a clash."""
+
+    alias_user_id = models.CharField(max_length=ID_MAX_LENGTH, unique=True)
+    shopper = models.ForeignKey(Shopper, on_delete=models.CASCADE, related_name="aliases")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.alias_user_id} -> {self.shopper_id}"
+
+
 class EventType(models.TextChoices):
     VIEW = "view"
     CLICK = "click"

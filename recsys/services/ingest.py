@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from recsys.models import Event, Item, Shopper
+from recsys.models import Event, Item, Shopper, ShopperAlias
 from recsys.validation import (
     EventRow,
     EventRules,
@@ -149,13 +149,22 @@ class EventWriter:
         sent = [r for r in rows if not r.derived_id]
         if sent:
             stored = self._stored_staged() if staged else self._stored([r.event_id for r in sent])
+            merged_into = self._merged_into({r.user_id for r in sent if r.event_id in stored})
             for r in sent:
                 content = stored.get(r.event_id)
+                if content is not None and merged_into.get(r.user_id) == content[0]:
+                    content = (r.user_id, *content[1:])  # sent before a merge moved it: the same event
                 if content is None or not r.same_content(*content):
                     n_errors += 1
                     errors.append(RowError(r.index, "event_id", f"event_id {r.event_id!r} is already stored "
                                            "with different content"))
         self.counts.duplicates += len(rows) - inserted - n_errors
+
+    @staticmethod
+    def _merged_into(user_ids: set[str]) -> dict[str, str]:
+        """Old id -> current user_id, for ids merged into another shopper."""
+        return dict(ShopperAlias.objects.filter(alias_user_id__in=user_ids)
+                    .values_list("alias_user_id", "shopper__user_id"))
 
     @staticmethod
     def _stored(event_ids: list[str]) -> dict[str, tuple]:

@@ -62,6 +62,7 @@ def shopper_export(*, user_id: str) -> dict:
         "personalization_consent": shopper.personalization_consent if shopper else True,
         "created_at": shopper.created_at if shopper else None,
         "updated_at": shopper.updated_at if shopper else None,
+        "merged_ids": sorted(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else [],
         "events": [{rename.get(k, k): v for k, v in row.items()} for row in events],
         "feedback": [{rename.get(k, k): v for k, v in row.items()} for row in feedback],
         "impressions": [{rename.get(k, k): v for k, v in row.items()} for row in impressions],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from recsys.models import Event, Shopper
+from recsys.models import Event, Shopper, ShopperAlias
 
 
 class ShopperNotFound(Exception):
@@ -37,6 +37,8 @@ def shopper_merge(*, user_id: str, from_user_id: str) -> dict:
                 if rel.related_model is Event:
                     moved = count
         source.delete()
+        # Aliases of the source moved with the loop above; the source's own id becomes one too.
+        ShopperAlias.objects.update_or_create(alias_user_id=from_user_id, defaults={"shopper": target})
     return {"user_id": target.user_id, "personalization_consent": target.personalization_consent,
             "merged_from": from_user_id, "moved_events": moved,
             "events": Event.objects.filter(shopper=target).count()}
