@@ -474,7 +474,7 @@ def profile_request(users: list[str], token: str) -> None:
     stages = {
         "token auth (cached per process)": ("auth.py", "authenticate"),
         "throttle (sliding-window counter)": ("auth.py", "allow_request"),
-        "parameter validation (DRF serializer)": ("lists.py", "_validated"),
+        "query parameters (hand-parsed fast path)": ("lists.py", "_list_params"),
         "history + not-interested + unavailable": ("shoppers.py", "serving_reads"),
         "fold-in + top-k + explain": ("candidates.py", "score_personal"),
         "history -> model columns": ("candidates.py", "model_history"),
