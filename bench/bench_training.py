@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -122,7 +121,7 @@ def child_run() -> None:
     run, _ = svc.training_run_start(triggered_by="bench", executor="inline")
     run = svc.training_run_execute(run_id=run.pk)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = svc.process_peak_rss_bytes()  # not ru_maxrss: it includes this parent's peak (load_data)
     version = getattr(run, "model_version", None)
     print("CHILD " + json.dumps({
         "seconds": seconds, "idle_rss": idle, "peak_rss": peak, "status": run.status, "error": run.error[:300],

@@ -204,3 +204,20 @@ def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     assert [t["ndcg@10"] for t in trials] == sorted((t["ndcg@10"] for t in trials), reverse=True)
     assert {t["kind"] for t in trials} <= {"als", "bm25", "cosine"}
     assert not ModelVersion.objects.exists() and done.params["mode"] == "tuning"
+
+
+def test_peak_rss_is_the_process_own_not_its_spawner():
+    """A worker started by a big process reports its own peak (ru_maxrss would report the spawner's)."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(400 * 2**20)
+    ballast[::4096] = b"x" * len(range(0, len(ballast), 4096))  # touch every page: it is resident
+    del ballast
+    script = ("import django; django.setup(); "
+              "from recsys.services.training import process_peak_rss_bytes; print(process_peak_rss_bytes())")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    peak = int(out.stdout.split()[-1])
+    assert 10 * 2**20 < peak < 300 * 2**20

@@ -115,6 +115,20 @@ class Progress:
         return done if self.stage == "done" else 0.0
 
 
+def process_peak_rss_bytes() -> int:
+    """This process's own peak RSS (Linux VmHWM). Not getrusage's ru_maxrss: Linux carries the
+    spawning process's peak across fork/vfork + exec into it, so a worker started by a big process
+    (a benchmark that just loaded its data, a fat supervisor) would report that process's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # no /proc: best effort (kB on Linux)
+
+
 class _Run:
     """Bookkeeping of one executing run: stage timings, log lines, the hooks, the lease."""
 
@@ -143,7 +157,7 @@ class _Run:
         now = time.perf_counter()
         if self.progress.stage in STAGES:
             self.timings[self.progress.stage] = round(now - self._stage_started, 3)
-            self.peak_rss_mb[self.progress.stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            self.peak_rss_mb[self.progress.stage] = round(process_peak_rss_bytes() / 2**20)
         self._stage_started = now
 
     def note(self, message: str) -> None:
