@@ -115,3 +115,14 @@ def train_and_activate(model_dir, *, kind: str = "als", seed: int = 0) -> ModelV
     version.save()
     artifacts.write_active_stamp(model_dir, version.pk)
     return version
+
+
+def reset_serving_caches() -> None:
+    """Forget every per-process serving cache (model, popular lists, item cards, rules) between tests."""
+    from curation import runtime
+    from recsys.serving import catalog, model_store, popular
+
+    model_store.reset()
+    popular.clear_cache()
+    catalog.clear_cache()
+    runtime.invalidate()

@@ -13,8 +13,7 @@ from curation import runtime
 from curation.models import Rule
 from curation.services import merchandiser_group_ensure, rule_create
 from recsys.models import Item
-from recsys.serving import catalog, model_store, popular
-from tests.serving_world import build_shop, train_and_activate
+from tests.serving_world import build_shop, reset_serving_caches, train_and_activate
 
 pytestmark = pytest.mark.django_db
 RULES = "/admin/curation/rule/"
@@ -33,15 +32,10 @@ def merch(db) -> Client:
 def shop(db, tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"  # no model unless a test trains one
     settings.SERVING_MODEL_CHECK_SECONDS = 0
-    model_store.reset()
-    popular.clear_cache()
-    catalog.clear_cache()
-    runtime.invalidate()
+    reset_serving_caches()
     build_shop(shoppers_per_category=4)
     yield
-    popular.clear_cache()
-    catalog.clear_cache()
-    model_store.reset()
+    reset_serving_caches()
 
 
 def _pin_form(**over):

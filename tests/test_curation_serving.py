@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from curation import runtime
 from recsys.models import Item
-from recsys.serving import catalog, model_store, popular
-from tests.serving_world import build_shop
+from tests.serving_world import build_shop, reset_serving_caches
 
 pytestmark = pytest.mark.django_db
 POPULAR = "/api/v1/popular/"
@@ -16,14 +14,10 @@ POPULAR = "/api/v1/popular/"
 def shop(db, tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0
-    model_store.reset()
-    popular.clear_cache()
-    catalog.clear_cache()
-    runtime.invalidate()
+    reset_serving_caches()
     build_shop(shoppers_per_category=4)
     yield
-    popular.clear_cache()
-    catalog.clear_cache()
+    reset_serving_caches()
 
 
 def _list(api, **params):

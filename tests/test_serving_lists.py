@@ -9,7 +9,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from recsys.models import Item, Shopper
-from recsys.serving import catalog, popular
 from tests import serving_world as world
 
 
@@ -17,11 +16,9 @@ from tests import serving_world as world
 def serving_env(tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0  # see each new stamp at once; test_version_switch uses 1 s
-    popular.clear_cache()
-    catalog.clear_cache()
+    world.reset_serving_caches()
     yield
-    popular.clear_cache()
-    catalog.clear_cache()
+    world.reset_serving_caches()
 
 
 @pytest.fixture

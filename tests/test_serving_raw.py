@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from curation import runtime
 from recsys import impressions
 from recsys.impressions import ImpressionBuffer
 from recsys.models import Feedback, FeedbackType, Item, Shopper
-from recsys.serving import catalog, model_store, popular
 from tests import serving_world as world
 from tests.conftest import make_client
 
@@ -18,16 +16,12 @@ USER = "games-fan-3"
 def serving_env(tmp_path, settings, monkeypatch):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0
-    model_store.reset()
-    popular.clear_cache()
-    catalog.clear_cache()
-    runtime.invalidate()
+    world.reset_serving_caches()
     buf = ImpressionBuffer()
     monkeypatch.setattr(impressions, "_buffer", buf)
     yield buf
     buf.close()
-    popular.clear_cache()
-    catalog.clear_cache()
+    world.reset_serving_caches()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from recsys.selectors import training as training_selectors
 from recsys.selectors.impact import attribution_counts
 from recsys.selectors.trust import downweight_promoted
 from recsys.services.privacy import scrub_erased_from_artifact, shopper_erase
-from recsys.serving import catalog, popular
 from tests import serving_world as world
 
 from .trust_helpers import event, impression, items, write_artifact
@@ -29,13 +28,11 @@ def serving_env(tmp_path, settings, monkeypatch):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0
     settings.CONTROL_SHARE = 0.0
-    popular.clear_cache()
-    catalog.clear_cache()
+    world.reset_serving_caches()
     buf = ImpressionBuffer()
     monkeypatch.setattr(impressions, "_buffer", buf)
     yield buf
-    popular.clear_cache()
-    catalog.clear_cache()
+    world.reset_serving_caches()
 
 
 @pytest.fixture
