@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from recsys.admin.readonly import ReadOnlyAdminMixin
+
 from . import preview as preview_mod
 from .models import Rule, RuleKind, RuleStatus, Segment
 from .services import rule_delete, rule_save, rules_duplicate, rules_set_enabled
@@ -256,7 +258,7 @@ class RuleAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/curation/rule/preview.html", context)
 
 
-class HistoricalRuleAdmin(admin.ModelAdmin):
+class HistoricalRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every create, change and delete of every rule, deleted rules included; revert from a record."""
 
     list_display = ("history_date", "history_type", "rule_link", "kind", "item_id", "enabled", "updated_by",
@@ -266,14 +268,6 @@ class HistoricalRuleAdmin(admin.ModelAdmin):
     date_hierarchy = "history_date"
     list_per_page = 100
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="rule (revert from this version)")
     def rule_link(self, record):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from recsys.admin.readonly import ReadOnlyAdminMixin
 from recsys.models import Event, Item, Shopper
 
 
@@ -102,7 +103,7 @@ class ShopperAdmin(ExactIdSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ExactIdSearchMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, ExactIdSearchMixin, admin.ModelAdmin):
     list_display = ("event_id", "shopper_user_id", "item_item_id", "type", "value", "timestamp", "recommendation_id")
     list_filter = ("type", ("timestamp", admin.DateFieldListFilter))
     list_select_related = ("shopper", "item")
@@ -132,12 +133,4 @@ class EventAdmin(ExactIdSearchMixin, admin.ModelAdmin):
     def item_item_id(self, obj):
         return obj.item.item_id
 
-    # Events are the shops' record of what happened: browsable, never edited here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Events are the shops' record of what happened: browsable, never edited here (ReadOnlyAdminMixin).

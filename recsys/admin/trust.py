@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 
 from recsys import impact
+from recsys.admin.readonly import ReadOnlyAdminMixin
 from recsys.models import ErasureReceipt, Feedback, Impression, Item, ModelVersion, ReviewDecision
 from recsys.selectors.impact import attribution_counts, impact_cells
 from recsys.selectors.model_card import model_card_for
@@ -38,15 +39,8 @@ def rule_link(rule_id: int | None) -> str:
         return f"rule #{rule_id}"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Feedback)
