@@ -21,6 +21,7 @@ for the admin preview.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,19 +160,40 @@ def describe(rule: Rule) -> str:
 
 
 class _Bucket:
-    """The rules that can apply on one placement (its own and the all-lists ones), indexed by target."""
+    """The rules that can apply on one placement (its own and the all-lists ones), indexed by target.
 
-    __slots__ = ("pins", "by_item", "by_category", "by_attribute", "has_boosts")
+    `active()` narrows it, once per distinct request scope and time window, to the rules that are
+    live and in scope, so a request does no per-rule window or scope checks.
+    """
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "_bounds",
+                 "_scope_categories", "_scope_items", "_scope_users", "_active")
+
+    MAX_CACHED_SCOPES = 256
+
+    def __init__(self, rules: Iterable[Rule], *, index_scope: bool = True) -> None:
+        self.rules: list[Rule] = list(rules)
         self.pins: list[Rule] = []
         self.by_item: dict[str, list[Rule]] = {}
         self.by_category: dict[str, list[Rule]] = {}
         self.by_attribute: dict[tuple[str, str], list[Rule]] = {}
         self.has_boosts = False
-        for rule in rules:
+        for rule in self.rules:
             self.add(rule)
         self.pins.sort(key=_precedence)
+        self._active: dict[tuple, _Bucket] = {}
+        if index_scope:
+            bounds = set()
+            for rule in self.rules:
+                if rule.starts_at is not None:
+                    bounds.add(rule.starts_at)
+                if rule.ends_at is not None:
+                    bounds.add(rule.ends_at)
+            self._bounds = sorted(bounds)
+            self._scope_categories = frozenset(r.category for r in self.rules if r.category)
+            self._scope_items = frozenset(r.context_item_id for r in self.rules if r.context_item_id)
+            self._scope_users: frozenset[str] = frozenset().union(
+                *(r.segment_user_ids for r in self.rules if r.segment == SEGMENT_USERS))
 
     def add(self, rule: Rule) -> None:
         self.has_boosts = self.has_boosts or rule.kind == BOOST
@@ -184,6 +206,38 @@ class _Bucket:
         elif rule.item_attribute:
             # Indexed under its first pair; the other pairs are checked on a hit.
             self.by_attribute.setdefault(rule.item_attribute[0], []).append(rule)
+
+    def active(self, ctx: Context, ignore_enabled: bool) -> _Bucket:
+        """The live, in-scope rules for this request (cached by everything that decides that)."""
+        now = ctx.now
+        # Liveness only changes at a start/end boundary: the count of boundaries <= now names the window.
+        window = bisect_right(self._bounds, now) if self._bounds else 0
+        items = self._scope_items
+        if items:
+            ctx_items = frozenset(c for c in (ctx.context_item_id, *ctx.context_item_ids) if c in items)
+        else:
+            ctx_items = frozenset()
+        key = (
+            ignore_enabled,
+            window,
+            ctx.category if ctx.category in self._scope_categories else "",
+            ctx_items,
+            ctx.is_new_shopper,
+            bool(ctx.user_id),
+            ctx.user_id if ctx.user_id in self._scope_users else "",
+        )
+        try:
+            return self._active[key]
+        except KeyError:
+            pass
+        view = _Bucket(
+            (r for r in self.rules if r.is_live(now, ignore_enabled=ignore_enabled) and r.in_scope(ctx)),
+            index_scope=False,
+        )
+        if len(self._active) >= self.MAX_CACHED_SCOPES:
+            self._active.clear()
+        self._active[key] = view
+        return view
 
 
 class RuleSet:
@@ -234,23 +288,28 @@ def _matches_attributes(rule: Rule, attributes: dict) -> bool:
     return all(str(attributes.get(k)) == v for k, v in rule.item_attribute)
 
 
-def _item_rules(b: _Bucket, info: ItemInfo, ctx: Context, live) -> list[Rule]:
-    """Live, in-scope block/boost/annotation rules that target this item, best priority first."""
-    found = list(b.by_item.get(info.item_id, ()))
+def _item_rules(b: _Bucket, info: ItemInfo) -> list[Rule]:
+    """The block/boost/annotation rules of an active view that target this item, best priority first."""
+    found = b.by_item.get(info.item_id)
+    found = list(found) if found else []
     if info.category and b.by_category:
-        found.extend(b.by_category.get(info.category, ()))
+        more = b.by_category.get(info.category)
+        if more:
+            found.extend(more)
     attrs = info.attributes
     if attrs and b.by_attribute:
+        by_attribute = b.by_attribute
         for key, value in attrs.items():
-            for rule in b.by_attribute.get((key, str(value)), ()):
-                if _matches_attributes(rule, attrs):
+            for rule in by_attribute.get((key, str(value)), ()):
+                # Indexed under its first pair, which just matched: check the others, if any.
+                if len(rule.item_attribute) == 1 or _matches_attributes(rule, attrs):
                     found.append(rule)
-    if not found:
-        return found
-    found = [r for r in found if live(r) and r.in_scope(ctx)]
     if len(found) > 1:
         found.sort(key=_precedence)
     return found
+
+
+_NO_RULES: list[Rule] = []  # shared, never mutated
 
 
 def _precedence(rule: Rule):
@@ -274,17 +333,22 @@ class CurationResult:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
 class _Entry:
-    cand: Candidate
-    info: ItemInfo
-    algo_rank: int | None
-    rules: list[Rule]
-    fired: list[dict] = field(default_factory=list)
-    strength: float = 0.0
-    key: float = 0.0
-    kept: bool = False
-    pinned: bool = False
+    """One candidate (or pinned item) on its way through the engine; a plain slots class, made ~100x a call."""
+
+    __slots__ = ("cand", "info", "algo_rank", "rules", "fired", "strength", "key", "kept", "pinned")
+
+    def __init__(self, cand: Candidate, info: ItemInfo, algo_rank: int | None, rules: list[Rule], *,
+                 kept: bool = False) -> None:
+        self.cand = cand
+        self.info = info
+        self.algo_rank = algo_rank
+        self.rules = rules
+        self.fired: list[dict] = []
+        self.strength = 0.0
+        self.key = 0.0
+        self.kept = kept
+        self.pinned = False
 
 
 def apply(
@@ -316,23 +380,17 @@ def curate(
 def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_enabled: bool, *,
             report: bool) -> CurationResult:
     ruleset = _as_ruleset(rules)
-    now = context.now
     removed: list[Removed] = []
     warnings: list[str] = []
     if limit <= 0:
         return CurationResult([], removed, warnings)
     bucket = ruleset.bucket(context.placement)
+    if bucket is not None:
+        bucket = bucket.active(context, ignore_enabled)  # only the live, in-scope rules
+        if not bucket.rules:
+            bucket = None
     # Without boosts or pins nothing below the first `limit` survivors can reach the list: stop there.
     scan_all = report or (bucket is not None and (bucket.has_boosts or bool(bucket.pins)))
-
-    def live(rule: Rule) -> bool:
-        return rule.is_live(now, ignore_enabled=ignore_enabled)
-
-    def blocked_by(entry_rules: list[Rule]) -> Rule | None:
-        for rule in entry_rules:
-            if rule.kind == BLOCK:
-                return rule
-        return None
 
     # 1. Filters.
     kept: list[_Entry] = []
@@ -353,12 +411,13 @@ def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_e
             if report:
                 removed.append(Removed(item_id, algo_rank, reason))
             continue
-        entry_rules = _item_rules(bucket, info, context, live) if bucket is not None else []
-        block = blocked_by(entry_rules)
-        if block is not None:
-            if report:
-                removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
-            continue
+        entry_rules = _item_rules(bucket, info) if bucket is not None else _NO_RULES
+        if entry_rules:
+            block = next((r for r in entry_rules if r.kind == BLOCK), None)
+            if block is not None:
+                if report:
+                    removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
+                continue
         entry = _Entry(cand, info, algo_rank, entry_rules, kept=True)
         by_id[item_id] = entry
         kept.append(entry)
@@ -373,7 +432,6 @@ def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_e
         for rule in entry.rules:
             if rule.kind == BOOST:
                 total += rule.strength
-                entry.fired.append(rule.ref(f"{'boosted' if rule.strength >= 0 else 'buried'} {rule.strength:+.2f}"))
         if total:
             entry.strength = max(-1.0, min(1.0, total))
             boosted = True
@@ -384,7 +442,7 @@ def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_e
     # 3. Pins.
     slots: list[_Entry | None] = [None] * limit
     pinned_ids: set[str] = set()
-    pins = [p for p in bucket.pins if live(p) and p.in_scope(context)] if bucket is not None else []
+    pins = bucket.pins if bucket is not None else []
     # Winners first (the best pin of each position), then the losers take the next free position.
     taken_positions: set[int] = set()
     winners, losers = [], []
@@ -409,7 +467,7 @@ def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_e
             continue
         entry = by_id.get(pin.item_id)
         if entry is None or not entry.kept:
-            entry = _pin_entry(pin, entry, context, bucket, live, item_info, removed if report else None,
+            entry = _pin_entry(pin, entry, context, bucket, item_info, removed if report else None,
                                warnings if report else None)
             if entry is None:
                 continue
@@ -442,6 +500,14 @@ def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_e
     out: list[RankedItem] = []
     for rank, entry in enumerate(final, start=1):
         labels = []
+        if entry.kept:
+            # Boost refs come first in the trace (boosts run before pins); only kept candidates are boosted.
+            boosts = [
+                rule.ref(f"{'boosted' if rule.strength >= 0 else 'buried'} {rule.strength:+.2f}")
+                for rule in entry.rules if rule.kind == BOOST
+            ]
+            if boosts:
+                entry.fired[:0] = boosts
         for rule in entry.rules:
             if rule.kind == ANNOTATION and rule.label not in labels:
                 labels.append(rule.label)
@@ -484,7 +550,7 @@ def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
     return ""
 
 
-def _pin_entry(pin, seen_entry, ctx, bucket, live, item_info, removed, warnings) -> _Entry | None:
+def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> _Entry | None:
     """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate)."""
     if seen_entry is not None:
         info, cand, algo_rank = seen_entry.info, seen_entry.cand, seen_entry.algo_rank
@@ -502,7 +568,7 @@ def _pin_entry(pin, seen_entry, ctx, bucket, live, item_info, removed, warnings)
                 warnings.append(f"{pin.title}: the pinned item is unavailable and is skipped")
             removed.append(Removed(pin.item_id, algo_rank, label, pin.ref(f"skipped: item {reason}")))
         return None
-    entry_rules = _item_rules(bucket, info, ctx, live) if bucket is not None else []
+    entry_rules = _item_rules(bucket, info) if bucket is not None else []
     for rule in entry_rules:
         if rule.kind == BLOCK:
             if removed is not None:
