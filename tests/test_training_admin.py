@@ -6,19 +6,15 @@ from django_celery_beat.models import PeriodicTask
 
 from recsys import artifacts
 from recsys.models import ModelVersion, TrainingRun
-from tests.test_training_service import FAST_CANDIDATES, train
-from tests.training_data import make_shop
+from tests.test_training_service import train
+from tests.training_data import fast_training_settings, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def training_settings(settings, tmp_path):
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.TRAINING_NUM_THREADS = 1
-    settings.TRAINING_CANDIDATES = FAST_CANDIDATES
-    settings.TRAINING_EXECUTOR = "thread"
-    return settings
+    return fast_training_settings(settings, tmp_path, TRAINING_EXECUTOR="thread")
 
 
 def test_versions_page_shows_metrics_chart_and_rolls_back(admin_client, settings):

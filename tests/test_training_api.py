@@ -6,19 +6,14 @@ import pytest
 
 from recsys import artifacts
 from recsys.models import ModelVersion, TrainingRun
-from tests.test_training_service import FAST_CANDIDATES
-from tests.training_data import make_shop
+from tests.training_data import fast_training_settings, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def training_settings(settings, tmp_path):
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.TRAINING_NUM_THREADS = 1
-    settings.TRAINING_CANDIDATES = FAST_CANDIDATES
-    settings.TRAINING_EXECUTOR = "thread"
-    return settings
+    return fast_training_settings(settings, tmp_path, TRAINING_EXECUTOR="thread")
 
 
 def wait_finished(api, run_id: int, timeout: float = 120) -> dict:

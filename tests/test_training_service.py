@@ -16,22 +16,14 @@ from recsys.models import Feedback, Item, ModelVersion, Shopper, TrainingRun
 from recsys.selectors import training as selectors
 from recsys.services import training as svc
 from recsys.services.training_lease import training_run_claim, training_run_create
-from tests.training_data import make_popularity_shop, make_shop
+from tests.training_data import fast_training_settings, make_popularity_shop, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FAST_CANDIDATES = [
-    {"kind": "als", "factors": 16, "regularization": 0.05, "alpha": 2.0, "iterations": 8},
-    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
-]
 
 
 @pytest.fixture(autouse=True)
 def training_settings(settings, tmp_path):
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.TRAINING_NUM_THREADS = 1
-    settings.TRAINING_CANDIDATES = FAST_CANDIDATES
-    settings.TRAINING_SIMILAR_ITEMS = 10
-    return settings
+    return fast_training_settings(settings, tmp_path, TRAINING_SIMILAR_ITEMS=10)
 
 
 def train() -> TrainingRun:

@@ -23,8 +23,7 @@ from recsys import artifacts
 from recsys.models import ModelVersion, TrainingRun
 from recsys.services import training as svc
 from tests.processes import database_url
-from tests.test_training_service import FAST_CANDIDATES
-from tests.training_data import make_shop
+from tests.training_data import FAST_CANDIDATES, make_shop
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent

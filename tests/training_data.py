@@ -58,3 +58,20 @@ def make_popularity_shop(*, shoppers: int = 300, items: int = 120, events_per_sh
     ]
     Event.objects.bulk_create(events, batch_size=5000)
     return {"shoppers": shoppers, "items": items, "events": len(events)}
+
+
+# Small, fast candidates: enough to exercise selection (one ALS, one item-item) in seconds.
+FAST_CANDIDATES = [
+    {"kind": "als", "factors": 16, "regularization": 0.05, "alpha": 2.0, "iterations": 8},
+    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
+]
+
+
+def fast_training_settings(settings, tmp_path, **overrides):
+    """Point training at a fresh MODEL_DIR with one thread and FAST_CANDIDATES; `overrides` set more."""
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.TRAINING_NUM_THREADS = 1
+    settings.TRAINING_CANDIDATES = FAST_CANDIDATES
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    return settings
