@@ -250,8 +250,6 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
-        # Serving loads these items' data too: a pin may insert an item that is not a candidate.
-        self.pinned_item_ids: frozenset[str] = frozenset(r.item_id for r in self.rules if r.kind == PIN)
         self._by_placement: dict[str, list[Rule]] = {}
         for rule in self.rules:
             self._by_placement.setdefault(rule.placement, []).append(rule)
@@ -351,17 +349,9 @@ class _Entry:
         self.pinned = False
 
 
-def apply(
-    candidates: Iterable[Candidate],
-    context: Context,
-    rules: Iterable = (),
-    *,
-    limit: int,
-    item_info: Callable[[str], ItemInfo | None],
-    ignore_enabled: bool = False,
-) -> list[RankedItem]:
-    """Filter, curate and cut `candidates` to at most `limit` items, best first."""
-    return _curate(candidates, context, rules, limit, item_info, ignore_enabled, report=False).items
+def apply(candidates: Iterable[Candidate], context: Context, rules: Iterable = (), **options) -> list[RankedItem]:
+    """Filter, curate and cut `candidates` to at most `limit` items, best first (options as `curate()`)."""
+    return curate(candidates, context, rules, report=False, **options).items
 
 
 def curate(
@@ -372,13 +362,10 @@ def curate(
     limit: int,
     item_info: Callable[[str], ItemInfo | None],
     ignore_enabled: bool = False,
+    report: bool = True,
 ) -> CurationResult:
-    """`apply()` that also reports removed items and pin warnings. `ignore_enabled` is for preview."""
-    return _curate(candidates, context, rules, limit, item_info, ignore_enabled, report=True)
-
-
-def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_enabled: bool, *,
-            report: bool) -> CurationResult:
+    """`apply()` that also reports removed items and pin warnings. `ignore_enabled` is for preview;
+    `report=False` (serving, through `apply()`) skips that bookkeeping."""
     ruleset = _as_ruleset(rules)
     removed: list[Removed] = []
     warnings: list[str] = []
@@ -425,19 +412,20 @@ def _curate(candidates, context: Context, rules, limit: int, item_info, ignore_e
             break
 
     # 2. Boosts.
-    n = len(kept)
-    boosted = False
-    for rank, entry in enumerate(kept, start=1):
-        total = 0.0
-        for rule in entry.rules:
-            if rule.kind == BOOST:
-                total += rule.strength
-        if total:
-            entry.strength = max(-1.0, min(1.0, total))
-            boosted = True
-        entry.key = (n - rank + 1) / n + entry.strength
-    if boosted:
-        kept.sort(key=lambda e: -e.key)  # stable: ties keep algorithm order
+    if bucket is not None and bucket.has_boosts:
+        n = len(kept)
+        boosted = False
+        for rank, entry in enumerate(kept, start=1):
+            total = 0.0
+            for rule in entry.rules:
+                if rule.kind == BOOST:
+                    total += rule.strength
+            if total:
+                entry.strength = max(-1.0, min(1.0, total))
+                boosted = True
+            entry.key = (n - rank + 1) / n + entry.strength
+        if boosted:
+            kept.sort(key=lambda e: -e.key)  # stable: ties keep algorithm order
 
     # 3. Pins.
     slots: list[_Entry | None] = [None] * limit
