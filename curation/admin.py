@@ -18,7 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from recsys.admin.readonly import ReadOnlyAdminMixin
 
 from . import preview as preview_mod
-from .models import Rule, RuleKind, RuleStatus, Segment
+from .models import TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
 from .services import rule_delete, rule_save, rules_duplicate, rules_set_enabled
 
 ORDER_HELP = (
@@ -32,12 +32,6 @@ STATUS_COLORS = {
     RuleStatus.SCHEDULED: "#1f5fa8",
     RuleStatus.EXPIRED: "#6c757d",
     RuleStatus.DISABLED: "#a94442",
-}
-KIND_FIELDS = {
-    RuleKind.PIN: ("item", "position"),
-    RuleKind.BLOCK: ("item", "item_category", "item_attribute"),
-    RuleKind.BOOST: ("item", "item_category", "item_attribute", "strength"),
-    RuleKind.ANNOTATION: ("item", "label", "note"),
 }
 SCOPE_FIELDS = ("placement", "category", "context_item", "segment", "segment_user_ids")
 LIFE_FIELDS = ("starts_at", "ends_at", "enabled", "priority", "reason")
@@ -111,7 +105,7 @@ class RuleAdmin(SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         kind = self._kind(request, obj)
-        target = KIND_FIELDS.get(kind) or ("item", "position", "item_category", "item_attribute", "strength",
+        target = TARGET_FIELDS.get(kind) or ("item", "position", "item_category", "item_attribute", "strength",
                                             "label", "note")
         return (
             (None, {"fields": ("kind", "name"), "description": ORDER_HELP}),

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from recsys.api.lists import SLUG as PLACEMENT_SLUG
 from recsys.models.catalog import ID_MAX_LENGTH
 
-from .models import Rule, RuleKind, Segment
+from .models import TARGET_FIELDS, Rule, RuleKind, Segment
 from .selectors import rule_list
 from .services import rule_create, rule_delete, rule_update
 
@@ -84,18 +84,14 @@ class RuleSerializer(serializers.ModelSerializer):
         return rule.status()
 
 
-def _serializer_for(kind: str, target: list[str]) -> type[RuleSerializer]:
+def _serializer_for(kind: str) -> type[RuleSerializer]:
+    target = ["item_id" if name == "item" else name for name in TARGET_FIELDS[kind]]
     fields = ["id", "kind", *target, *RuleSerializer.Meta.common[2:]]
     meta = type("Meta", (RuleSerializer.Meta,), {"fields": fields, "kind_label": kind.title()})
     return type(f"{kind.title()}RuleSerializer", (RuleSerializer,), {"Meta": meta})
 
 
-SERIALIZERS = {
-    RuleKind.PIN: _serializer_for("pin", ["item_id", "position"]),
-    RuleKind.BLOCK: _serializer_for("block", ["item_id", "item_category", "item_attribute"]),
-    RuleKind.BOOST: _serializer_for("boost", ["item_id", "item_category", "item_attribute", "strength"]),
-    RuleKind.ANNOTATION: _serializer_for("annotation", ["item_id", "label", "note"]),
-}
+SERIALIZERS = {kind: _serializer_for(kind) for kind in RuleKind}
 
 
 def _errors(detail: dict, prefix: str = "") -> list[dict]:
@@ -130,11 +126,9 @@ class _RuleViewSet(viewsets.ViewSet):
         serializer = self.get_serializer_class()(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        if "context_item_id" in data and data["context_item_id"] is None:
-            data["context_item_id"] = ""
         for key in ("item_id", "context_item_id"):
-            if data.get(key) == "":
-                data[key] = None
+            if key in data and not data[key]:
+                data[key] = None  # "" (or null) means no item
         return data
 
     def _out(self, rule: Rule, code=status.HTTP_200_OK) -> Response:
@@ -154,11 +148,9 @@ class _RuleViewSet(viewsets.ViewSet):
 
     def list(self, request):
         qs = rule_list(kind=self.kind)
-        for param in ("placement", "category"):
+        for param in ("placement", "category", "item_id"):
             if param in request.query_params:
                 qs = qs.filter(**{param: request.query_params[param]})
-        if "item_id" in request.query_params:
-            qs = qs.filter(item_id=request.query_params["item_id"])
         if "enabled" in request.query_params:
             qs = qs.filter(enabled=request.query_params["enabled"].lower() in {"1", "true", "yes", "on"})
         return Response(self.get_serializer_class()(qs, many=True).data)

@@ -40,12 +40,12 @@ class RuleStatus(models.TextChoices):
     DISABLED = "disabled", "Disabled"
 
 
-# Fields each kind may target; the others must stay empty.
+# Fields each kind may target, in form order (the admin and the API show these); the others must stay empty.
 TARGET_FIELDS = {
-    RuleKind.PIN: {"item", "position"},
-    RuleKind.BLOCK: {"item", "item_category", "item_attribute"},
-    RuleKind.BOOST: {"item", "item_category", "item_attribute", "strength"},
-    RuleKind.ANNOTATION: {"item", "label", "note"},
+    RuleKind.PIN: ("item", "position"),
+    RuleKind.BLOCK: ("item", "item_category", "item_attribute"),
+    RuleKind.BOOST: ("item", "item_category", "item_attribute", "strength"),
+    RuleKind.ANNOTATION: ("item", "label", "note"),
 }
 
 
@@ -163,7 +163,7 @@ class Rule(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        allowed = TARGET_FIELDS.get(self.kind, set())
+        allowed = TARGET_FIELDS.get(self.kind, ())
         for name in ("item", "item_category", "item_attribute", "position", "strength", "label", "note"):
             if name not in allowed and _filled(getattr(self, name if name != "item" else "item_id")):
                 errors[name] = f"A {self.kind} rule does not use this field."
