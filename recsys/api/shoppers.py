@@ -48,13 +48,6 @@ def _validated(serializer_class, request):
     return serializer.validated_data, None
 
 
-def _bad_user_id(user_id: str) -> Response | None:
-    if len(user_id) > ID_MAX_LENGTH or not user_id.strip():
-        return Response({"detail": f"user_id must be 1 to {ID_MAX_LENGTH} characters."},
-                        status=status.HTTP_400_BAD_REQUEST)
-    return None
-
-
 def _not_found(user_id: str) -> Response:
     return Response({"detail": f"No data is stored for shopper {user_id!r}."}, status=status.HTTP_404_NOT_FOUND)
 
@@ -65,8 +58,6 @@ class ShopperView(APIView):
     @extend_schema(summary="Set a shopper's personalization consent", request=ConsentInSerializer,
                    responses={200: ShopperSerializer})
     def patch(self, request, user_id: str):
-        if (bad := _bad_user_id(user_id)) is not None:
-            return bad
         data, error = _validated(ConsentInSerializer, request)
         if error is not None:
             return error
@@ -78,8 +69,6 @@ class ShopperView(APIView):
         responses={204: None, 404: inline_serializer("NotFound", {"detail": serializers.CharField()})},
     )
     def delete(self, request, user_id: str):
-        if (bad := _bad_user_id(user_id)) is not None:
-            return bad
         try:
             shopper_erase(user_id=user_id)
         except ShopperNotFound:
@@ -98,8 +87,6 @@ class ShopperDataView(APIView):
                        "impressions": serializers.ListField(child=serializers.DictField()),
                    })})
     def get(self, request, user_id: str):
-        if (bad := _bad_user_id(user_id)) is not None:
-            return bad
         try:
             return Response(shopper_export(user_id=user_id))
         except ShopperNotFound:
@@ -117,8 +104,6 @@ class FeedbackView(APIView):
             "status": serializers.CharField(), "created_at": serializers.DateTimeField()})},
     )
     def post(self, request, user_id: str):
-        if (bad := _bad_user_id(user_id)) is not None:
-            return bad
         data, error = _validated(FeedbackInSerializer, request)
         if error is not None:
             return error
@@ -126,9 +111,7 @@ class FeedbackView(APIView):
             feedback, _ = feedback_create(user_id=user_id, item_id=data["item_id"], type=data["type"],
                                           comment=data["comment"], recommendation_id=data["recommendation_id"])
         except ItemNotFound:
-            return Response({"errors": [{"index": 0, "field": "item_id",
-                                         "message": f"Unknown item {data['item_id']!r}."}]},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return _invalid({"item_id": f"Unknown item {data['item_id']!r}."})
         return Response({"id": feedback.pk, "item_id": data["item_id"], "type": feedback.type,
                          "status": feedback.status, "created_at": feedback.created_at},
                         status=status.HTTP_201_CREATED)
