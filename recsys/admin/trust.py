@@ -56,8 +56,9 @@ class FeedbackAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         queue = list(review_queue()[:200])
+        comments = report_comments(queue, limit=20)
         for item in queue:
-            item.comments = report_comments(item, limit=20)
+            item.comments = comments.get(item.pk, [])
         context = {
             **self.admin_site.each_context(request),
             "title": "Review queue: reported items",

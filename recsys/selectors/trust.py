@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, F, Max, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from recsys.models import Feedback, FeedbackType, Item
 
@@ -16,12 +17,18 @@ def review_queue() -> QuerySet[Item]:
     )
 
 
-def report_comments(item: Item, *, limit: int = 50) -> list[dict]:
-    """An item's open report comments, without who wrote them."""
-    return list(
-        Feedback.objects.filter(item=item, type=FeedbackType.REPORT, status=Feedback.Status.OPEN)
-        .exclude(comment="").order_by("-created_at").values("comment", "created_at")[:limit]
+def report_comments(items: list[Item], *, limit: int = 50) -> dict[int, list[dict]]:
+    """{item pk: its newest open report comments (at most `limit`), without who wrote them}, in one query."""
+    rows = (
+        Feedback.objects.filter(item__in=items, type=FeedbackType.REPORT, status=Feedback.Status.OPEN)
+        .exclude(comment="")
+        .annotate(rank=Window(RowNumber(), partition_by=F("item_id"), order_by=F("created_at").desc()))
+        .filter(rank__lte=limit).order_by("item_id", "-created_at").values("item_id", "comment", "created_at")
     )
+    out: dict[int, list[dict]] = {}
+    for row in rows:
+        out.setdefault(row.pop("item_id"), []).append(row)
+    return out
 
 
 PROMOTED_SOURCES = ("pinned", "boosted")
