@@ -13,6 +13,8 @@ from collections import Counter
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.evaluation import gini
+
 # Direction of each figure: a warning fires when it worsens by more than the threshold (relative).
 # Training's holdout metrics (recsys.evaluation) and this module's sample figures.
 HIGHER_IS_BETTER = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage", "catalog_coverage")
@@ -47,16 +49,6 @@ def top_k_similarity(similarity: sp.csr_matrix, rows: np.ndarray, k: int) -> lis
         cols, vals = np.asarray(sim.indices[lo:hi]), np.asarray(sim.data[lo:hi])
         out.append(cols[np.argsort(-vals, kind="stable")[:k]])
     return out
-
-
-def gini(counts: np.ndarray) -> float:
-    """Gini coefficient of non-negative counts (0 = equal, towards 1 = concentrated)."""
-    x = np.sort(np.asarray(counts, dtype=np.float64))
-    n = len(x)
-    if n == 0 or x.sum() == 0:
-        return 0.0
-    cum = np.cumsum(x)
-    return float((n + 1 - 2 * (cum.sum() / cum[-1])) / n)
 
 
 def figures(recommended: list[np.ndarray] | np.ndarray, artifact_item_ids: np.ndarray,
