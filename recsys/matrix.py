@@ -103,15 +103,22 @@ def dense_ids(pks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present).astype(np.int64) + lo, lookup[offsets]
 
 
+def pair_cells(users: np.ndarray, items: np.ndarray, user_pks: np.ndarray,
+               item_pks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns) of the (shopper pk, item pk) pairs that have a cell in the matrix whose
+    sorted row/column pks are `users`/`items`, and the mask of those pairs among the input."""
+    r = np.searchsorted(users, user_pks)
+    c = np.searchsorted(items, item_pks)
+    ok = (r < len(users)) & (c < len(items))
+    ok[ok] = (users[r[ok]] == user_pks[ok]) & (items[c[ok]] == item_pks[ok])
+    return r[ok], c[ok], ok
+
+
 def remove_pairs(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray,
                  neg_user_pks: np.ndarray, neg_item_pks: np.ndarray) -> sp.csr_matrix:
     """Zero the cells of (shopper pk, item pk) pairs, e.g. "not interested" feedback."""
-    r = np.searchsorted(users, neg_user_pks)
-    c = np.searchsorted(items, neg_item_pks)
-    ok = (r < len(users)) & (c < len(items))
-    r, c = r[ok], c[ok]
-    ok = (users[r] == neg_user_pks[ok]) & (items[c] == neg_item_pks[ok])
-    mask = sp.csr_matrix((np.ones(int(ok.sum()), np.float32), (r[ok], c[ok])), shape=matrix.shape)
+    r, c, _ = pair_cells(users, items, neg_user_pks, neg_item_pks)
+    mask = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=matrix.shape)
     mask.data[:] = 1.0
     return (matrix - matrix.multiply(mask)).tocsr()
 
@@ -159,11 +166,6 @@ def _subset(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
     indptr = np.zeros(matrix.shape[0] + 1, dtype=matrix.indptr.dtype)
     np.cumsum(np.bincount(rows, minlength=matrix.shape[0]), out=indptr[1:])
     return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
-
-
-def subsample_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
-    """The matrix restricted to `rows` (re-indexed 0..len(rows)-1), for cheap model selection."""
-    return matrix[rows]
 
 
 def item_popularity(matrix: sp.csr_matrix) -> np.ndarray:

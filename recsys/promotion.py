@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.matrix import Interactions
+from recsys.matrix import Interactions, pair_cells
 
 
 def downweight(data: Interactions, user_pks: np.ndarray, item_pks: np.ndarray, weights: np.ndarray,
@@ -22,12 +22,9 @@ def downweight(data: Interactions, user_pks: np.ndarray, item_pks: np.ndarray, w
     if factor >= 1.0 or len(user_pks) == 0 or data.matrix.nnz == 0:
         return data
     users, items = data.user_pks, data.item_pks
-    r = np.searchsorted(users, user_pks)
-    c = np.searchsorted(items, item_pks)
-    ok = (r < len(users)) & (c < len(items))
-    ok[ok] = (users[r[ok]] == user_pks[ok]) & (items[c[ok]] == item_pks[ok])
+    r, c, ok = pair_cells(users, items, user_pks, item_pks)
     amounts = (1.0 - factor) * np.asarray(weights, dtype=np.float32)[ok]
-    correction = sp.csr_matrix((amounts, (r[ok], c[ok])), shape=data.matrix.shape, dtype=np.float32)
+    correction = sp.csr_matrix((amounts, (r, c)), shape=data.matrix.shape, dtype=np.float32)
     matrix = (data.matrix - correction).tocsr()
     matrix.data[matrix.data < 1e-6] = 0.0  # float noise and cells that were promoted only
     matrix.eliminate_zeros()
