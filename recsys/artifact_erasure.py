@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import COMPLETE_MARKER
-
 
 def version_dirs(model_dir: Path) -> list[Path]:
     """Every artifact directory under MODEL_DIR (complete or still being written)."""
@@ -81,7 +79,3 @@ def scrub_hashes(version: Path, hashes: Iterable[str], key: str) -> int:
         return np.fromiter((bool(u) and user_hash(str(u), key) in wanted for u in ids), dtype=bool, count=len(ids))
 
     return erase_rows(version, match)
-
-
-def is_complete(version: Path) -> bool:
-    return (version / COMPLETE_MARKER).exists()

@@ -45,6 +45,11 @@ class Artifact:
     path: Path | None = None
 
 
+def is_complete(path: Path) -> bool:
+    """A version directory whose COMPLETE marker is written (the only kind ever loaded)."""
+    return (Path(path) / COMPLETE_MARKER).exists()
+
+
 def version_dir(model_dir: Path, version: int) -> Path:
     return Path(model_dir) / str(version)
 
@@ -79,7 +84,7 @@ def save(artifact: Artifact, model_dir: Path) -> Path:
 def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
     """Load an artifact memory-mapped. Raises ArtifactError if incomplete or corrupt."""
     path = Path(path)
-    if not (path / COMPLETE_MARKER).exists():
+    if not is_complete(path):
         raise ArtifactError(f"{path}: missing or incomplete artifact")
     try:
         meta = json.loads((path / "meta.json").read_text())
