@@ -16,7 +16,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -86,12 +85,13 @@ def training_run_dispatch(*, run_id: int, executor: str) -> None:
                 status=Status.FAILED, lock=None, finished_at=timezone.now(),
                 error=f"could not queue the run on the broker: {type(exc).__name__}: {exc}")
     elif executor == "thread":
-        threading.Thread(target=_execute_in_thread, args=(run_id,), name=f"training-{run_id}", daemon=True).start()
+        threading.Thread(target=execute_in_thread, args=(run_id,), name=f"training-{run_id}", daemon=True).start()
     elif executor != "inline":  # inline: the caller runs training_run_execute itself
         raise ValueError(f"unknown TRAINING_EXECUTOR {executor!r}: use celery or thread")
 
 
-def _execute_in_thread(run_id: int) -> None:
+def execute_in_thread(run_id: int) -> None:
+    """training_run_execute as a thread target (the thread executor, `manage.py train` inline)."""
     try:
         training_run_execute(run_id=run_id)
     finally:
@@ -256,13 +256,12 @@ def _train(state: _Run) -> None:
             return
 
         state.stage("refit")
-        if winner.kind != "als":
-            del model  # item-item: nothing to warm-start from; free its similarity first
         if winner.kind == "als":
             refit = fitting.Candidate("als", {**winner.params, "iterations": settings.TRAINING_REFIT_ITERATIONS})
             model = fitting.fit(refit, data.matrix, options=options, progress=state.set_fraction, warm_start=model)
             model.candidate = winner
         else:
+            del model  # item-item: nothing to warm-start from; free its similarity first
             model = fitting.fit(winner, data.matrix, options=options, progress=state.set_fraction)
         del split
 
@@ -337,11 +336,11 @@ def training_tune_start(*, triggered_by: str, budget_seconds: float,
             transaction.on_commit(lambda: tune_model.apply_async(args=[run.pk, budget_seconds]))
         elif executor == "thread":
             transaction.on_commit(lambda: threading.Thread(
-                target=_tune_in_thread, args=(run.pk, budget_seconds), daemon=True).start())
+                target=tune_in_thread, args=(run.pk, budget_seconds), daemon=True).start())
     return run, created
 
 
-def _tune_in_thread(run_id: int, budget_seconds: float) -> None:
+def tune_in_thread(run_id: int, budget_seconds: float) -> None:
     try:
         training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
     finally:
@@ -398,7 +397,7 @@ def model_version_activate(*, version_id: int) -> ModelVersion:
     """Make `version_id` the one active version (also the rollback). The ACTIVE stamp that serving
     processes watch is written only after the transaction commits."""
     version = ModelVersion.objects.select_for_update().get(pk=version_id)
-    if not version.artifact_path or not (Path(version.artifact_path) / artifacts.COMPLETE_MARKER).exists():
+    if not version.artifact_path or not artifacts.is_complete(version.artifact_path):
         why = version.rejected_reason and f" (rejected: {version.rejected_reason})"
         raise ActivationError(f"version {version.pk} has no complete artifact on disk{why or ' (pruned?)'}")
     ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)

@@ -11,7 +11,6 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 from tqdm import tqdm
 
 from recsys.models import TrainingRun
@@ -62,7 +61,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Training run {run.pk}: no training worker, running in this process.")
             if options["verbosity"] < 2:  # the progress bar and the summary say it; -v 2 shows the log
                 logging.getLogger("recsys.services.training").setLevel(logging.WARNING)
-            thread = threading.Thread(target=self._execute, args=(run.pk,), daemon=True)
+            thread = threading.Thread(target=training_services.execute_in_thread, args=(run.pk,), daemon=True)
             thread.start()
         run = self._follow(run.pk)
         self._report(run)
@@ -77,7 +76,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Tuning run {run.pk} ({budget:g}s budget, {executor}).")
         if executor == "inline":
             logging.getLogger("recsys.services.training").setLevel(logging.WARNING)
-            threading.Thread(target=self._execute_tuning, args=(run.pk, budget), daemon=True).start()
+            threading.Thread(target=training_services.tune_in_thread, args=(run.pk, budget), daemon=True).start()
         elif not wait:
             return
         run = self._follow(run.pk)
@@ -91,20 +90,6 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 "Best: " + json.dumps({"kind": best["kind"], **best["params"]}) +
                 " (put it first in CURIO_TRAINING_CANDIDATES)"))
-
-    @staticmethod
-    def _execute_tuning(run_id: int, budget: float) -> None:
-        try:
-            training_services.training_tune_execute(run_id=run_id, budget_seconds=budget)
-        finally:
-            connection.close()
-
-    @staticmethod
-    def _execute(run_id: int) -> None:
-        try:
-            training_services.training_run_execute(run_id=run_id)
-        finally:
-            connection.close()
 
     def _follow(self, run_id: int) -> TrainingRun:
         with tqdm(total=100, unit="%", desc="training", bar_format="{l_bar}{bar}| {n:.0f}/{total}% [{elapsed}]",
