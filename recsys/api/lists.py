@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recsys.auth import WRITE
+from recsys.models.catalog import ID_MAX_LENGTH as ID_MAX
 from recsys.services.shoppers import ShopperNotFound, shopper_merge
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-ID_MAX = 128
 
 
 class ListParams(serializers.Serializer):
@@ -161,7 +161,7 @@ class PersonalListView(_ListView):
                    summary="A shopper's personal list")
     def get(self, request, user_id: str):
         p = _list_params(request)
-        [body] = serve_lists([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id[:ID_MAX],
+        [body] = serve_lists([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id,
                                           p["include_seen"], explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
 
