@@ -234,14 +234,12 @@ def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -
     hist = plan.history
     seen = hist.seen if (plan.personal and hist is not None) else frozenset()
     excluded = frozenset(not_interested) | frozenset(r.item_ids)
-    context = curation_rules.Context(
+    return curation_rules.Context(
         list_type=r.list_type, now=now, placement=r.placement, category=r.category,
         context_item_id=r.item_ids[0] if r.list_type == SIMILAR else "", user_id=r.user_id,
         is_new_shopper=hist is None or not hist.known, seen=seen, include_seen=r.include_seen, excluded=excluded,
+        context_item_ids=frozenset(r.item_ids) if r.list_type == BASKET else frozenset(),
     )
-    if r.list_type == BASKET and hasattr(context, "context_item_ids"):
-        context.context_item_ids = frozenset(r.item_ids)
-    return context
 
 
 def _response(r: ListRequest, u: Uncurated, ranked) -> dict:
