@@ -61,9 +61,6 @@ class LoadedModel:
     def item_col(self, item_id: str) -> int | None:
         return self.item_index.get(item_id)
 
-    def item_id(self, col: int) -> str:
-        return str(self.artifact.item_ids[col])
-
     def array_bytes(self) -> dict[str, int]:
         a = self.artifact
         out = {"sim_data": a.similarity.data.nbytes, "sim_indices": a.similarity.indices.nbytes,
