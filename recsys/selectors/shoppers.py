@@ -45,13 +45,12 @@ def shopper_histories(*, user_ids: list[str], limit: int) -> dict[str, ShopperHi
     One query for a single shopper (index shopper+timestamp), one windowed query for a batch;
     a second query only for shoppers whose history is longer than `limit` (their full seen set).
     """
-    qs = Event.objects.filter(shopper__user_id__in=user_ids) if len(user_ids) > 1 else \
-        Event.objects.filter(shopper__user_id=user_ids[0])
     if len(user_ids) > 1:
-        rows = (qs.annotate(rn=Window(RowNumber(), partition_by=[F("shopper_id")], order_by=F("timestamp").desc()))
+        rows = (Event.objects.filter(shopper__user_id__in=user_ids)
+                .annotate(rn=Window(RowNumber(), partition_by=[F("shopper_id")], order_by=F("timestamp").desc()))
                 .filter(rn__lte=limit).order_by("shopper_id", "-timestamp").values_list(*_COLUMNS))
     else:
-        rows = qs.order_by("-timestamp").values_list(*_COLUMNS)[:limit]
+        rows = Event.objects.filter(shopper__user_id=user_ids[0]).order_by("-timestamp").values_list(*_COLUMNS)[:limit]
     out: dict[str, ShopperHistory] = {}
     for user_id, consent, item_id, type_, value, ts in rows:
         hist = out.get(user_id)
@@ -61,21 +60,24 @@ def shopper_histories(*, user_ids: list[str], limit: int) -> dict[str, ShopperHi
         hist.types.append(type_)
         hist.values.append(value)
         hist.timestamps.append(ts.timestamp())
-    long_ones = [h for h in out.values() if len(h.item_ids) >= limit]
-    for hist in out.values():
-        hist.seen = frozenset(hist.item_ids)
-    if long_ones:
-        seen: dict[str, set[str]] = {h.user_id: set() for h in long_ones}
-        for user_id, item_id in (Event.objects.filter(shopper__user_id__in=list(seen))
-                                 .values_list("shopper__user_id", "item__item_id").distinct()):
-            seen[user_id].add(item_id)
-        for hist in long_ones:
-            hist.seen = frozenset(seen[hist.user_id])
+    _set_seen(list(out.values()), limit)
     return out
 
 
-def shopper_consents(*, user_ids: list[str]) -> dict[str, bool]:
-    return dict(Shopper.objects.filter(user_id__in=user_ids).values_list("user_id", "personalization_consent"))
+def _set_seen(histories: list[ShopperHistory], limit: int) -> None:
+    """Every item each shopper has events for: their recent events, plus one query for the shoppers
+    whose history reached `limit` (older events may name other items)."""
+    for hist in histories:
+        hist.seen = frozenset(hist.item_ids)
+    seen: dict[str, set[str]] = {h.user_id: set() for h in histories if len(h.item_ids) >= limit}
+    if not seen:
+        return
+    for user_id, item_id in (Event.objects.filter(shopper__user_id__in=list(seen))
+                             .values_list("shopper__user_id", "item__item_id").distinct()):
+        seen[user_id].add(item_id)
+    for hist in histories:
+        if hist.user_id in seen:
+            hist.seen = frozenset(seen[hist.user_id])
 
 
 def _single_sql() -> str:
@@ -132,9 +134,6 @@ def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> Serv
         hist.values.append(float(value))
         hist.timestamps.append(ts.timestamp())
     hist.not_interested = frozenset(rejected)
-    hist.seen = frozenset(hist.item_ids)
-    if len(hist.item_ids) >= limit:
-        hist.seen = frozenset(Event.objects.filter(shopper__user_id=user_id)
-                              .values_list("item__item_id", flat=True).distinct())
+    _set_seen([hist], limit)
     reads.history = hist
     return reads
