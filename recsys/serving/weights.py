@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
-from django.conf import settings
 
 from recsys.matrix import SECONDS_PER_DAY, TYPE_CODES, WeightConfig, event_weights
 
@@ -26,13 +25,9 @@ def weight_config(params: dict | None) -> WeightConfig:
     raw = (params or {}).get("weights")
     if isinstance(raw, dict):
         return WeightConfig(**{k: v for k, v in raw.items() if k in _CONFIG_FIELDS})
-    defaults = WeightConfig()
-    return WeightConfig(
-        weights=dict(getattr(settings, "TRAINING_EVENT_WEIGHTS", defaults.weights)),
-        rating_threshold=getattr(settings, "TRAINING_RATING_THRESHOLD", defaults.rating_threshold),
-        half_life_days=getattr(settings, "TRAINING_HALF_LIFE_DAYS", defaults.half_life_days),
-        window_days=getattr(settings, "TRAINING_WINDOW_DAYS", defaults.window_days),
-    )
+    from recsys.services.training import weight_config as training_weight_config
+
+    return training_weight_config()
 
 
 def event_confidences(types: list[str], values: list[float], timestamps: list[float], *, now: float,
