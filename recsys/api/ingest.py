@@ -11,7 +11,13 @@ from rest_framework.views import APIView
 
 from recsys.models import Item
 from recsys.services.ingest import BatchRefused, RowsRejected, events_ingest, items_upsert
-from recsys.validation import EVENT_TYPES
+from recsys.validation import (
+    CATEGORY_MAX_LENGTH,
+    EVENT_TYPES,
+    ID_MAX_LENGTH,
+    RECOMMENDATION_ID_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -22,9 +28,9 @@ class ItemSerializer(serializers.ModelSerializer):
 
 
 class ItemInSerializer(serializers.Serializer):
-    item_id = serializers.CharField(max_length=128)
-    title = serializers.CharField(max_length=500)
-    category = serializers.CharField(max_length=200, required=False)
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False)
     url = serializers.CharField(required=False)
     image_url = serializers.CharField(required=False)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True)
@@ -33,14 +39,14 @@ class ItemInSerializer(serializers.Serializer):
 
 
 class EventInSerializer(serializers.Serializer):
-    user_id = serializers.CharField(max_length=128)
-    item_id = serializers.CharField(max_length=128)
+    user_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
     type = serializers.ChoiceField(choices=EVENT_TYPES)
     value = serializers.FloatField(required=False, help_text="Default 1; required for ratings; 0 to 1,000,000.")
     timestamp = serializers.DateTimeField(required=False, help_text="ISO 8601 or epoch seconds; default: now.")
-    event_id = serializers.CharField(max_length=128, required=False,
+    event_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False,
                                      help_text="Idempotency key; derived from the content when absent.")
-    recommendation_id = serializers.CharField(max_length=64, required=False,
+    recommendation_id = serializers.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH, required=False,
                                               help_text="From a list response, for click attribution.")
 
 

@@ -9,6 +9,7 @@ from recsys.models import FeedbackType, Shopper
 from recsys.models.catalog import ID_MAX_LENGTH
 from recsys.services.feedback import COMMENT_MAX_LENGTH, ItemNotFound, feedback_create
 from recsys.services.privacy import ShopperNotFound, shopper_erase, shopper_export, shopper_set_consent
+from recsys.validation import RECOMMENDATION_ID_MAX_LENGTH
 
 
 class ShopperSerializer(serializers.ModelSerializer):
@@ -27,7 +28,8 @@ class FeedbackInSerializer(serializers.Serializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
     type = serializers.ChoiceField(choices=FeedbackType.choices)
     comment = serializers.CharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True, default="")
-    recommendation_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+    recommendation_id = serializers.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH, required=False,
+                                              allow_blank=True, default="",
                                               help_text="The list's recommendation_id, for attribution.")
 
 
