@@ -36,13 +36,9 @@ class ModelSummary:
 
 def demo_shoppers(*, count: int = 12, pool: int = 60) -> list[ShopperSummary]:
     """The most active of the first `pool` demo shoppers, each with a one-line taste summary."""
-    pks = list(
-        Shopper.objects.filter(user_id__startswith=demo.USER_PREFIX).order_by("user_id").values_list("pk", flat=True)[
-            :pool
-        ]
-    )
+    pool_pks = Shopper.objects.filter(user_id__startswith=demo.USER_PREFIX).order_by("user_id").values("pk")[:pool]
     rows = (
-        Event.objects.filter(shopper_id__in=pks)
+        Event.objects.filter(shopper_id__in=pool_pks)  # a subquery: one round trip
         .values_list("shopper__user_id", "item__category", "type")
         .annotate(n=Count("id"))
     )
