@@ -78,7 +78,10 @@ class Impression(models.Model):
 
     recommendation_id = models.CharField(max_length=64)
     position = models.PositiveSmallIntegerField(help_text="1-based rank in the list.")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    # No database FK constraint, as on Event: the per-row check was most of the server's CPU for an
+    # impression insert. The only writer (services.impressions) joins the catalog and locks those
+    # item rows FOR KEY SHARE, as the check would; deletions cascade in the ORM.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     source = models.CharField(max_length=16, help_text="model, pinned, boosted or popular")
     rule_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="The curation rule that placed it.")
     placement = models.CharField(max_length=64, blank=True, default="")

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from recsys.models import Impression, Item
 from recsys.services.privacy import erased_since
 
 BULK_SIZE = 2000
+_STAGING = "curio_impression_staging"
+_COLUMNS = ("recommendation_id", "position", "source", "rule_id", "placement", "list_type", "model_version",
+            "user_id", "is_control", "created_at")
 
 
 @transaction.atomic
@@ -20,20 +23,42 @@ def impressions_write(*, rows: list[tuple]) -> int:
     """
     if not rows:
         return 0
-    item_pks = dict(Item.objects.filter(item_id__in={r[2] for r in rows}).values_list("item_id", "id"))
     erased = erased_since({r[8] for r in rows if r[8]})
-    objs = []
-    for rec_id, position, item_id, source, rule_id, placement, list_type, version, user_id, control, ts in rows:
-        pk = item_pks.get(item_id)
-        if pk is None:
+    kept = []
+    for row in rows:
+        created_at = datetime.fromtimestamp(float(row[10]), tz=UTC)
+        if row[8] in erased and created_at <= erased[row[8]]:
             continue
-        created_at = datetime.fromtimestamp(float(ts), tz=UTC)
-        if user_id in erased and created_at <= erased[user_id]:
-            continue
-        objs.append(Impression(
-            recommendation_id=rec_id, position=position, item_id=pk, source=source, rule_id=rule_id,
-            placement=placement, list_type=list_type, model_version=version, user_id=user_id,
-            is_control=control, created_at=created_at,
-        ))
+        kept.append((*row[:10], created_at))
+    if connection.vendor == "postgresql":
+        return _copy_insert(kept)
+    item_pks = dict(Item.objects.filter(item_id__in={r[2] for r in kept}).values_list("item_id", "id"))
+    objs = [Impression(recommendation_id=rec_id, position=position, item_id=item_pks[item_id], source=source,
+                       rule_id=rule_id, placement=placement, list_type=list_type, model_version=version,
+                       user_id=user_id, is_control=control, created_at=created_at)
+            for rec_id, position, item_id, source, rule_id, placement, list_type, version, user_id, control, created_at
+            in kept if item_id in item_pks]
     Impression.objects.bulk_create(objs, batch_size=BULK_SIZE)
     return len(objs)
+
+
+def _copy_insert(rows: list[tuple]) -> int:
+    """PostgreSQL: binary COPY into a staging table, then one INSERT ... SELECT that resolves item
+    ids by a join (skipping unknown items). Serving hands over ~10 rows per list, so the ORM's
+    per-object work was most of a list request's CPU; this is about a tenth of it."""
+    table, item_table = (connection.ops.quote_name(m._meta.db_table) for m in (Impression, Item))
+    columns = ", ".join(_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (recommendation_id text, position int2, item_id text, "
+            "source text, rule_id int8, placement text, list_type text, model_version int4, user_id text, "
+            f"is_control bool, created_at timestamptz) ON COMMIT DROP; TRUNCATE {_STAGING}")
+        with cursor.cursor.copy(f"COPY {_STAGING} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "int2", "text", "text", "int8", "text", "text", "int4", "text", "bool",
+                            "timestamptz"])
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}, item_id) SELECT {', '.join('s.' + c for c in _COLUMNS)}, i.id "
+            f"FROM {_STAGING} s JOIN {item_table} i ON i.item_id = s.item_id FOR KEY SHARE OF i")
+        return cursor.rowcount
