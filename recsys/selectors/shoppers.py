@@ -7,6 +7,7 @@ own table names), since round trips, not rows, dominate a list request's DB time
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -80,23 +81,46 @@ def _set_seen(histories: list[ShopperHistory], limit: int) -> None:
             hist.seen = frozenset(seen[hist.user_id])
 
 
-def _single_sql() -> str:
+def _prepared_fetchall(sql: str, params: list) -> list[tuple]:
+    """Run `sql` as a server-side prepared statement on Django's own PostgreSQL connection.
+
+    Django's psycopg cursors bind parameters client-side, so PostgreSQL parsed and planned the
+    serving query on every request (the plan alone took longer than running it). A psycopg cursor
+    that binds server-side and prepares keeps the plan for the connection's life (CONN_MAX_AGE);
+    Django's wrapper around it keeps query logging and execute wrappers working.
+    """
+    from ._prepared import PreparedCursor
+
+    connection.ensure_connection()
+    raw = PreparedCursor(connection.connection)
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _single_sql(limit: int, unavailable_limit: int) -> str:
+    """Only the user id is a parameter: a prepared statement's generic plan must see the other
+    values, or PostgreSQL plans `available = $n` as a scan of the whole catalog."""
     event, shopper, item, feedback = (m._meta.db_table for m in (Event, Shopper, Item, Feedback))
+    not_interested = FeedbackType.NOT_INTERESTED.value
+    assert not_interested.isidentifier()  # inlined as a literal
     return (
         "SELECT * FROM (SELECT 'e' AS kind, s.personalization_consent AS consent, i.item_id AS item_id, "
         "e.type AS type, e.value AS value, e.timestamp AS ts "
         f"FROM {event} e JOIN {shopper} s ON s.id = e.shopper_id JOIN {item} i ON i.id = e.item_id "
-        "WHERE s.user_id = %s ORDER BY e.timestamp DESC LIMIT %s) h "
+        f"WHERE s.user_id = %s ORDER BY e.timestamp DESC LIMIT {limit}) h "
         "UNION ALL "
         "SELECT 'f', s.personalization_consent, i.item_id, NULL, NULL, NULL "
         f"FROM {feedback} f JOIN {shopper} s ON s.id = f.shopper_id JOIN {item} i ON i.id = f.item_id "
-        "WHERE s.user_id = %s AND f.type = %s "
+        f"WHERE s.user_id = %s AND f.type = '{not_interested}' "
         "UNION ALL "
         # The index on `available` makes this cheap; the LIMIT keeps a catalog with many unavailable
         # items from growing every request (past it, the caller asks about its candidates instead).
         # Typed NULLs: PostgreSQL types a derived table's bare NULLs as text, which UNION cannot match.
         "SELECT * FROM (SELECT 'u', available, item_id, CAST(NULL AS VARCHAR(16)), CAST(NULL AS DOUBLE PRECISION), "
-        f"CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM {item} WHERE available = %s LIMIT %s) u"
+        f"CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM {item} WHERE available = FALSE LIMIT {unavailable_limit}) u"
     )
 
 
@@ -110,10 +134,13 @@ class ServingReads:
 def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> ServingReads:
     """One shopper's recent events and "not interested" items, and the catalog's unavailable items
     when there are at most `unavailable_max` of them: one round trip."""
-    with connection.cursor() as cursor:
-        cursor.execute(_single_sql(), [user_id, limit, user_id, FeedbackType.NOT_INTERESTED, False,
-                                       unavailable_max + 1])
-        rows = cursor.fetchall()
+    sql = _single_sql(int(limit), int(unavailable_max) + 1)
+    if connection.vendor == "postgresql":
+        rows = _prepared_fetchall(sql, [user_id, user_id])
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [user_id, user_id])
+            rows = cursor.fetchall()
     unavailable = frozenset(r[2] for r in rows if r[0] == "u")
     reads = ServingReads(None, unavailable if len(unavailable) <= unavailable_max else None)
     rows = [r for r in rows if r[0] != "u"]
