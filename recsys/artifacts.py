@@ -6,6 +6,10 @@ Layout of one version, `MODEL_DIR/<version_id>/`:
     item_ids.npy         unicode array, column j / row j of item arrays belongs to item_ids[j]
     user_factors.npy     float32 (n_users, k)      ALS only
     item_factors.npy     float32 (n_items, k)      ALS only
+    item_norm_order.npy  int64 (n_items,)          ALS: item columns by descending factor norm
+    item_factors_by_norm.npy
+                         float32 (n_items, k)      ALS: item_factors rows in that order (serving's
+                                                   pruned top-k reads it front to back, shared)
     sim_indptr.npy, sim_indices.npy, sim_data.npy
                          CSR (n_items x n_items) top-K item-item similarities (both kinds;
                          for ALS derived from the item factors) used for similar/basket lists
@@ -43,6 +47,14 @@ class Artifact:
     item_factors: np.ndarray | None = None
     params: dict = field(default_factory=dict)
     path: Path | None = None
+    # Derived from item_factors by save(); None for versions written before they existed.
+    item_norm_order: np.ndarray | None = None
+    item_factors_by_norm: np.ndarray | None = None
+
+
+def norm_order(item_factors: np.ndarray) -> np.ndarray:
+    """Item columns by descending factor norm (ties by column)."""
+    return np.argsort(-np.linalg.norm(np.asarray(item_factors, dtype=np.float32), axis=1), kind="stable")
 
 
 def is_complete(path: Path) -> bool:
@@ -71,7 +83,11 @@ def save(artifact: Artifact, model_dir: Path) -> Path:
     if artifact.user_factors is not None:
         np.save(tmp / "user_factors.npy", np.ascontiguousarray(artifact.user_factors, dtype=np.float32))
     if artifact.item_factors is not None:
-        np.save(tmp / "item_factors.npy", np.ascontiguousarray(artifact.item_factors, dtype=np.float32))
+        factors = np.ascontiguousarray(artifact.item_factors, dtype=np.float32)
+        np.save(tmp / "item_factors.npy", factors)
+        order = norm_order(factors)
+        np.save(tmp / "item_norm_order.npy", order.astype(np.int64))
+        np.save(tmp / "item_factors_by_norm.npy", factors[order])
     meta = {"kind": artifact.kind, "version": artifact.version, "params": artifact.params,
             "factors": 0 if artifact.item_factors is None else int(artifact.item_factors.shape[1])}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -99,6 +115,8 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
         )
         uf = path / "user_factors.npy"
         itf = path / "item_factors.npy"
+        by_norm = (path / "item_norm_order.npy", path / "item_factors_by_norm.npy")
+        has_by_norm = all(p.exists() for p in by_norm)
         return Artifact(
             kind=meta["kind"],
             version=int(meta["version"]),
@@ -109,6 +127,8 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
             item_factors=np.load(itf, mmap_mode=mmap_mode) if itf.exists() else None,
             params=meta.get("params", {}),
             path=path,
+            item_norm_order=np.load(by_norm[0], mmap_mode=mmap_mode) if has_by_norm else None,
+            item_factors_by_norm=np.load(by_norm[1], mmap_mode=mmap_mode) if has_by_norm else None,
         )
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable artifact ({exc})") from exc

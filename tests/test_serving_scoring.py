@@ -1,12 +1,14 @@
 """The pure serving core against implicit itself: fold-in, top-k, explanations, item-item scores."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import implicit
 import numpy as np
 import scipy.sparse as sp
 
+from recsys import artifacts
 from recsys.serving import scoring
 from recsys.serving.model_store import IdIndex
 from recsys.serving.popular import rank_counts
@@ -140,3 +142,52 @@ def test_event_confidences_match_the_training_weighting_for_short_and_long_histo
         theirs = event_weights(codes, np.array(values), np.array(stamps), now=now, config=config)
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
         assert (ours[np.array(types) == "odd"] == 0).all()
+
+
+class _RowCounter(np.ndarray):
+    """Counts the rows read through fancy indexing (how the pruned top-k reads factor blocks)."""
+
+    rows = 0
+
+    def __getitem__(self, key):
+        out = np.asarray(super().__getitem__(key))
+        if isinstance(key, np.ndarray | slice):
+            _RowCounter.rows += len(out)
+        return out
+
+
+def test_norm_pruned_top_k_is_exact_and_stops_early():
+    # Power-law norms, as ALS gives a long-tail catalog: the bound should stop well before the end.
+    rng = np.random.default_rng(7)
+    n_items, k = 5000, 30
+    factors = (rng.standard_normal((n_items, 16)) / (np.arange(n_items)[:, None] + 5.0) ** 0.9).astype(np.float32)
+    factors = factors[rng.permutation(n_items)]
+    cols = artifacts.norm_order(factors)
+    order = scoring.NormOrder.of(factors, cols, factors[cols])
+    assert np.all(np.diff(order.norms) <= 0) and order.cols[order.position[123]] == 123
+    scanned = []
+    for trial in range(40):
+        u = rng.standard_normal(16).astype(np.float32)
+        exclude = rng.choice(n_items, 12, replace=False).astype(np.int32) if trial % 2 else None
+        full = factors @ u
+        if exclude is not None:
+            full[exclude] = -np.inf
+        want = np.argsort(-full, kind="stable")[:k]
+        cols, scores = scoring.als_top_pruned(factors, order, u, k, exclude, block=256)
+        assert cols.tolist() == want.tolist()
+        np.testing.assert_allclose(scores, full[want], rtol=1e-5)
+        if exclude is not None:
+            assert not set(cols.tolist()) & set(exclude.tolist())
+        for counted in (replace(order, factors=None), replace(order, factors=order.factors.view(_RowCounter))):
+            _RowCounter.rows = 0  # gathered from item_factors, or sliced from the sorted copy
+            again, _ = scoring.als_top_pruned(factors.view(_RowCounter), counted, u, k, exclude, block=256)
+            assert again.tolist() == cols.tolist()
+            scanned.append(_RowCounter.rows / n_items)
+    assert np.median(scanned) < 0.5, scanned  # exact, yet most of the catalog is never read
+
+
+def test_norm_pruned_top_k_with_few_items_or_negative_scores_scans_everything():
+    factors = np.array([[1.0, 0.0], [0.5, 0.0], [-1.0, 0.0]], dtype=np.float32)
+    order = scoring.NormOrder.of(factors)
+    cols, scores = scoring.als_top_pruned(factors, order, np.array([-1.0, 0.0], dtype=np.float32), 5, block=1)
+    assert cols.tolist() == [2, 1, 0] and scores.tolist() == [1.0, -0.5, -1.0]

@@ -105,15 +105,16 @@ def score_personal(model: LoadedModel, jobs: list[PersonalJob], *, num_threads: 
     factors = model.artifact.item_factors
     folded = [scoring.als_fold_in(factors, model.yty, model.regularization, job.mh.history) for job in jobs]
     plain = [i for i, job in enumerate(jobs) if not job.category]
-    if plain:
-        vectors = np.stack([folded[i][0] for i in plain])
-        if len(plain) == 1:  # the common case: a plain column list is cheaper than a one-row CSR
-            job = jobs[plain[0]]
-            exclude = None if job.include_seen else job.mh.history.cols
-        else:
-            exclude = scoring.exclusion_rows(
-                [scoring.History.empty() if jobs[i].include_seen else jobs[i].mh.history for i in plain],
-                model.n_items)
+    if len(plain) == 1:  # the common case, one list: exact top-k over the items in norm order
+        job = jobs[plain[0]]
+        ids, scores = scoring.als_top_pruned(factors, model.norm_order, folded[plain[0]][0], job.n,
+                                             None if job.include_seen else job.mh.history.cols)
+        _finish_als(model, job, folded[plain[0]][1], ids, scores)
+    elif plain:
+        vectors = np.stack([folded[i][0] for i in plain])  # a batch: one blocked top-k for all rows
+        exclude = scoring.exclusion_rows(
+            [scoring.History.empty() if jobs[i].include_seen else jobs[i].mh.history for i in plain],
+            model.n_items)
         n = max(jobs[i].n for i in plain)
         ids, scores = scoring.als_top(factors, vectors, n, exclude, num_threads=num_threads)
         for row, i in enumerate(plain):

