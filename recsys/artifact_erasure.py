@@ -53,11 +53,13 @@ def erase_rows(version: Path, match: Callable[[np.ndarray], np.ndarray]) -> int:
     return int(rows.size)
 
 
-def erase_user(model_dir: Path, user_id: str) -> dict[str, int]:
-    """Erase one shopper from every version; {version dir name: rows cleared} for versions that had them."""
+def erase_user(model_dir: Path, user_id: str, *also: str) -> dict[str, int]:
+    """Erase one shopper (and the ids merged into it: `also`) from every version;
+    {version dir name: rows cleared} for versions that had them."""
     out = {}
+    wanted = np.array([user_id, *also])
     for version in version_dirs(model_dir):
-        n = erase_rows(version, lambda ids: ids == user_id)
+        n = erase_rows(version, lambda ids: np.isin(ids, wanted))
         if n:
             out[version.name] = n
     return out

@@ -192,3 +192,32 @@ def test_retention_celery_task_runs_the_purge():
     with override_settings(EVENT_RETENTION_DAYS=30):
         assert purge_expired_events.apply().get() == 1
     assert list(Event.objects.values_list("item__item_id", flat=True)) == ["b"]
+
+
+def test_export_and_erasure_follow_a_merged_session(write_api, tmp_path, monkeypatch):
+    from recsys import impressions as impression_buffer
+
+    items("a", "b")
+    event("anon-7", "a")
+    impression("anon-7", "a", rec="before-login")
+    with override_settings(MODEL_DIR=tmp_path):
+        write_artifact(tmp_path, 1, ["anon-7", "u0"], ["a", "b"])  # trained before the login
+        assert write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-7"}, format="json").status_code == 200
+        assert Impression.objects.get(recommendation_id="before-login").user_id == "u1"
+        impression("anon-7", "b", rec="in-flight")  # served to the session, written after the merge
+        data = write_api.get("/api/v1/users/u1/data/").json()
+        assert data["merged_ids"] == ["anon-7"]
+        assert {i["recommendation_id"] for i in data["impressions"]} == {"before-login", "in-flight"}
+
+        buffer = impression_buffer.ImpressionBuffer()
+        monkeypatch.setattr(impression_buffer, "_buffer", buffer)
+        impression_buffer.record_list(recommendation_id="still-buffered", user_id="anon-7",
+                                      items=[{"item_id": "a", "rank": 1, "source": "model"}])
+        assert write_api.delete("/api/v1/users/u1/").status_code == 204
+        buffer.flush()
+        after = artifacts.load(tmp_path / "1", mmap_mode=None)
+    assert not Impression.objects.exists()  # both ids' rows gone, and the buffered one dropped
+    assert list(after.user_ids) == ["", "u0"] and not after.user_factors[0].any()
+    receipts = {r.user_hash: r.counts for r in ErasureReceipt.objects.all()}
+    assert receipts[user_hash("u1")]["impressions"] == 2 and receipts[user_hash("u1")]["merged_ids"] == 1
+    assert receipts[user_hash("anon-7")] == {"merged_into": user_hash("u1")}

@@ -38,8 +38,9 @@ def shopper_set_consent(*, user_id: str, consent: bool) -> Shopper:
 def shopper_export(*, user_id: str) -> dict:
     """Everything stored about one shopper, as JSON-ready data."""
     shopper = Shopper.objects.filter(user_id=user_id).first()
+    aliases = sorted(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else []
     impressions = list(
-        Impression.objects.filter(user_id=user_id)
+        Impression.objects.filter(user_id__in=[user_id, *aliases])
         .order_by("created_at", "recommendation_id", "position")
         .values("recommendation_id", "position", "item__item_id", "source", "rule_id", "placement",
                 "list_type", "model_version", "is_control", "created_at")
@@ -62,7 +63,7 @@ def shopper_export(*, user_id: str) -> dict:
         "personalization_consent": shopper.personalization_consent if shopper else True,
         "created_at": shopper.created_at if shopper else None,
         "updated_at": shopper.updated_at if shopper else None,
-        "merged_ids": sorted(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else [],
+        "merged_ids": aliases,
         "events": [{rename.get(k, k): v for k, v in row.items()} for row in events],
         "feedback": [{rename.get(k, k): v for k, v in row.items()} for row in feedback],
         "impressions": [{rename.get(k, k): v for k, v in row.items()} for row in impressions],
@@ -80,7 +81,10 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
     hashed = user_hash(user_id)
     with transaction.atomic():
         shopper = Shopper.objects.select_for_update().filter(user_id=user_id).first()
-        impressions = Impression.objects.filter(user_id=user_id).delete()[0]
+        # Ids merged into the shopper (anonymous sessions): impressions served under them and model
+        # versions trained before the merge still carry them.
+        aliases = list(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else []
+        impressions = Impression.objects.filter(user_id__in=[user_id, *aliases]).delete()[0]
         events = feedback = 0
         if shopper is not None:
             events = Event.objects.filter(shopper=shopper).delete()[0]
@@ -89,9 +93,13 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
         if shopper is None and not impressions:
             raise ShopperNotFound(user_id)
         receipt = ErasureReceipt.objects.create(
-            user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions}
+            user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
+                                      "merged_ids": len(aliases)}
         )
-    model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, user_id)
+        # A receipt per merged id too: the impression flusher and training check receipts by id hash.
+        ErasureReceipt.objects.bulk_create([ErasureReceipt(user_hash=user_hash(alias), counts={"merged_into": hashed})
+                                            for alias in aliases])
+    model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, user_id, *aliases)
     active = read_active_stamp(settings.MODEL_DIR)
     if model_rows and active is not None:
         # Serving processes re-stat the stamp file: re-writing it (same version) tells them the

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from recsys.models import Event, Shopper, ShopperAlias
+from recsys.models import Event, Impression, Shopper, ShopperAlias
 
 
 class ShopperNotFound(Exception):
@@ -39,6 +39,9 @@ def shopper_merge(*, user_id: str, from_user_id: str) -> dict:
         source.delete()
         # Aliases of the source moved with the loop above; the source's own id becomes one too.
         ShopperAlias.objects.update_or_create(alias_user_id=from_user_id, defaults={"shopper": target})
+    # Lists served to the session become the shopper's (export and erasure find them by user id);
+    # impressions still buffered arrive under the old id, which export and erasure follow as an alias.
+    Impression.objects.filter(user_id=from_user_id).update(user_id=user_id)
     return {"user_id": target.user_id, "personalization_consent": target.personalization_consent,
             "merged_from": from_user_id, "moved_events": moved,
             "events": Event.objects.filter(shopper=target).count()}
