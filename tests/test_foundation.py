@@ -34,3 +34,26 @@ def test_schema_and_docs_served_without_token(client, db):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content.lower()
     assert b"cdn.jsdelivr" not in docs.content
+
+
+@pytest.mark.django_db
+def test_readyz_reports_the_model_this_process_serves(client, tmp_path, settings):
+    from recsys import artifacts
+
+    from .serving_world import reset_serving_caches
+    from .trust_helpers import write_artifact
+
+    settings.MODEL_DIR = tmp_path
+    write_artifact(tmp_path, 3, ["u1"], ["a", "b"])
+    artifacts.write_active_stamp(tmp_path, 3)
+    reset_serving_caches()
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["components"]["model"] == {"status": "ok", "version": 3, "kind": "als"}
+
+    (tmp_path / "3" / "item_factors.npy").write_bytes(b"not a numpy file")  # corrupt: popular lists serve
+    reset_serving_caches()
+    response = client.get("/readyz")
+    model = response.json()["components"]["model"]
+    assert response.status_code == 200 and model["status"] == "degraded" and model["version"] == 3
+    reset_serving_caches()
