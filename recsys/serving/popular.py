@@ -15,8 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from recsys.matrix import WeightConfig
 from recsys.selectors import items as item_selectors
+
+from .weights import weight_config
 
 BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
 TAIL = 500
@@ -69,7 +70,8 @@ class PopularCache:
                 windows = [now - timedelta(days=1), now - timedelta(days=7),
                            now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
                 rows = item_selectors.event_counts_by_item(windows=windows)
-                self._ranking = rank_counts(rows, type_weights=WeightConfig().weights)
+                # The type weights training uses (TRAINING_EVENT_WEIGHTS), as the README says.
+                self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
                 self._ranking.computed_at = time.monotonic()
                 self._tails = {}
             return self._ranking
