@@ -221,3 +221,17 @@ def test_export_and_erasure_follow_a_merged_session(write_api, tmp_path, monkeyp
     receipts = {r.user_hash: r.counts for r in ErasureReceipt.objects.all()}
     assert receipts[user_hash("u1")]["impressions"] == 2 and receipts[user_hash("u1")]["merged_ids"] == 1
     assert receipts[user_hash("anon-7")] == {"merged_into": user_hash("u1")}
+
+
+def test_merging_a_session_that_is_someone_elses_leaves_its_impressions(write_api):
+    items("a")
+    event("anon-8", "a")
+    assert write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-8"}, format="json").status_code == 200
+    impression("anon-8", "a", rec="late")  # written under the session id after the first merge
+    event("u2", "a")
+    # A second shopper naming the same (already merged) session must not take u1's rows.
+    assert write_api.post("/api/v1/users/u2/merge/", {"from_user_id": "anon-8"}, format="json").status_code == 200
+    assert Impression.objects.get(recommendation_id="late").user_id == "anon-8"
+    # The rightful owner repeating the merge does collect them.
+    assert write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-8"}, format="json").status_code == 200
+    assert Impression.objects.get(recommendation_id="late").user_id == "u1"
