@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,17 +301,24 @@ def memory(pid: int, model_path: Path) -> dict:
             "model_pss": mapped_pss}
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the given processes (seconds)."""
+def cpu_times(pids: list[int]) -> dict[int, float]:
+    """utime + stime (seconds) of each of the given processes that is still running."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:  # a backend that closed its connection (CONN_MAX_AGE) mid-phase
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_ms_per_request(pids: list[int], before: dict[int, float], requests: int) -> float:
+    """CPU the processes alive at both ends spent since `before`, per request (ms)."""
+    after = cpu_times(pids)
+    spent = sum(after[p] - before[p] for p in before.keys() & after.keys())
+    return spent / max(requests, 1) * 1000
 
 
 def postgres_pids() -> list[int]:
@@ -569,8 +577,6 @@ def main() -> None:
     try:
         for _ in range(100):
             try:
-                import urllib.request
-
                 urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1).read()
                 break
             except OSError:
@@ -586,20 +592,19 @@ def main() -> None:
         artifacts.write_active_stamp(model_dir, version)
         time.sleep(1.5)
         warm = load("recs", users, token, 20)  # steady state: model pages and item cards warm
+        load("raw", users, token, 3)  # the floor's connections and prepared statements too
         health = load("healthz", users, token, args.seconds)
-        import urllib.request
-
         pg = postgres_pids()
-        cpu0, pg0 = cpu_seconds(workers), cpu_seconds(pg)
+        cpu0, pg0 = cpu_times(workers), cpu_times(pg)
         recs = load("recs", users, token, args.seconds)
-        recs["worker_cpu_ms"] = (cpu_seconds(workers) - cpu0) / max(recs["requests"], 1) * 1000
-        recs["pg_cpu_ms"] = (cpu_seconds(pg) - pg0) / max(recs["requests"], 1) * 1000
-        cpu0 = cpu_seconds(workers)
+        recs["worker_cpu_ms"] = cpu_ms_per_request(workers, cpu0, recs["requests"])
+        recs["pg_cpu_ms"] = cpu_ms_per_request(pg, pg0, recs["requests"])
+        cpu0 = cpu_times(workers)
         floor = load("raw", users, token, args.seconds)
-        floor["worker_cpu_ms"] = (cpu_seconds(workers) - cpu0) / max(floor["requests"], 1) * 1000
-        cpu0 = cpu_seconds(workers)
+        floor["worker_cpu_ms"] = cpu_ms_per_request(workers, cpu0, floor["requests"])
+        cpu0 = cpu_times(workers)
         pop = load("popular", users, token, args.seconds)
-        pop["worker_cpu_ms"] = (cpu_seconds(workers) - cpu0) / max(pop["requests"], 1) * 1000
+        pop["worker_cpu_ms"] = cpu_ms_per_request(workers, cpu0, pop["requests"])
         curation_phases: dict[bool, list[dict]] = {False: [], True: []}
         enabled = False
         for want in (False, True) * ROUNDS:  # alternating, so drift in the machine's load hits both
@@ -618,8 +623,6 @@ def main() -> None:
         set_rules_enabled(False)
         health2 = load("healthz", users, token, args.seconds)
         after = {p: memory(p, model_path) for p in workers}
-        import urllib.request
-
         req = urllib.request.Request(f"http://127.0.0.1:{PORT}/api/v1/users/{users[0]}/recommendations/",
                                      headers={"Authorization": f"Token {token}"})
         sample_body = json.loads(urllib.request.urlopen(req).read())

@@ -191,3 +191,36 @@ def test_norm_pruned_top_k_with_few_items_or_negative_scores_scans_everything():
     order = scoring.NormOrder.of(factors)
     cols, scores = scoring.als_top_pruned(factors, order, np.array([-1.0, 0.0], dtype=np.float32), 5, block=1)
     assert cols.tolist() == [2, 1, 0] and scores.tolist() == [1.0, -0.5, -1.0]
+    assert scoring.als_top_pruned(factors, order, np.array([1.0, 0.0], dtype=np.float32), 0)[0].size == 0
+
+
+def test_by_norm_files_that_do_not_fit_the_factors_are_ignored(tmp_path, caplog):
+    from recsys.serving.model_store import load_model
+
+    rng = np.random.default_rng(3)
+    n_items = 300
+    factors = (rng.standard_normal((n_items, 8)) / (np.arange(n_items)[:, None] + 1.0)).astype(np.float32)
+    art = artifacts.Artifact(kind="als", version=1, user_ids=np.array(["u"]), item_ids=np.array(
+        [f"i{j}" for j in range(n_items)]), similarity=sp.csr_matrix((n_items, n_items), dtype=np.float32),
+        user_factors=np.zeros((1, 8), np.float32), item_factors=factors, params={})
+    path = artifacts.save(art, tmp_path)
+    good = load_model(path).norm_order
+    good = replace(good, cols=np.array(good.cols), factors=np.array(good.factors))  # off the maps we overwrite
+    assert np.array_equal(good.cols, artifacts.norm_order(factors)) and good.factors is not None
+    u = rng.standard_normal(8).astype(np.float32)
+    want = np.argsort(-(factors @ u), kind="stable")[:10]
+    broken = {  # a repeated column, a shorter order, and rows from another model
+        "item_norm_order.npy": np.r_[good.cols[:-1], good.cols[0]],
+        "item_factors_by_norm.npy": good.factors[: n_items // 2],
+    }
+    for name, bad in broken.items():
+        backup = np.load(path / name)
+        np.save(path / name, bad)
+        with caplog.at_level("WARNING", logger="recsys.serving.model_store"):
+            order = load_model(path).norm_order
+        assert "do not fit" in caplog.text and order.factors is None
+        assert scoring.als_top_pruned(factors, order, u, 10)[0].tolist() == want.tolist()
+        np.save(path / name, backup)
+        caplog.clear()
+    np.save(path / "item_factors_by_norm.npy", good.factors[::-1])
+    assert load_model(path).norm_order.factors is None

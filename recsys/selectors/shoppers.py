@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
@@ -135,7 +136,7 @@ def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> Serv
     """One shopper's recent events and "not interested" items, and the catalog's unavailable items
     when there are at most `unavailable_max` of them: one round trip."""
     sql = _single_sql(int(limit), int(unavailable_max) + 1)
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
         rows = _prepared_fetchall(sql, [user_id, user_id])
     else:
         with connection.cursor() as cursor:

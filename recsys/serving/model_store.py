@@ -103,9 +103,28 @@ def load_model(path: Path) -> LoadedModel:
         if art.item_factors.shape[0] != len(art.item_ids):
             raise artifacts.ArtifactError(f"{path}: item factors do not match item ids")
         model.yty = scoring.gram(art.item_factors)  # once per version, not per request
-        art.item_norm_order, art.item_factors_by_norm = _plain(art.item_norm_order), _plain(art.item_factors_by_norm)
-        model.norm_order = scoring.NormOrder.of(art.item_factors, art.item_norm_order, art.item_factors_by_norm)
+        model.norm_order = _norm_order(art, path)
     return model
+
+
+def _is_permutation(cols: np.ndarray, n: int) -> bool:
+    return cols.shape == (n,) and (n == 0 or (0 <= cols.min() and cols.max() < n
+                                               and np.bincount(cols, minlength=n).max() == 1))
+
+
+def _norm_order(art: artifacts.Artifact, path: Path) -> scoring.NormOrder:
+    """The pruned top-k's scan order from the artifact's derived files, or computed from the item
+    factors when they are missing or don't fit them (a wrong order would silently drop items)."""
+    cols, by_norm = _plain(art.item_norm_order), _plain(art.item_factors_by_norm)
+    if cols is not None and by_norm is not None:
+        factors = art.item_factors
+        probe = np.linspace(0, len(factors) - 1, 16).astype(np.int64) if len(factors) else np.zeros(0, np.int64)
+        if not (_is_permutation(cols, len(factors)) and by_norm.shape == factors.shape
+                and np.array_equal(by_norm[probe], factors[cols[probe]])):
+            log.warning("%s: item_norm_order/item_factors_by_norm do not fit the item factors; "
+                        "computing the order instead", path)
+            cols = by_norm = None
+    return scoring.NormOrder.of(art.item_factors, cols, by_norm)
 
 
 class ModelStore:

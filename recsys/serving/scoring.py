@@ -114,8 +114,11 @@ def als_top_pruned(item_factors, order: NormOrder, user_vector: np.ndarray, n: i
     factor matrix; that memory traffic, not arithmetic, was the top-k's cost. Returns (cols, scores)
     best first, at most n, never an `exclude` column.
     """
+    if n <= 0:
+        return order.cols[:0], np.zeros(0, dtype=np.float32)
     u = np.ascontiguousarray(user_vector, dtype=np.float32)
-    bound = float(np.linalg.norm(u))
+    # A hair above |u|, so float32 rounding of the scores can't stop the scan one block early.
+    bound = float(np.linalg.norm(u)) * (1 + 1e-5)
     total = len(order.cols)
     skip = np.sort(order.position[np.asarray(exclude, dtype=np.int64)]) if exclude is not None and len(exclude) \
         else np.zeros(0, dtype=np.int64)
