@@ -419,3 +419,17 @@ def test_not_interested_items_are_left_out_of_single_and_batch_lists(read_api, a
     batch = read_api.post("/api/v1/recommendations/batch/", {"user_ids": ["garden-fan-2", "garden-fan-3"],
                                                              "limit": 5}, format="json").json()
     assert not set(rejected) & set(ids(batch["results"][0]))
+
+
+def test_recommendation_ids_are_uuid7_hex_in_time_order():
+    import time
+    import uuid
+
+    from recsys.serving.lists import new_recommendation_id
+
+    first = [new_recommendation_id() for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_recommendation_id()
+    assert len(set(first)) == 1000 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in first)
+    assert {uuid.UUID(i).version for i in first} == {7} and later > max(first)
+    assert abs(int(later[:12], 16) - time.time() * 1000) < 5000  # the leading 48 bits are the time in ms

@@ -8,6 +8,7 @@ own table names), since round trips, not rows, dominate a list request's DB time
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -88,16 +89,19 @@ def _prepared_fetchall(sql: str, params: list) -> list[tuple]:
     Django's psycopg cursors bind parameters client-side, so PostgreSQL parsed and planned the
     serving query on every request (the plan alone took longer than running it). A psycopg cursor
     that binds server-side and prepares keeps the plan for the connection's life (CONN_MAX_AGE);
-    Django's wrapper around it keeps query logging and execute wrappers working.
+    Django's wrapper around it keeps execute wrappers and error translation working.
     """
     from ._prepared import PreparedCursor
 
     connection.ensure_connection()
-    raw = PreparedCursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
-    with wrap(raw) as cursor:
+    started = time.monotonic()
+    with connection.make_cursor(PreparedCursor(connection.connection)) as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if connection.queries_logged:  # Django's debug cursor can't read a prepared statement's text back
+        connection.queries_log.append({"sql": connection.ops.compose_sql(sql, params),
+                                       "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 @functools.cache

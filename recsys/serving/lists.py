@@ -9,6 +9,8 @@ call (the admin preview's algorithm column and the `raw=true` lists are built fr
 """
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -242,6 +244,16 @@ def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -
     )
 
 
+def new_recommendation_id() -> str:
+    """32 hex digits laid out as a UUIDv7: milliseconds first, then random bits. Impressions are
+    indexed by this id, and time-ordered keys go in at the index's right edge instead of dirtying a
+    random page of it per row."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 random bits, 74 kept
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & (2**62 - 1))
+    return uuid.UUID(int=value).hex
+
+
 def _response(r: ListRequest, u: Uncurated, ranked) -> dict:
     cards = u.cards
     items = []
@@ -255,7 +267,7 @@ def _response(r: ListRequest, u: Uncurated, ranked) -> dict:
         items.append(entry)
     body = {
         "user_id": r.user_id or None,
-        "recommendation_id": uuid.uuid4().hex,
+        "recommendation_id": new_recommendation_id(),
         "model_version": u.model_version,
         "placement": r.placement or None,
         "items": items,
