@@ -149,12 +149,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 # The serving query runs as a server-side prepared statement (planned once per connection). Turn it
 # off behind a pooler that hands one client's statements to different server sessions (PgBouncer in
-# transaction mode before 1.21, without max_prepared_statements).
+# transaction mode before 1.21, or without max_prepared_statements).
 DB_PREPARED_STATEMENTS = env_bool("CURIO_DB_PREPARE", True)
-if IS_POSTGRES and DB_PREPARED_STATEMENTS:
-    # Django turns psycopg's preparing off (threshold None), which also ignores prepare=True. Django's own
-    # cursors bind client-side and never prepare, so this reaches only the serving query's cursor.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery -----------------------------------------------------------

@@ -31,3 +31,25 @@ def test_serving_reads_prepare_on_postgres_unless_switched_off(require_postgres,
         assert reads.history.item_ids == ["b", "a"] and reads.history.types == ["purchase", "view"]
         assert reads.unavailable == frozenset()
     assert prepared_serving_statements() - before == (1 if prepare else 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vanished_prepared_statement_costs_one_reconnect_not_errors(require_postgres, settings, caplog):
+    settings.DB_PREPARED_STATEMENTS = True
+    items("a")
+    event("u1", "a")
+    assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]
+    assert prepared_serving_statements() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL or a new server session does
+    before = connection.connection
+    with caplog.at_level("WARNING", logger="recsys.selectors.shoppers"):
+        assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]
+    assert "CURIO_DB_PREPARE=0" in caplog.text and connection.connection is not before
+    assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]  # prepared again, on the new session
+    assert prepared_serving_statements() == 1
+
+
+def test_preparing_leaves_the_connection_as_django_set_it(require_postgres):
+    serving_reads(user_id="nobody", limit=50)
+    assert connection.connection.prepare_threshold is None  # ORM queries stay unprepared and untracked

@@ -209,18 +209,22 @@ def test_by_norm_files_that_do_not_fit_the_factors_are_ignored(tmp_path, caplog)
     assert np.array_equal(good.cols, artifacts.norm_order(factors)) and good.factors is not None
     u = rng.standard_normal(8).astype(np.float32)
     want = np.argsort(-(factors @ u), kind="stable")[:10]
-    broken = {  # a repeated column, a shorter order, and rows from another model
-        "item_norm_order.npy": np.r_[good.cols[:-1], good.cols[0]],
-        "item_factors_by_norm.npy": good.factors[: n_items // 2],
-    }
-    for name, bad in broken.items():
-        backup = np.load(path / name)
-        np.save(path / name, bad)
+    broken = [  # a repeated column, floats, an order that is not by norm (with rows to match), a shorter copy
+        {"item_norm_order.npy": np.r_[good.cols[:-1], good.cols[0]]},
+        {"item_norm_order.npy": good.cols.astype(np.float64)},
+        {"item_norm_order.npy": good.cols[::-1].copy(), "item_factors_by_norm.npy": good.factors[::-1].copy()},
+        {"item_factors_by_norm.npy": good.factors[: n_items // 2]},
+    ]
+    for files in broken:
+        backups = {name: np.load(path / name) for name in files}
+        for name, bad in files.items():
+            np.save(path / name, bad)
         with caplog.at_level("WARNING", logger="recsys.serving.model_store"):
             order = load_model(path).norm_order
-        assert "do not fit" in caplog.text and order.factors is None
+        assert "do not fit" in caplog.text and order.factors is None, files.keys()
         assert scoring.als_top_pruned(factors, order, u, 10)[0].tolist() == want.tolist()
-        np.save(path / name, backup)
+        for name, backup in backups.items():
+            np.save(path / name, backup)
         caplog.clear()
     np.save(path / "item_factors_by_norm.npy", good.factors[::-1])
     assert load_model(path).norm_order.factors is None

@@ -235,3 +235,10 @@ def test_merging_a_session_that_is_someone_elses_leaves_its_impressions(write_ap
     # The rightful owner repeating the merge does collect them.
     assert write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-8"}, format="json").status_code == 200
     assert Impression.objects.get(recommendation_id="late").user_id == "u1"
+
+
+def test_merging_a_session_that_was_only_shown_lists_takes_its_impressions(write_api):
+    event("u1", "a")
+    impression("anon-9", "a", rec="shown")  # no events, so no Shopper row for the session
+    assert write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-9"}, format="json").status_code == 200
+    assert Impression.objects.get(recommendation_id="shown").user_id == "u1"

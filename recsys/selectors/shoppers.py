@@ -8,17 +8,20 @@ own table names), since round trips, not rows, dominate a list request's DB time
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils.dateparse import parse_datetime
 
 from recsys.models import Event, Feedback, FeedbackType, Item, Shopper
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,19 +92,35 @@ def _prepared_fetchall(sql: str, params: list) -> list[tuple]:
     Django's psycopg cursors bind parameters client-side, so PostgreSQL parsed and planned the
     serving query on every request (the plan alone took longer than running it). A psycopg cursor
     that binds server-side and prepares keeps the plan for the connection's life (CONN_MAX_AGE);
-    Django's wrapper around it keeps execute wrappers and error translation working.
+    Django's wrapper around it keeps execute wrappers and error translation working. A statement
+    that became unusable (see `_prepared.STALE`) costs one reconnect, not an error per request.
     """
-    from ._prepared import PreparedCursor
+    from ._prepared import STALE, PreparedCursor, preparing
 
     connection.ensure_connection()
     started = time.monotonic()
-    with connection.make_cursor(PreparedCursor(connection.connection)) as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    try:
+        with preparing(connection.connection), connection.make_cursor(
+                PreparedCursor(connection.connection)) as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    except DatabaseError as exc:
+        if not isinstance(exc.__cause__, STALE) or connection.in_atomic_block:
+            raise
+        log.warning("serving query: the prepared statement is unusable (%s); reconnecting. Behind a pooler "
+                    "that does not keep prepared statements, set CURIO_DB_PREPARE=0.", exc)
+        connection.close()  # a new server session; psycopg forgets the statement with the old one
+        return _plain_fetchall(sql, params)
     if connection.queries_logged:  # Django's debug cursor can't read a prepared statement's text back
         connection.queries_log.append({"sql": connection.ops.compose_sql(sql, params),
                                        "time": f"{time.monotonic() - started:.3f}"})
     return rows
+
+
+def _plain_fetchall(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 @functools.cache
@@ -140,12 +159,9 @@ def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> Serv
     """One shopper's recent events and "not interested" items, and the catalog's unavailable items
     when there are at most `unavailable_max` of them: one round trip."""
     sql = _single_sql(int(limit), int(unavailable_max) + 1)
-    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
-        rows = _prepared_fetchall(sql, [user_id, user_id])
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [user_id, user_id])
-            rows = cursor.fetchall()
+    fetch = _prepared_fetchall if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS \
+        else _plain_fetchall
+    rows = fetch(sql, [user_id, user_id])
     unavailable = frozenset(r[2] for r in rows if r[0] == "u")
     reads = ServingReads(None, unavailable if len(unavailable) <= unavailable_max else None)
     rows = [r for r in rows if r[0] != "u"]

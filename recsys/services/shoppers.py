@@ -41,8 +41,9 @@ def shopper_merge(*, user_id: str, from_user_id: str) -> dict:
         ShopperAlias.objects.update_or_create(alias_user_id=from_user_id, defaults={"shopper": target})
     # Lists served to the session become the shopper's (export and erasure find them by user id);
     # impressions still buffered arrive under the old id, which export and erasure follow as an alias.
-    # Only when the session is (now) this shopper's: an id merged into someone else keeps its rows.
-    if source is not None or ShopperAlias.objects.filter(alias_user_id=from_user_id, shopper=target).exists():
+    # A session that was only shown lists (no Shopper row) moves too; one merged into someone else
+    # keeps its rows for that shopper.
+    if not ShopperAlias.objects.filter(alias_user_id=from_user_id).exclude(shopper=target).exists():
         Impression.objects.filter(user_id=from_user_id).update(user_id=user_id)
     return {"user_id": target.user_id, "personalization_consent": target.personalization_consent,
             "merged_from": from_user_id, "moved_events": moved,

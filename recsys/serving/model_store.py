@@ -108,23 +108,26 @@ def load_model(path: Path) -> LoadedModel:
 
 
 def _is_permutation(cols: np.ndarray, n: int) -> bool:
-    return cols.shape == (n,) and (n == 0 or (0 <= cols.min() and cols.max() < n
-                                               and np.bincount(cols, minlength=n).max() == 1))
+    return cols.shape == (n,) and np.issubdtype(cols.dtype, np.integer) and (
+        n == 0 or (0 <= cols.min() and cols.max() < n and np.bincount(cols, minlength=n).max() == 1))
 
 
 def _norm_order(art: artifacts.Artifact, path: Path) -> scoring.NormOrder:
     """The pruned top-k's scan order from the artifact's derived files, or computed from the item
     factors when they are missing or don't fit them (a wrong order would silently drop items)."""
     cols, by_norm = _plain(art.item_norm_order), _plain(art.item_factors_by_norm)
-    if cols is not None and by_norm is not None:
-        factors = art.item_factors
-        probe = np.linspace(0, len(factors) - 1, 16).astype(np.int64) if len(factors) else np.zeros(0, np.int64)
-        if not (_is_permutation(cols, len(factors)) and by_norm.shape == factors.shape
-                and np.array_equal(by_norm[probe], factors[cols[probe]])):
-            log.warning("%s: item_norm_order/item_factors_by_norm do not fit the item factors; "
-                        "computing the order instead", path)
-            cols = by_norm = None
-    return scoring.NormOrder.of(art.item_factors, cols, by_norm)
+    if cols is None or by_norm is None:
+        return scoring.NormOrder.of(art.item_factors)
+    factors = art.item_factors
+    probe = np.linspace(0, len(factors) - 1, 16).astype(np.int64) if len(factors) else np.zeros(0, np.int64)
+    if _is_permutation(cols, len(factors)) and by_norm.shape == factors.shape \
+            and np.array_equal(by_norm[probe], factors[cols[probe]]):
+        order = scoring.NormOrder.of(factors, cols, by_norm)
+        if np.all(order.norms[:-1] >= order.norms[1:]):  # the scan's stopping bound relies on it
+            return order
+    log.warning("%s: item_norm_order/item_factors_by_norm do not fit the item factors; computing the order "
+                "instead", path)
+    return scoring.NormOrder.of(factors)
 
 
 class ModelStore:
