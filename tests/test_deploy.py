@@ -51,6 +51,14 @@ def test_debug_off_requires_a_secret_key(tmp_path):
     assert result.returncode != 0 and "SECRET_KEY is required" in result.stderr
 
 
+def test_makemigrations_check_needs_no_secret_key(tmp_path):
+    env = production_env(tmp_path)
+    env.pop("SECRET_KEY")
+    result = manage(env, "makemigrations", "--check", "--dry-run", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
 @pytest.mark.slow
 def test_debug_off_serves_plain_http_on_localhost(tmp_path):
     env = production_env(tmp_path)
