@@ -75,7 +75,7 @@ def train_and_activate(model_dir: Path) -> int:
     import scipy.sparse as sp
     from django.utils import timezone
 
-    from recsys import artifacts
+    from recsys.ml import artifacts
     from recsys.models import Event, ModelVersion
 
     rows = list(Event.objects.filter(item__item_id__startswith="bi-")
@@ -135,9 +135,9 @@ def main() -> None:
     from django.db import connection
     from django.test import Client, override_settings
 
-    from recsys import impressions
+    from recsys.analytics import impression_buffer as impressions
+    from recsys.clients.services import api_client_create
     from recsys.models import Impression
-    from recsys.services.clients import api_client_create
 
     call_command("migrate", verbosity=0)
     t0 = time.perf_counter()

@@ -139,7 +139,7 @@ def extract_matrix():
     import scipy.sparse as sp
     from django.db import connection
 
-    from recsys.matrix import TYPE_CODES, event_weights
+    from recsys.ml.matrix import TYPE_CODES, event_weights
     from recsys.serving.weights import weight_config
 
     with connection.cursor() as cur:
@@ -170,7 +170,7 @@ def train(model_dir: Path, m, user_ids, item_ids):
     import numpy as np
     import scipy.sparse as sp
 
-    from recsys import artifacts
+    from recsys.ml import artifacts
     from recsys.models import ModelVersion
 
     als = implicit.cpu.als.AlternatingLeastSquares(factors=FACTORS, regularization=PARAMS["regularization"],
@@ -397,7 +397,7 @@ def model_part_vs_raw(users: list[str], m, als) -> None:
     from django.utils import timezone
     from threadpoolctl import threadpool_limits
 
-    from recsys.selectors.shoppers import shopper_histories
+    from recsys.catalog.selectors import shopper_histories
     from recsys.serving import candidates as cand_mod
     from recsys.serving.model_store import active_model
 
@@ -541,9 +541,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     ensure_data()
-    from recsys import artifacts
+    from recsys.clients.services import api_client_create
+    from recsys.ml import artifacts
     from recsys.models import Shopper
-    from recsys.services.clients import api_client_create
 
     t = time.perf_counter()
     m, user_ids, item_ids = extract_matrix()

@@ -112,7 +112,7 @@ def child_run() -> None:
     from django.conf import settings
 
     from recsys.models import ModelVersion
-    from recsys.services import training as svc
+    from recsys.training import services as svc
 
     settings.MODEL_DIR = Path(os.environ["BENCH_MODEL_DIR"])
     ModelVersion.objects.filter(is_active=True).update(is_active=False)  # compare against no active model
@@ -157,10 +157,10 @@ def main() -> None:
     import numpy as np
     from implicit.als import AlternatingLeastSquares
 
-    from recsys import fitting
-    from recsys import matrix as mx
-    from recsys.selectors import training as selectors
-    from recsys.services.training import weight_config
+    from recsys.ml import fitting
+    from recsys.ml import matrix as mx
+    from recsys.training import selectors
+    from recsys.training.config import weight_config
 
     threads = settings.TRAINING_NUM_THREADS
     print(f"machine: {os.cpu_count()} CPUs, implicit num_threads={threads}, BLAS 1 thread, use_gpu=False; "

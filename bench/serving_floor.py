@@ -33,7 +33,7 @@ def _model():
         if not _state:
             from django.conf import settings
 
-            from recsys import artifacts
+            from recsys.ml import artifacts
 
             version = artifacts.read_active_stamp(settings.MODEL_DIR)
             art = artifacts.load(artifacts.version_dir(settings.MODEL_DIR, version), mmap_mode="c")

@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from recsys.ml.events import EVENT_KINDS, weight_setting_name
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # runtime files of the embedded default (SQLite, queue, models)
 VAR_DIR.mkdir(exist_ok=True)
@@ -96,7 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "recsys.api.guards.ApiInputGuardMiddleware",
+    "recsys.http.guards.ApiInputGuardMiddleware",
 ]
 # The token REST API (paths under API_PREFIX) runs through its own, shorter chain (config/wsgi.py):
 # it has no sessions, cookies, CSRF forms, messages or admin history users, and those middlewares
@@ -106,7 +108,7 @@ API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "recsys.api.guards.ApiInputGuardMiddleware",
+    "recsys.http.guards.ApiInputGuardMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -225,12 +227,12 @@ API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "100000/min")
 # for at most this many seconds; 0 looks every request up in the DB).
 TOKEN_CACHE_SECONDS = env_float("CURIO_TOKEN_CACHE_SECONDS", 5.0)
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["recsys.auth.ApiTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["recsys.auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["recsys.auth.ClientRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["recsys.clients.auth.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["recsys.clients.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["recsys.clients.auth.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"client": API_THROTTLE_RATE or None},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["recsys.api.guards.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["recsys.http.guards.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -244,7 +246,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The token scheme is described by recsys.auth.ApiTokenScheme.
+    # The token scheme is described by recsys.clients.auth.ApiTokenScheme.
 }
 
 # --- Curio --------------------------------------------------------------------------
@@ -275,7 +277,7 @@ CONTROL_SHARE = env_float("CURIO_CONTROL_SHARE", 0.0 if TESTING else 0.05)
 PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5)
 # Model card: warn when a figure worsens by more than this fraction against the previous version.
 MODEL_CARD_WARN_THRESHOLD = env_float("CURIO_MODEL_CARD_WARN_THRESHOLD", 0.10)
-CELERY_IMPORTS = ("recsys.tasks_trust",)
+CELERY_IMPORTS = ("recsys.training.tasks",)
 
 # --- serving ---------------------------------------------------------------------------
 # How often a serving process stat()s MODEL_DIR/ACTIVE for a newly activated version.
@@ -297,13 +299,7 @@ SERVING_NUM_THREADS = env_int("CURIO_SERVING_NUM_THREADS", 1)
 
 # --- training (README "Training") ----------------------------------------------------------
 # Confidence per event type; a rating counts only at or above the threshold.
-TRAINING_EVENT_WEIGHTS = {
-    "view": env_float("CURIO_WEIGHT_VIEW", 1.0),
-    "click": env_float("CURIO_WEIGHT_CLICK", 2.0),
-    "add_to_cart": env_float("CURIO_WEIGHT_ADD_TO_CART", 4.0),
-    "purchase": env_float("CURIO_WEIGHT_PURCHASE", 8.0),
-    "rating": env_float("CURIO_WEIGHT_RATING", 4.0),
-}
+TRAINING_EVENT_WEIGHTS = {kind.name: env_float(weight_setting_name(kind.name), kind.weight) for kind in EVENT_KINDS}
 TRAINING_RATING_THRESHOLD = env_float("CURIO_RATING_THRESHOLD", 4.0)
 # An event this many days old counts half (0: no decay); events older than the window are left out
 # (0: no window). A shop's last year is the normal input, so both default to well over a year.

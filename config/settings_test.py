@@ -1,11 +1,20 @@
 """Settings for the test suite: the real settings, with test-run defaults for the environment.
 
 Tests never inherit a developer's Redis by accident: Redis tests use CURIO_TEST_REDIS_URL.
+Tests never see a developer's models either: MODEL_DIR is a fresh temporary folder per test run,
+handed to the servers and workers the tests start (they inherit CURIO_TEST_MODEL_DIR).
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("DEBUG", "1")
 os.environ["CURIO_TESTING"] = "1"
 os.environ.pop("REDIS_URL", None)
+if not os.environ.get("CURIO_TEST_MODEL_DIR"):
+    os.environ["CURIO_TEST_MODEL_DIR"] = tempfile.mkdtemp(prefix="curio-test-models-")
+    atexit.register(shutil.rmtree, os.environ["CURIO_TEST_MODEL_DIR"], ignore_errors=True)
+os.environ["MODEL_DIR"] = os.environ["CURIO_TEST_MODEL_DIR"]
 
 from .settings import *  # noqa: E402, F403

@@ -2,9 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from recsys.admin.trust import model_card_view
-from recsys.views_health import healthz, readyz
-from recsys.views_storefront import storefront
+from recsys.health import healthz, readyz
+from recsys.storefront.views import storefront
+from recsys.training.admin import model_card_view
 
 urlpatterns = [
     path("", storefront, name="storefront"),
@@ -18,4 +18,4 @@ urlpatterns = [
     path("api/v1/curation/", include("curation.urls")),
 ]
 
-handler404 = "recsys.api.guards.api_not_found"
+handler404 = "recsys.http.guards.api_not_found"

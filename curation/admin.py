@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from recsys.admin.readonly import ReadOnlyAdminMixin
+from recsys.admin_mixins import ReadOnlyAdminMixin
 
 from . import preview as preview_mod
 from .models import TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment

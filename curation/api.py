@@ -12,8 +12,8 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from recsys.api.lists import SLUG as PLACEMENT_SLUG
-from recsys.models.catalog import ID_MAX_LENGTH
+from recsys.catalog.limits import ID_MAX_LENGTH
+from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
 from .models import TARGET_FIELDS, Rule, RuleKind, Segment
 from .selectors import rule_list

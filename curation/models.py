@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from recsys.models import Item
+from recsys.catalog.models import Item
 
 from . import rules
 

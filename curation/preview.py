@@ -14,6 +14,8 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
+from recsys.serving import lists as serving
+
 from . import rules as engine
 from .selectors import rules_for_preview
 
@@ -95,8 +97,6 @@ class PreviewResult:
 def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[str]):
     """Candidates, context and item lookup exactly as the serving list service builds them, from its
     public `candidates_without_curation`. Returns (candidates, context, item_info, titles)."""
-    from recsys.serving import lists as serving
-
     list_type = {PERSONAL: serving.PERSONAL, SIMILAR: serving.SIMILAR, POPULAR: serving.POPULAR}[req.list_type]
     item_ids = (req.item_id,) if list_type == serving.SIMILAR else ()
     request = serving.ListRequest(list_type, req.limit, req.placement, req.category, req.user_id, False, item_ids)

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .rules import RuleSet
+from .selectors import rules_for_serving, rules_stamp_version
 
 STAMP_KEY = "curation:rules-stamp"
 
@@ -42,8 +43,6 @@ def current_rules() -> RuleSet:
 
 
 def _refresh() -> None:
-    from .selectors import rules_for_serving
-
     stamp = _read_stamp()
     if stamp != _state.stamp:
         _state.rules = RuleSet(rules_for_serving(now=timezone.now()))
@@ -52,8 +51,6 @@ def _refresh() -> None:
 
 
 def _read_stamp() -> int:
-    from .selectors import rules_stamp_version
-
     if settings.REDIS_URL:
         stamp = cache.get(STAMP_KEY)
         if stamp is not None:
@@ -67,8 +64,6 @@ def _read_stamp() -> int:
 def publish_stamp(version: int) -> None:
     """Called after a rules write commits: tell every process (Redis) and refresh this one at once."""
     if settings.REDIS_URL:
-        from .selectors import rules_stamp_version
-
         # Re-read after commit so a slower, older publish can't overwrite a newer stamp for long.
         cache.set(STAMP_KEY, max(version, rules_stamp_version()), timeout=None)
     invalidate()

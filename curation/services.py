@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -126,10 +129,6 @@ MERCHANDISER_PERMISSIONS = (
 @transaction.atomic
 def merchandiser_group_ensure():
     """The Merchandiser group with exactly its permissions (e.g. after a test flushed the migration's rows)."""
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
     for label in ("curation", "recsys"):
         create_permissions(apps.get_app_config(label), verbosity=0)
     group, _ = Group.objects.get_or_create(name=MERCHANDISER_GROUP)

@@ -1,7 +1,7 @@
-"""URLs under /api/v1/ for the recsys app. Each area keeps its views in recsys/api/."""
+"""URLs under /api/v1/ for the recsys app. Each domain keeps its views in its own `api.py`."""
 from django.urls import path  # noqa: F401
 
-from recsys.api import ingest
+from recsys.ingest import api as ingest
 
 urlpatterns: list = [
     path("items/", ingest.ItemBatchView.as_view(), name="items"),
@@ -9,8 +9,8 @@ urlpatterns: list = [
     path("events/", ingest.EventBatchView.as_view(), name="events"),
 ]
 
-# --- trust: shoppers' data and feedback (recsys/api/shoppers.py) ---
-from recsys.api import shoppers  # noqa: E402
+# --- trust: shoppers' data and feedback (recsys/privacy/api.py) ---
+from recsys.privacy import api as shoppers  # noqa: E402
 
 urlpatterns += [
     path("users/<str:user_id>/", shoppers.ShopperView.as_view(), name="shopper"),
@@ -18,8 +18,8 @@ urlpatterns += [
     path("users/<str:user_id>/feedback/", shoppers.FeedbackView.as_view(), name="shopper-feedback"),
 ]
 
-# --- serving: recommendation lists and shopper merge (recsys/api/lists.py) ---
-from recsys.api import lists  # noqa: E402
+# --- serving: recommendation lists and shopper merge (recsys/serving/api.py) ---
+from recsys.serving import api as lists  # noqa: E402
 
 urlpatterns += [
     path("users/<str:user_id>/recommendations/", lists.PersonalListView.as_view(), name="recommendations"),
@@ -30,8 +30,8 @@ urlpatterns += [
     path("popular/", lists.PopularListView.as_view(), name="popular"),
 ]
 
-# --- training: runs and model versions (recsys/api/training.py) ---
-from recsys.api import training  # noqa: E402
+# --- training: runs and model versions (recsys/training/api.py) ---
+from recsys.training import api as training  # noqa: E402
 
 urlpatterns += [
     path("training-runs/", training.TrainingRunListView.as_view(), name="training-runs"),

@@ -43,7 +43,7 @@ def redis_url() -> str:
 
 
 def make_client(name: str, scope: str):
-    from recsys.services.clients import api_client_create
+    from recsys.clients.services import api_client_create
 
     _, key = api_client_create(name=name, scope=scope)
     api = APIClient()

@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from django.utils import timezone
 
-from recsys import artifacts
-from recsys.matrix import TYPE_CODES, WeightConfig, event_weights
+from recsys.ml import artifacts
+from recsys.ml.matrix import TYPE_CODES, WeightConfig, event_weights
 from recsys.models import Event, Item, ModelVersion, Shopper
 
 CATEGORIES = ("books", "games", "garden")
@@ -120,7 +120,8 @@ def train_and_activate(model_dir, *, kind: str = "als", seed: int = 0) -> ModelV
 def reset_serving_caches() -> None:
     """Forget every per-process serving cache (model, popular lists, item cards, rules) between tests."""
     from curation import runtime
-    from recsys.serving import catalog, model_store, popular
+    from recsys.serving import item_cards as catalog
+    from recsys.serving import model_store, popular
 
     model_store.reset()
     popular.clear_cache()

@@ -1,12 +1,15 @@
-"""Recsys data: catalog, shoppers and events, API clients, training runs and model versions.
+"""Every model of the `recsys` app, defined in its domain package and gathered here.
 
-One module per area so each stays small; import models from `recsys.models`.
+Django finds an app's models in `<app>.models`; importing them here keeps the `recsys` label, the
+table names and the migrations where they always were. Code inside a domain imports its models from
+the domain (`recsys.catalog.models`); other code may import them from here.
 """
-from .catalog import Item
-from .clients import ApiClient
-from .events import Event, EventType, Shopper, ShopperAlias
-from .training import ModelVersion, TrainingRun
-from .trust import ErasureReceipt, Feedback, FeedbackType, Impression, ReviewDecision
+from recsys.analytics.models import Impression
+from recsys.catalog.models import Event, EventType, Item, Shopper, ShopperAlias
+from recsys.clients.models import ApiClient
+from recsys.feedback.models import Feedback, FeedbackType, ReviewDecision
+from recsys.privacy.models import ErasureReceipt
+from recsys.training.models import ModelVersion, TrainingRun
 
-__all__ = ["ApiClient", "Event", "EventType", "Item", "ModelVersion", "Shopper", "ShopperAlias", "TrainingRun"]
-__all__ += ["ErasureReceipt", "Feedback", "FeedbackType", "Impression", "ReviewDecision"]
+__all__ = ["ApiClient", "ErasureReceipt", "Event", "EventType", "Feedback", "FeedbackType", "Impression", "Item",
+           "ModelVersion", "ReviewDecision", "Shopper", "ShopperAlias", "TrainingRun"]

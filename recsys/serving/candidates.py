@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.selectors import items as item_selectors
-from recsys.selectors.shoppers import ShopperHistory
+from recsys.catalog import selectors as item_selectors
+from recsys.catalog.selectors import ShopperHistory
+from recsys.ml import scoring
+from recsys.ml.events import STRENGTH
+from recsys.ml.weights import event_confidences
 
-from . import scoring
 from .model_store import LoadedModel
-from .weights import STRENGTH, event_confidences
 
 CATEGORY_CACHE_SECONDS = 60.0
 

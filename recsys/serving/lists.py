@@ -21,15 +21,15 @@ from django.utils import timezone
 
 from curation import rules as curation_rules
 from curation.runtime import current_rules
-from recsys import serving_trust
-from recsys.selectors.feedback import not_interested_item_ids
-from recsys.selectors.shoppers import ShopperHistory, serving_reads, shopper_histories
+from recsys.analytics import list_hooks as serving_trust
+from recsys.catalog.selectors import ShopperHistory, serving_reads, shopper_histories
+from recsys.feedback.selectors import not_interested_item_ids
+from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS
+from recsys.serving.item_cards import ItemCard, item_cards, item_cards_and_unavailable
 
 from . import candidates as cand_mod
-from .catalog import ItemCard, item_cards, item_cards_and_unavailable
 from .model_store import LoadedModel, active_model
 from .popular import popular_items
-from .weights import EVENT_VERBS
 
 PERSONAL, SIMILAR, BASKET, POPULAR, BATCH = "personal", "similar", "basket", "popular", "batch"
 
@@ -225,7 +225,7 @@ def _model_reasons(kind: str, because_of: str, cards: dict[str, ItemCard], stron
     if card is None:
         return [{"type": "similar" if kind != "history" else "history", "text": "Recommended for you"}]
     if kind == "history":
-        verb = EVENT_VERBS.get(strongest.get(because_of, "view"), "viewed")
+        verb = EVENT_VERBS.get(strongest.get(because_of, DEFAULT_TYPE), EVENT_VERBS[DEFAULT_TYPE])
         return [{"type": "history", "text": f"Because you {verb} {card.title}", "item_id": because_of}]
     if kind == "basket":
         return [{"type": "similar", "text": f"Goes with {card.title} in your cart", "item_id": because_of}]

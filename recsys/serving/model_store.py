@@ -19,11 +19,9 @@ import numpy as np
 from django.conf import settings
 from threadpoolctl import threadpool_limits
 
-from recsys import artifacts
-from recsys.matrix import WeightConfig
-
-from . import scoring
-from .weights import weight_config
+from recsys.ml import artifacts, scoring
+from recsys.ml.matrix import WeightConfig
+from recsys.serving.weights import weight_config
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 30.0

@@ -15,9 +15,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from recsys.selectors import items as item_selectors
-
-from .weights import weight_config
+from recsys.catalog import selectors as item_selectors
+from recsys.serving.weights import weight_config
 
 BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
 TAIL = 500

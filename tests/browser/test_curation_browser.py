@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 
 from curation.models import Rule
 from curation.services import merchandiser_group_ensure
+from recsys.clients.services import api_client_create
 from recsys.models import Item
-from recsys.services.clients import api_client_create
 from tests.serving_world import build_shop
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ def test_server_in_another_process_sees_the_test_database(live_server_url, page,
     response = page.request.get(f"{live_server_url}/healthz")
     assert response.ok and response.json() == {"status": "ok"}
     # An API read by a token created here proves both processes share the database.
-    from recsys.services.clients import api_client_create
+    from recsys.clients.services import api_client_create
 
     _, key = api_client_create(name="browser-reader", scope="read")
     response = page.request.get(f"{live_server_url}/api/v1/items/browser-1/", headers={"Authorization": f"Token {key}"})

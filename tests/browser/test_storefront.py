@@ -8,8 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from recsys.feedback.models import Feedback
 from recsys.models import Event
-from recsys.models.trust import Feedback
 from tests.conftest import make_client  # noqa: F401 - documents where tokens come from
 
 LIMIT = 5
@@ -26,7 +26,7 @@ def cards(page):
 
 
 def test_storefront_end_to_end(demo_shop, live_server_url, page, artifacts_dir):
-    from recsys.services.clients import api_client_create
+    from recsys.clients.services import api_client_create
 
     page.goto(live_server_url + "/")
     assert page.title() == "Curio demo shop"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from recsys.models import ApiClient
-from recsys.services.clients import api_client_create
+from recsys.clients.models import ApiClient
+from recsys.clients.services import api_client_create
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ import time
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from recsys.models import ModelVersion
-from recsys.services.demo import DemoConflict, demo_load, demo_reset, demo_users_ensure
+from recsys.storefront.services import DemoConflict, demo_load, demo_reset, demo_users_ensure
+from recsys.training.models import ModelVersion
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from recsys.management.importing import add_import_arguments, finish
-from recsys.readers import FileRefused
-from recsys.services.imports import events_import
+from recsys.ingest.cli import add_import_arguments, finish
+from recsys.ingest.files import FileRefused
+from recsys.ingest.imports import events_import
 
 
 class Command(BaseCommand):

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from recsys.models import TrainingRun
-from recsys.services import training as training_services
+from config.celery import app
+from recsys.training import services as training_services
+from recsys.training.models import TrainingRun
 
 FINISHED = {TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED, TrainingRun.Status.REJECTED}
 SHOWN_METRICS = ("ndcg@10", "precision@10", "recall@10", "map@10", "coverage", "gini", "popularity_percentile")
@@ -25,8 +26,6 @@ def training_worker_available(timeout: float = 1.5) -> bool:
     if settings.TRAINING_EXECUTOR != "celery":
         return False
     try:
-        from config.celery import app
-
         queues = app.control.inspect(timeout=timeout).active_queues() or {}
     except Exception:  # noqa: BLE001 - no broker / no answer: nobody to hand the run to
         return False
@@ -60,7 +59,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Training run {run.pk}: no training worker, running in this process.")
             if options["verbosity"] < 2:  # the progress bar and the summary say it; -v 2 shows the log
-                logging.getLogger("recsys.services.training").setLevel(logging.WARNING)
+                logging.getLogger("recsys.training.services").setLevel(logging.WARNING)
             thread = threading.Thread(target=training_services.execute_in_thread, args=(run.pk,), daemon=True)
             thread.start()
         run = self._follow(run.pk)
@@ -75,7 +74,7 @@ class Command(BaseCommand):
             raise CommandError(f"training run {run.pk} is already {run.status}; try again when it is done")
         self.stdout.write(f"Tuning run {run.pk} ({budget:g}s budget, {executor}).")
         if executor == "inline":
-            logging.getLogger("recsys.services.training").setLevel(logging.WARNING)
+            logging.getLogger("recsys.training.services").setLevel(logging.WARNING)
             threading.Thread(target=training_services.tune_in_thread, args=(run.pk, budget), daemon=True).start()
         elif not wait:
             return

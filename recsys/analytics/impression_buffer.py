@@ -1,0 +1,188 @@
+"""Impression recording off the request path.
+
+`record_list(...)` is what serving calls once per served list: it turns the list into plain
+rows and appends them to an in-process buffer (a deque append under a lock: microseconds).
+A daemon thread drains the buffer when it holds IMPRESSION_FLUSH_SIZE rows or every
+IMPRESSION_FLUSH_SECONDS, and at exit:
+- with Redis (REDIS_URL): one RPUSH of the whole batch as JSON to `curio:impressions`; a Celery
+  task (`recsys.tasks_trust.flush_impressions`, enqueued when the Redis list goes from empty to
+  non-empty, and by beat every 10 s as a backstop) writes them to the database in bulk;
+- without Redis: the thread writes them to the database itself, in bulk.
+A full buffer drops new rows (counted in `stats()`) rather than slow serving down. With
+IMPRESSION_BACKGROUND_FLUSH off (the test suite), nothing is written until `flush()` is called.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+
+import redis
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from config.celery import app as celery_app
+from recsys.analytics.services import impressions_write
+
+log = logging.getLogger("curio.impressions")
+REDIS_KEY = "curio:impressions"
+# The flush task, sent by name: the task module (recsys.analytics.tasks) imports this one.
+FLUSH_TASK = "recsys.tasks_trust.flush_impressions"
+FIELDS = ("recommendation_id", "position", "item_id", "source", "rule_id", "placement", "list_type",
+          "model_version", "user_id", "is_control", "created_at")
+
+
+def placing_rule_id(source: str, trace: dict | None) -> int | None:
+    """The rule that put an item where it is: its pin, or its (first positive) boost."""
+    if source not in ("pinned", "boosted") or not trace:
+        return None
+    kind = "pin" if source == "pinned" else "boost"
+    for ref in trace.get("rules") or ():
+        if ref.get("type") == kind and (kind == "pin" or "buried" not in str(ref.get("effect", ""))):
+            return ref.get("id") or None
+    return None
+
+
+def rows_for_list(*, recommendation_id: str, items: list, placement: str, list_type: str,
+                  model_version: int | None, user_id: str, is_control: bool, created_at: float) -> list[tuple]:
+    """One row per served item. `items` are mappings or objects with item_id, rank, source and
+    optionally trace (curation.rules.RankedItem or the response dicts)."""
+    rows = []
+    for it in items:
+        get = it.get if isinstance(it, dict) else lambda k, _it=it: getattr(_it, k, None)
+        source = get("source") or "model"
+        rows.append((recommendation_id, int(get("rank")), get("item_id"), source,
+                     get("rule_id") if get("rule_id") is not None else placing_rule_id(source, get("trace")),
+                     placement or "", list_type or "", model_version, user_id or "", bool(is_control), created_at))
+    return rows
+
+
+class ImpressionBuffer:
+    def __init__(self) -> None:
+        self._rows: deque[tuple] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._stop = False
+        self.dropped = 0
+        self.written = 0
+        self._redis = None
+
+    # -- request path ------------------------------------------------------------------------
+    def add(self, rows: list[tuple]) -> None:
+        with self._cond:
+            if len(self._rows) + len(rows) > settings.IMPRESSION_BUFFER_MAX:
+                self.dropped += len(rows)
+                return
+            self._rows.extend(rows)
+            if len(self._rows) >= settings.IMPRESSION_FLUSH_SIZE:
+                self._cond.notify()
+        if settings.IMPRESSION_BACKGROUND_FLUSH and self._pid != os.getpid():
+            self._start()
+
+    # -- background ----------------------------------------------------------------------------
+    def _start(self) -> None:
+        with self._cond:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self._pid = os.getpid()  # a forked worker starts its own thread
+            self._redis = None
+            self._stop = False
+            self._thread = threading.Thread(target=self._run, name="impression-flusher", daemon=True)
+            self._thread.start()
+        atexit.register(self.close)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if len(self._rows) < settings.IMPRESSION_FLUSH_SIZE and not self._stop:
+                    self._cond.wait(timeout=settings.IMPRESSION_FLUSH_SECONDS)
+                stop = self._stop
+            close_old_connections()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the flusher must survive a DB or Redis hiccup
+                log.exception("impression flush failed; will retry")
+                time.sleep(1.0)
+            finally:
+                if connection.vendor == "sqlite":
+                    connection.close()  # don't hold a SQLite connection in a sleeping thread
+            if stop:
+                return
+
+    def close(self) -> None:
+        thread = self._thread
+        if thread is None or self._pid != os.getpid():
+            return
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        thread.join(timeout=10)
+        self._thread = None
+
+    # -- draining ------------------------------------------------------------------------------
+    def drain(self, limit: int | None = None) -> list[tuple]:
+        with self._cond:
+            n = len(self._rows) if limit is None else min(limit, len(self._rows))
+            return [self._rows.popleft() for _ in range(n)]
+
+    def flush(self) -> int:
+        """Move everything buffered to its sink now; returns the rows handed over."""
+        total = 0
+        while batch := self.drain(max(1, settings.IMPRESSION_FLUSH_SIZE) * 5):
+            if settings.REDIS_URL:
+                self._push_to_redis(batch)
+            else:
+                impressions_write(rows=batch)
+            total += len(batch)
+        self.written += total
+        return total
+
+    def _push_to_redis(self, batch: list[tuple]) -> None:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+        length = self._redis.rpush(REDIS_KEY, json.dumps(batch))
+        if length == 1:  # the list was empty: nobody is flushing yet
+            enqueue_flush_task()
+
+    def stats(self) -> dict:
+        return {"buffered": len(self._rows), "dropped": self.dropped, "written": self.written}
+
+
+def enqueue_flush_task() -> None:
+    """Send the flush task through the broker at REDIS_URL (the Celery broker when Redis is used)."""
+    with celery_app.connection_for_write(settings.REDIS_URL) as conn:
+        celery_app.send_task(FLUSH_TASK, connection=conn)
+
+
+_buffer = ImpressionBuffer()
+
+
+def buffer() -> ImpressionBuffer:
+    return _buffer
+
+
+def record_list(*, recommendation_id: str, items: list, placement: str = "", list_type: str = "",
+                model_version: int | None = None, user_id: str = "", is_control: bool = False) -> None:
+    """Serving's one call per served list. Never raises into the request."""
+    if not settings.IMPRESSIONS_ENABLED or not items:
+        return
+    try:
+        _buffer.add(rows_for_list(recommendation_id=recommendation_id, items=items, placement=placement,
+                                  list_type=list_type, model_version=model_version, user_id=user_id,
+                                  is_control=is_control, created_at=time.time()))
+    except Exception:  # noqa: BLE001 - recording must never break a list response
+        log.exception("could not buffer impressions")
+
+
+def pop_redis_batches(client, max_batches: int) -> list[tuple]:
+    """Take up to `max_batches` pushed batches off the Redis list (atomically per call)."""
+    raw = client.lpop(REDIS_KEY, max_batches) or []
+    rows: list[tuple] = []
+    for blob in raw:
+        rows.extend(tuple(r) for r in json.loads(blob))
+    return rows

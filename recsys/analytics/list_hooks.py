@@ -1,0 +1,46 @@
+"""What the list service asks of the trust feature, per served list (no DB, no I/O):
+
+- `in_control(user_id, now)`: is this request in the randomized control group (a stable hash of
+  shopper and UTC day under CONTROL_SHARE; anonymous requests drawn per request)?
+- `rules_for(rules, control)`: the rules to apply; control traffic gets blocks only (blocks are
+  safety and review-queue decisions, never withheld), no pins, boosts or annotations.
+- `record(...)`: hand the served list to the impression buffer (recsys.analytics.impression_buffer).
+"""
+from __future__ import annotations
+
+import random
+
+from django.conf import settings
+
+from curation.rules import BLOCK, RuleSet
+from recsys.analytics.assignment import in_control as _in_control
+from recsys.analytics.impression_buffer import record_list
+
+_blocks_cache: tuple[object, RuleSet] | None = None
+
+
+def in_control(user_id: str, now) -> bool:
+    share = settings.CONTROL_SHARE
+    if share <= 0:
+        return False
+    if not user_id:
+        return random.random() < share
+    return _in_control(user_id=user_id, day=now.date(), share=share)
+
+
+def rules_for(rules, control: bool):
+    """The curated rules, or for control traffic only their blocks (cached per loaded rule set)."""
+    global _blocks_cache
+    if not control:
+        return rules
+    cached = _blocks_cache
+    if cached is None or cached[0] is not rules:
+        cached = (rules, RuleSet([r for r in rules if r.kind == BLOCK]))
+        _blocks_cache = cached
+    return cached[1]
+
+
+def record(*, list_type: str, placement: str, user_id: str, response: dict, ranked: list, control: bool) -> None:
+    record_list(recommendation_id=response["recommendation_id"], items=ranked, placement=placement,
+                list_type=list_type, model_version=response.get("model_version"), user_id=user_id,
+                is_control=control)

@@ -1,0 +1,40 @@
+"""Served impressions: one row per item shown at one position of one served list.
+
+Impressions keep the shopper's `user_id` as plain text (not a foreign key): lists are served
+to shoppers who have no row yet, and erasure deletes them by that id.
+"""
+from django.db import models
+
+from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
+from recsys.catalog.models import Item
+
+
+class Impression(models.Model):
+    """One item shown at one position of one served list."""
+
+    recommendation_id = models.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH)
+    position = models.PositiveSmallIntegerField(help_text="1-based rank in the list.")
+    # No database FK constraint, as on Event: the per-row check was most of the server's CPU for an
+    # impression insert. The only writer (services.impressions) joins the catalog and locks those
+    # item rows FOR KEY SHARE, as the check would; deletions cascade in the ORM.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    source = models.CharField(max_length=16, help_text="model, pinned, boosted or popular")
+    rule_id = models.PositiveBigIntegerField(null=True, blank=True, help_text="The curation rule that placed it.")
+    placement = models.CharField(max_length=64, blank=True, default="")
+    list_type = models.CharField(max_length=16, blank=True, default="")
+    model_version = models.PositiveIntegerField(null=True, blank=True)
+    user_id = models.CharField(max_length=ID_MAX_LENGTH, blank=True, default="")
+    is_control = models.BooleanField(default=False, help_text="Served without curation (randomized control).")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at", "placement"], name="impression_time_placement"),
+            models.Index(fields=["recommendation_id", "item"], name="impression_rec_item"),
+            # Export and erasure find a shopper's rows. A Meta index, not db_index: on PostgreSQL that
+            # adds a second (LIKE) index per row written, which nothing queries.
+            models.Index(fields=["user_id"], name="impression_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recommendation_id}#{self.position} {self.item_id}"

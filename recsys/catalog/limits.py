@@ -1,0 +1,11 @@
+"""Field limits and id conventions shared by the models, the validators and the API (pure, no Django).
+
+Each exists once: the models' `max_length`, the batch validators and the DRF serializers read them here.
+"""
+ID_MAX_LENGTH = 128  # item_id, user_id, event_id
+RECOMMENDATION_ID_MAX_LENGTH = 64
+TITLE_MAX_LENGTH = 500
+CATEGORY_MAX_LENGTH = 200
+URL_MAX_LENGTH = 2000
+# Every shopper id of the demo shop starts with this; the demo API scope relies on it.
+DEMO_USER_PREFIX = "demo-"

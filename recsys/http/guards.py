@@ -1,0 +1,100 @@
+"""Input guards shared by every API endpoint, so odd characters never reach the database.
+
+PostgreSQL rejects NUL in text and nothing can encode a lone UTF-16 surrogate: both would
+surface as 500s deep inside a view. JSON lets both through (`"\\u0000"`, `"\\ud800"`), and
+so do URL paths and query strings (`%00`). These guards answer 400 at the door instead.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from recsys.catalog.limits import ID_MAX_LENGTH
+
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_BAD_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+# The escapes that can produce NUL or a surrogate; without them the parsed body is clean.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+PATH_ID_KWARGS = ("user_id", "item_id")
+
+
+def _find_bad_text(value: Any, where: str) -> str | None:
+    if isinstance(value, str):
+        return where if _BAD_TEXT.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_bad_text(key, where) or _find_bad_text(item, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_bad_text(item, f"{where}[{index}]")
+            if found:
+                return found
+    return None
+
+
+class SafeJSONParser(JSONParser):
+    """JSON, refusing NUL characters and lone surrogates anywhere in the document."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read()
+        data = super().parse(_Replay(raw), media_type, parser_context)
+        if _SUSPECT_ESCAPE.search(raw):
+            where = _find_bad_text(data, "body")
+            if where:
+                raise ParseError(f"{where}: text must not contain NUL characters or unpaired surrogates.")
+        return data
+
+
+class _Replay:
+    def __init__(self, raw: bytes):
+        self._raw = raw
+
+    def read(self, *args) -> bytes:
+        raw, self._raw = self._raw, b""
+        return raw
+
+
+def path_id_problem(value: str) -> str | None:
+    if len(value) > ID_MAX_LENGTH:
+        return f"is longer than {ID_MAX_LENGTH} characters"
+    if _BAD_ID.search(value):
+        return "must not contain control characters or unpaired surrogates"
+    if not value.strip():
+        return "must not be blank"
+    return None
+
+
+class ApiInputGuardMiddleware:
+    """400 for /api/ requests whose path ids or query parameters carry characters we cannot store."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not request.path.startswith("/api/"):
+            return None
+        for name in PATH_ID_KWARGS:
+            value = view_kwargs.get(name)
+            if isinstance(value, str) and (problem := path_id_problem(value)):
+                return JsonResponse({"detail": f"{name} in the path {problem}."}, status=400)
+        for name, values in request.GET.lists():
+            if any(_BAD_TEXT.search(v) for v in values) or _BAD_TEXT.search(name):
+                return JsonResponse({"detail": f"query parameter {name!r} contains a NUL character."}, status=400)
+        return None
+
+
+def api_not_found(request, exception=None):
+    """JSON 404 under /api/ (frontends parse it); Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found: no such API path or object."}, status=404)
+    return page_not_found(request, exception)

@@ -1,0 +1,113 @@
+"""Catalog and event ingestion: thin views over recsys.ingest.services.
+
+Rows are validated by the lean validator (recsys.ingest.validation), not per-row DRF serializers;
+the serializers below only describe the payloads for the OpenAPI schema.
+"""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recsys.catalog.models import Item
+from recsys.ingest.services import BatchRefused, RowsRejected, events_ingest, items_upsert
+from recsys.ingest.validation import (
+    CATEGORY_MAX_LENGTH,
+    EVENT_TYPES,
+    ID_MAX_LENGTH,
+    RECOMMENDATION_ID_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = ["item_id", "title", "category", "url", "image_url", "price", "attributes", "available",
+                  "created_at", "updated_at"]
+
+
+class ItemInSerializer(serializers.Serializer):
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False)
+    url = serializers.CharField(required=False)
+    image_url = serializers.CharField(required=False)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True)
+    attributes = serializers.DictField(required=False)
+    available = serializers.BooleanField(required=False, default=True)
+
+
+class EventInSerializer(serializers.Serializer):
+    user_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
+    value = serializers.FloatField(required=False, help_text="Default 1; required for ratings; 0 to 1,000,000.")
+    timestamp = serializers.DateTimeField(required=False, help_text="ISO 8601 or epoch seconds; default: now.")
+    event_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False,
+                                     help_text="Idempotency key; derived from the content when absent.")
+    recommendation_id = serializers.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH, required=False,
+                                              help_text="From a list response, for click attribution.")
+
+
+_ROW_ERRORS = inline_serializer("RowErrors", {"errors": serializers.ListField(child=inline_serializer(
+    "RowError", {"index": serializers.IntegerField(), "field": serializers.CharField(),
+                 "message": serializers.CharField()}))})
+
+
+def _rejected(exc: Exception) -> Response:
+    if isinstance(exc, RowsRejected):
+        return Response({"errors": [e.as_dict() for e in exc.errors]}, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class ItemBatchView(APIView):
+    required_scope = "write"
+
+    @extend_schema(
+        summary="Create or update items (bulk upsert)",
+        description="A list of up to 10,000 items. Fields a row leaves out keep their stored value. "
+                    "One bad row refuses the whole batch with every bad row listed.",
+        request=ItemInSerializer(many=True),
+        responses={200: inline_serializer("ItemUpsertResult", {"created": serializers.IntegerField(),
+                                                               "updated": serializers.IntegerField()}),
+                   400: _ROW_ERRORS},
+    )
+    def post(self, request):
+        try:
+            counts = items_upsert(payload=request.data)
+        except (RowsRejected, BatchRefused) as exc:
+            return _rejected(exc)
+        return Response({"created": counts.items_created, "updated": counts.items_updated})
+
+
+class ItemDetailView(APIView):
+    required_scope = "read"
+
+    @extend_schema(summary="One item", responses={200: ItemSerializer})
+    def get(self, request, item_id: str):
+        return Response(ItemSerializer(get_object_or_404(Item, item_id=item_id)).data)
+
+
+class EventBatchView(APIView):
+    required_scope = "write"
+
+    @extend_schema(
+        summary="Record events (bulk, idempotent)",
+        description="A list of up to 10,000 events. Events already stored (same event_id and content) "
+                    "count as duplicates; unknown shoppers are created; unknown items are an error. "
+                    "One bad row refuses the whole batch with every bad row listed.",
+        request=EventInSerializer(many=True),
+        responses={200: inline_serializer("EventIngestResult", {"accepted": serializers.IntegerField(),
+                                                                "duplicates": serializers.IntegerField()}),
+                   400: _ROW_ERRORS},
+        examples=[OpenApiExample("Two events", request_only=True, value=[
+            {"user_id": "u1", "item_id": "sku-1", "type": "view", "timestamp": "2024-05-01T12:00:00Z"},
+            {"user_id": "u1", "item_id": "sku-1", "type": "purchase", "value": 2, "event_id": "order-77-1"}])],
+    )
+    def post(self, request):
+        try:
+            counts = events_ingest(payload=request.data)
+        except (RowsRejected, BatchRefused) as exc:
+            return _rejected(exc)
+        return Response({"accepted": counts.accepted, "duplicates": counts.duplicates})

@@ -1,0 +1,154 @@
+"""Shoppers' control over their data: consent, export, erasure, retention."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from recsys.analytics.models import Impression
+from recsys.catalog.models import Event, Shopper
+from recsys.feedback.models import Feedback
+from recsys.ml import artifact_erasure
+from recsys.ml.artifacts import read_active_stamp, write_active_stamp
+from recsys.privacy.models import ErasureReceipt
+
+logger = logging.getLogger("curio.privacy")
+
+
+class ShopperNotFound(Exception):
+    pass
+
+
+def user_hash(user_id: str) -> str:
+    return artifact_erasure.user_hash(user_id, settings.SECRET_KEY)
+
+
+@transaction.atomic
+def shopper_set_consent(*, user_id: str, consent: bool) -> Shopper:
+    """Creates the shopper if unknown, so a refusal given before any event is kept."""
+    shopper, created = Shopper.objects.select_for_update().get_or_create(
+        user_id=user_id, defaults={"personalization_consent": consent}
+    )
+    if not created and shopper.personalization_consent != consent:
+        shopper.personalization_consent = consent
+        shopper.save(update_fields=["personalization_consent", "updated_at"])
+    return shopper
+
+
+def shopper_export(*, user_id: str) -> dict:
+    """Everything stored about one shopper, as JSON-ready data."""
+    shopper = Shopper.objects.filter(user_id=user_id).first()
+    aliases = sorted(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else []
+    impressions = list(
+        Impression.objects.filter(user_id__in=[user_id, *aliases])
+        .order_by("created_at", "recommendation_id", "position")
+        .values("recommendation_id", "position", "item__item_id", "source", "rule_id", "placement",
+                "list_type", "model_version", "is_control", "created_at")
+    )
+    if shopper is None and not impressions:
+        raise ShopperNotFound(user_id)
+    events = feedback = []
+    if shopper is not None:
+        events = list(
+            Event.objects.filter(shopper=shopper).order_by("timestamp", "id")
+            .values("event_id", "item__item_id", "type", "value", "timestamp", "recommendation_id", "created_at")
+        )
+        feedback = list(
+            Feedback.objects.filter(shopper=shopper).order_by("created_at", "id")
+            .values("item__item_id", "type", "comment", "recommendation_id", "status", "created_at")
+        )
+    rename = {"item__item_id": "item_id"}
+    return {
+        "user_id": user_id,
+        "personalization_consent": shopper.personalization_consent if shopper else True,
+        "created_at": shopper.created_at if shopper else None,
+        "updated_at": shopper.updated_at if shopper else None,
+        "merged_ids": aliases,
+        "events": [{rename.get(k, k): v for k, v in row.items()} for row in events],
+        "feedback": [{rename.get(k, k): v for k, v in row.items()} for row in feedback],
+        "impressions": [{rename.get(k, k): v for k, v in row.items()} for row in impressions],
+        "exported_at": timezone.now(),
+    }
+
+
+def shopper_erase(*, user_id: str) -> ErasureReceipt:
+    """Erase a shopper: database rows in one transaction, then every retained model version.
+
+    The receipt is written in the same transaction: the impression flusher checks it so
+    impressions still buffered at erasure time are dropped, and training checks it to scrub
+    shoppers erased while it was running.
+    """
+    hashed = user_hash(user_id)
+    with transaction.atomic():
+        shopper = Shopper.objects.select_for_update().filter(user_id=user_id).first()
+        # Ids merged into the shopper (anonymous sessions): impressions served under them and model
+        # versions trained before the merge still carry them.
+        aliases = list(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else []
+        impressions = Impression.objects.filter(user_id__in=[user_id, *aliases]).delete()[0]
+        events = feedback = 0
+        if shopper is not None:
+            events = Event.objects.filter(shopper=shopper).delete()[0]
+            feedback = Feedback.objects.filter(shopper=shopper).delete()[0]
+            shopper.delete()
+        if shopper is None and not impressions:
+            raise ShopperNotFound(user_id)
+        receipt = ErasureReceipt.objects.create(
+            user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
+                                      "merged_ids": len(aliases)}
+        )
+        # A receipt per merged id too: the impression flusher and training check receipts by id hash.
+        ErasureReceipt.objects.bulk_create([ErasureReceipt(user_hash=user_hash(alias), counts={"merged_into": hashed})
+                                            for alias in aliases])
+    model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, user_id, *aliases)
+    active = read_active_stamp(settings.MODEL_DIR)
+    if model_rows and active is not None:
+        # Serving processes re-stat the stamp file: re-writing it (same version) tells them the
+        # files changed. (Serving folds shoppers in from their events and never reads user rows.)
+        write_active_stamp(settings.MODEL_DIR, active)
+    receipt.counts = {**receipt.counts, "model_versions": len(model_rows), "model_rows": sum(model_rows.values())}
+    receipt.save(update_fields=["counts"])
+    logger.info("erasure receipt %s user=%s counts=%s", receipt.pk, hashed[:16], receipt.counts)
+    return receipt
+
+
+def erased_since(user_ids: set[str]) -> dict[str, object]:
+    """{user_id: time of its latest erasure} for those of `user_ids` that were erased."""
+    if not user_ids:
+        return {}
+    by_hash = {user_hash(u): u for u in user_ids if u}
+    out: dict[str, object] = {}
+    for h, at in ErasureReceipt.objects.filter(user_hash__in=list(by_hash)).values_list("user_hash", "created_at"):
+        u = by_hash[h]
+        out[u] = max(at, out.get(u, at))
+    return out
+
+
+def scrub_erased_from_artifact(version_path, *, since) -> int:
+    """Clear from a freshly written artifact every shopper erased after `since` (the time its
+    training read the events). One call, placed by training before activation."""
+    hashes = list(ErasureReceipt.objects.filter(created_at__gte=since).values_list("user_hash", flat=True))
+    return artifact_erasure.scrub_hashes(version_path, hashes, settings.SECRET_KEY)
+
+
+def events_purge_expired(*, now=None, max_batches: int | None = None) -> int:
+    """Delete events older than EVENT_RETENTION_DAYS in batches of RETENTION_BATCH_SIZE
+    (short transactions, so ingestion is never blocked for long). Returns rows deleted."""
+    days = settings.EVENT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    size = max(1, settings.RETENTION_BATCH_SIZE)
+    total = batches = 0
+    while max_batches is None or batches < max_batches:
+        ids = list(Event.objects.filter(timestamp__lt=cutoff).order_by("timestamp").values_list("id", flat=True)[:size])
+        if not ids:
+            break
+        with transaction.atomic():
+            total += Event.objects.filter(id__in=ids).delete()[0]
+        batches += 1
+    if total:
+        logger.info("retention: purged %s events older than %s days in %s batches", total, days, batches)
+    return total

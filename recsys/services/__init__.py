@@ -1,1 +1,0 @@
-"""Writes (services) for the recsys app, one module per area."""

@@ -1,0 +1,97 @@
+"""Item cards (title, category, url, image, price, attributes) cached per process.
+
+Display fields may be up to SERVING_ITEM_CACHE_SECONDS old; availability is never taken from
+the cache (`recsys.catalog.selectors.unavailable_item_ids` runs once per request over all
+candidates), so an item marked unavailable leaves every list on the next request.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from recsys.catalog import selectors as item_selectors
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    item_id: str
+    title: str
+    category: str = ""
+    url: str = ""
+    image_url: str = ""
+    price: str | None = None
+    attributes: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"item_id": self.item_id, "title": self.title, "category": self.category, "url": self.url,
+                "image_url": self.image_url, "price": self.price}
+
+
+class CardCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cards: dict[str, tuple[float, ItemCard | None]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cards = {}
+
+    def get_many(self, item_ids, *, with_availability: bool = False):
+        """Cards of the known items among `item_ids`, and (with_availability) the set of those
+        unavailable right now. Always exactly one query: with cache misses, the rows of all the
+        items (cards for the misses, availability for all); without, `available = false` among them."""
+        now = time.monotonic()
+        ttl = settings.SERVING_ITEM_CACHE_SECONDS
+        out: dict[str, ItemCard] = {}
+        missing, cached = [], []
+        cards = self._cards
+        for item_id in item_ids:
+            hit = cards.get(item_id)
+            if hit is not None and now - hit[0] < ttl:
+                cached.append(item_id)
+                if hit[1] is not None:
+                    out[item_id] = hit[1]
+            else:
+                missing.append(item_id)
+        unavailable: set[str] = set()
+        if missing:
+            # One round trip: the misses' cards, and with them the availability of the cached ones.
+            asked = list(item_ids) if with_availability else missing
+            rows = item_selectors.item_cards(item_ids=asked)
+            found = {row["item_id"]: _card(row) for row in rows}
+            unavailable = {row["item_id"] for row in rows if not row["available"]}
+            with self._lock:
+                if len(self._cards) + len(missing) > settings.SERVING_ITEM_CACHE_SIZE:
+                    self._cards = {}  # crude bound: the hot items come back on the next requests
+                for item_id in asked:
+                    self._cards[item_id] = (now, found.get(item_id))
+            out.update(found)
+        elif with_availability and cached:
+            unavailable = item_selectors.unavailable_item_ids(item_ids=cached)
+        return (out, unavailable) if with_availability else out
+
+
+def _card(row: dict) -> ItemCard:
+    price = row["price"]
+    return ItemCard(item_id=row["item_id"], title=row["title"], category=row["category"] or "",
+                    url=row["url"] or "", image_url=row["image_url"] or "",
+                    price=None if price is None else f"{price:.2f}", attributes=row["attributes"] or {})
+
+
+_cache = CardCache()
+
+
+def item_cards(item_ids) -> dict[str, ItemCard]:
+    return _cache.get_many(item_ids)
+
+
+def item_cards_and_unavailable(item_ids) -> tuple[dict[str, ItemCard], set[str]]:
+    """Cards plus the fresh set of unavailable items among `item_ids`, in one query."""
+    return _cache.get_many(item_ids, with_availability=True)
+
+
+def clear_cache() -> None:
+    _cache.clear()

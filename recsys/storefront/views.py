@@ -1,0 +1,41 @@
+"""The page at `/`: the storefront demo (in demo mode) or a short landing page.
+
+The demo page renders only a shell and its configuration; the browser fetches every list from the
+public REST API with a demo-scope token (see recsys.clients.auth.demo_allows), as a frontend team would.
+"""
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+
+from recsys.storefront import demo_shop as demo
+from recsys.storefront.selectors import active_model_summary, demo_shoppers, shop_categories
+from recsys.storefront.services import demo_mode_on, demo_token_ensure
+
+LIST_LENGTH = 8
+
+
+@never_cache
+def storefront(request):
+    links = {"admin": reverse("admin:index"), "docs": reverse("swagger-ui"), "api": "/api/v1"}
+    model = active_model_summary()
+    if not demo_mode_on():
+        return render(request, "storefront/landing.html", {"links": links, "model": model})
+    token = demo_token_ensure()
+    shoppers = demo_shoppers()
+    config = {
+        "token": token,
+        "api": links["api"],
+        "limit": LIST_LENGTH,
+        "userPrefix": demo.USER_PREFIX,
+        "categories": shop_categories(),
+        "shoppers": [{"id": s.user_id, "taste": s.taste} for s in shoppers],
+    }
+    context = {
+        "links": links,
+        "model": model,
+        "config": config,
+        "token_revoked": token is None,
+        "shoppers": shoppers,
+        "merchandiser": (demo.MERCHANDISER_USERNAME, demo.MERCHANDISER_PASSWORD),
+    }
+    return render(request, "storefront/shop.html", context)

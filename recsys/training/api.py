@@ -1,0 +1,82 @@
+"""Training runs and model versions: thin views over recsys.training.services and its selectors."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recsys.training import selectors
+from recsys.training.models import ModelVersion, TrainingRun
+from recsys.training.services import ActivationError, model_version_activate, training_run_start
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    run = serializers.IntegerField(source="run_id", allow_null=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "kind", "params", "metrics", "baseline_metrics", "is_active", "rejected_reason",
+                  "artifact_path", "run", "created_at", "activated_at"]
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    model_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "status", "stage", "progress", "triggered_by", "executor", "worker_host", "worker_pid",
+                  "heartbeat_at", "params", "data_counts", "timings", "metrics", "error", "model_version",
+                  "created_at", "started_at", "finished_at"]
+
+    def get_model_version(self, run) -> dict | None:
+        version = getattr(run, "model_version", None)
+        return None if version is None else ModelVersionSerializer(version).data
+
+
+class StartedRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    created = serializers.BooleanField(help_text="false: a run was already queued or running; that one is returned.")
+
+
+class TrainingRunListView(APIView):
+    @extend_schema(responses=TrainingRunSerializer(many=True))
+    def get(self, request):
+        return Response(TrainingRunSerializer(selectors.training_runs_recent(), many=True).data)
+
+    @extend_schema(request=None, responses={202: StartedRunSerializer, 503: None})
+    def post(self, request):
+        if request.data not in ({}, None) and not isinstance(request.data, dict):
+            return Response({"detail": "Send an empty JSON object."}, status=status.HTTP_400_BAD_REQUEST)
+        run, created = training_run_start(triggered_by=f"api:{request.user.name}")
+        run.refresh_from_db(fields=["status", "error"])  # dispatch may already have failed it (broker down)
+        if run.status == TrainingRun.Status.FAILED:
+            return Response({"id": run.pk, "status": run.status, "detail": run.error},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response({"id": run.pk, "status": run.status, "created": created}, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingRunDetailView(APIView):
+    @extend_schema(responses=TrainingRunSerializer)
+    def get(self, request, run_id: int):
+        run = selectors.training_run_get(run_id)
+        if run is None:
+            return Response({"detail": f"No training run {run_id}."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(TrainingRunSerializer(run).data)
+
+
+class ModelVersionListView(APIView):
+    @extend_schema(responses=ModelVersionSerializer(many=True))
+    def get(self, request):
+        return Response(ModelVersionSerializer(selectors.model_versions_recent(), many=True).data)
+
+
+class ModelVersionActivateView(APIView):
+    @extend_schema(request=None, responses=ModelVersionSerializer)
+    def post(self, request, version_id: int):
+        if not ModelVersion.objects.filter(pk=version_id).exists():
+            return Response({"detail": f"No model version {version_id}."}, status=status.HTTP_404_NOT_FOUND)
+        try:
+            version = model_version_activate(version_id=version_id)
+        except ActivationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ModelVersionSerializer(version).data)

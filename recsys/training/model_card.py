@@ -1,0 +1,66 @@
+"""The model card of a version: training data, parameters, metrics beside the popularity
+baseline and the previous version, and figures from a sample of the model's own lists."""
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+
+from recsys.catalog.models import Item
+from recsys.ml import artifacts, model_card
+from recsys.training.models import ModelVersion
+
+SAMPLE_LISTS = 500
+LIST_LENGTH = 10
+
+
+def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | None:
+    """Figures from the version's artifact (cached per artifact); None when it is gone."""
+    if not version.artifact_path:
+        return None
+    try:
+        art = artifacts.load(version.artifact_path)
+    except artifacts.ArtifactError:
+        return None
+    key = f"model-card:{version.pk}:{len(catalog)}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    if art.user_factors is not None and art.item_factors is not None and len(art.user_ids):
+        known = np.flatnonzero(art.user_ids != "")  # erased rows are empty
+        rows = model_card.sample_rows(len(known), SAMPLE_LISTS)
+        lists = model_card.top_k_factors(art.user_factors, art.item_factors, known[rows], LIST_LENGTH)
+        basis = "shoppers' top-10 lists (user x item factors)"
+    else:
+        rows = model_card.sample_rows(len(art.item_ids), SAMPLE_LISTS)
+        lists = model_card.top_k_similarity(art.similarity, rows, LIST_LENGTH)
+        basis = "similar-item top-10 lists"
+    figures = {**model_card.figures(lists, art.item_ids, catalog), "basis": basis}
+    cache.set(key, figures, timeout=3600)
+    return figures
+
+
+def model_card_for(version: ModelVersion) -> dict:
+    previous = (ModelVersion.objects.filter(created_at__lt=version.created_at).exclude(pk=version.pk)
+                .order_by("-created_at").first())
+    catalog = dict(Item.objects.filter(available=True).values_list("item_id", "category"))
+    figures = sample_figures(version, catalog)
+    prev_figures = sample_figures(previous, catalog) if previous else None
+    current = {**(version.metrics or {}), **(figures or {})}
+    before = {**(previous.metrics or {}), **(prev_figures or {})} if previous else None
+    names = [n for n in model_card.HIGHER_IS_BETTER + model_card.LOWER_IS_BETTER
+             if n in current or (before and n in before)]
+    rows = [{"name": n, "value": current.get(n), "baseline": (version.baseline_metrics or {}).get(n),
+             "previous": before.get(n) if before else None,
+             "better": "higher" if n in model_card.HIGHER_IS_BETTER else "lower"} for n in names]
+    run = version.run
+    return {
+        "version": version, "run": run, "previous": previous,
+        "data_counts": list((run.data_counts or {}).items()) if run else [],
+        "window_days": (run.params or {}).get("window_days") if run else None,
+        "trained_at": run.started_at if run else version.created_at,
+        "params": list((version.params or {}).items()),
+        "rows": rows, "figures": figures,
+        "warnings": model_card.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),
+        "threshold": settings.MODEL_CARD_WARN_THRESHOLD,
+    }

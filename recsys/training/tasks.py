@@ -1,0 +1,48 @@
+"""Celery tasks for training: thin wrappers around recsys.training.services.
+
+`train_model` and `train_scheduled` run on the `training` queue (CELERY_TASK_ROUTES), ack late, and retries only on
+transient DB/broker errors before the run is claimed; once claimed, a failure is recorded on the
+run instead. A redelivered message finds the run no longer queued and does nothing.
+"""
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from recsys.training import services as training_services
+from recsys.training.lease import training_runs_reap_lost
+
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@shared_task(name="recsys.tasks.train_model", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5,
+             max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
+             time_limit=settings.TRAINING_TIME_LIMIT + 120)
+def train_model(run_id: int) -> str | None:
+    run = training_services.training_run_execute(run_id=run_id)
+    return run.status if run else None
+
+
+@shared_task(name="recsys.tasks.train_scheduled", acks_late=True, autoretry_for=TRANSIENT,
+             retry_backoff=5, max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
+             time_limit=settings.TRAINING_TIME_LIMIT + 120)
+def train_scheduled() -> str | None:
+    """The nightly beat entry (django-celery-beat, editable in the admin): start a run here."""
+    run, created = training_services.training_run_start(triggered_by="schedule", executor="inline")
+    if not created:
+        return f"skipped: run {run.pk} is {run.status}"
+    done = training_services.training_run_execute(run_id=run.pk)
+    return done.status if done else None
+
+
+@shared_task(name="recsys.tasks.tune_model", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5,
+             max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
+             time_limit=settings.TRAINING_TIME_LIMIT + 120)
+def tune_model(run_id: int, budget_seconds: float) -> str | None:
+    """The optional tuning search (routed to the `training` queue)."""
+    run = training_services.training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
+    return run.status if run else None
+
+
+@shared_task(name="recsys.tasks.reap_lost_training_runs")
+def reap_lost_training_runs() -> list[int]:
+    return training_runs_reap_lost()

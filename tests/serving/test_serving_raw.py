@@ -1,0 +1,115 @@
+"""`raw=true`: the algorithm's list beside the curated one (filters, no curation rules)."""
+from __future__ import annotations
+
+import pytest
+
+from recsys.analytics import impression_buffer as impressions
+from recsys.analytics.impression_buffer import ImpressionBuffer
+from recsys.models import Feedback, FeedbackType, Item, Shopper
+from tests import serving_world as world
+from tests.conftest import make_client
+
+USER = "games-fan-3"
+
+
+@pytest.fixture(autouse=True)
+def serving_env(tmp_path, settings, monkeypatch):
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.SERVING_MODEL_CHECK_SECONDS = 0
+    world.reset_serving_caches()
+    buf = ImpressionBuffer()
+    monkeypatch.setattr(impressions, "_buffer", buf)
+    yield buf
+    buf.close()
+    world.reset_serving_caches()
+
+
+@pytest.fixture
+def als(db, settings):
+    world.build_shop()
+    return world.train_and_activate(settings.MODEL_DIR)
+
+
+def ids(body: dict) -> list[str]:
+    return [i["item_id"] for i in body["items"]]
+
+
+def get(api, path: str, **params) -> dict:
+    response = api.get(path, params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def personal(api, **params) -> dict:
+    return get(api, f"/api/v1/users/{USER}/recommendations/", limit=8, **params)
+
+
+def curate(write_api, items: list[str]) -> None:
+    """Block the first item, pin the fifth first, annotate the second."""
+    for path, body in (("blocks", {"item_id": items[0]}), ("pins", {"item_id": items[4], "position": 1}),
+                       ("annotations", {"item_id": items[1], "label": "Staff pick"})):
+        assert write_api.post(f"/api/v1/curation/{path}/", body, format="json").status_code == 201
+
+
+def test_raw_personal_list_ignores_rules_but_keeps_filters(read_api, write_api, als, serving_env):
+    before = personal(read_api)
+    assert "raw" not in before
+    curate(write_api, ids(before))
+    curated = personal(read_api)
+    assert ids(curated)[0] == ids(before)[4] and ids(before)[0] not in ids(curated)
+    buffered = serving_env.stats()["buffered"]
+
+    raw = personal(read_api, raw="true")
+    assert raw["raw"] is True and raw["model_version"] == als.pk
+    assert ids(raw) == ids(before)
+    assert all(i["annotations"] == [] and i["source"] == "model" for i in raw["items"])
+    assert serving_env.stats()["buffered"] == buffered  # a comparison view, not an impression
+
+    # Filters stay: seen items, unavailable items, "not interested", the category.
+    seen = set(Shopper.objects.get(user_id=USER).events.values_list("item__item_id", flat=True))
+    assert not set(ids(raw)) & seen
+    Item.objects.filter(item_id=ids(before)[2]).update(available=False)
+    Feedback.objects.create(shopper=Shopper.objects.get(user_id=USER), item=Item.objects.get(item_id=ids(before)[3]),
+                            type=FeedbackType.NOT_INTERESTED)
+    raw = personal(read_api, raw="true")
+    assert len(raw["items"]) == 8 and not {ids(before)[2], ids(before)[3]} & set(ids(raw))
+    garden = personal(read_api, raw="true", category="garden")
+    assert {i["category"] for i in garden["items"]} == {"garden"}
+
+
+def test_raw_on_similar_popular_and_basket(read_api, write_api, als):
+    item = world.item_id("books", 0)
+    similar_path = f"/api/v1/items/{item}/similar/"
+    lists = {
+        "similar": lambda **p: get(read_api, similar_path, limit=6, **p),
+        "popular": lambda **p: get(read_api, "/api/v1/popular/", limit=6, **p),
+        "basket": lambda **p: read_api.post("/api/v1/recommendations/basket/",
+                                            {"item_ids": [item], "limit": 6, **p}, format="json").json(),
+    }
+    before = {name: ids(fn()) for name, fn in lists.items()}
+    for name in lists:
+        response = write_api.post("/api/v1/curation/blocks/", {"item_id": before[name][0]}, format="json")
+        assert response.status_code == 201
+    for name, fn in lists.items():
+        assert before[name][0] not in ids(fn()), name
+        raw = fn(raw=True) if name == "basket" else fn(raw="true")
+        assert raw["raw"] is True and ids(raw) == before[name], name
+        assert item not in ids(raw)  # the context item stays excluded
+
+
+def test_raw_false_is_the_curated_list_and_bad_values_are_400(read_api, write_api, als):
+    before = personal(read_api)
+    curate(write_api, ids(before))
+    assert ids(personal(read_api, raw="false")) == ids(personal(read_api))
+    response = read_api.get(f"/api/v1/users/{USER}/recommendations/", {"raw": "maybe"})
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "raw"
+
+
+def test_demo_tokens_may_ask_for_raw_lists_of_demo_shoppers(als):
+    demo = make_client("storefront-demo", "demo")
+    body = get(demo, "/api/v1/users/demo-anna/recommendations/", raw="true", limit=4)
+    assert body["raw"] is True and len(body["items"]) == 4
+    basket = demo.post("/api/v1/recommendations/basket/",
+                       {"item_ids": [world.item_id("books", 0)], "raw": True, "user_id": "demo-anna"}, format="json")
+    assert basket.status_code == 200 and basket.json()["raw"] is True
+    assert demo.get("/api/v1/users/bench-1/recommendations/", {"raw": "true"}).status_code == 403

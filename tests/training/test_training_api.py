@@ -1,0 +1,99 @@
+"""POST/GET /api/v1/training-runs/ and POST /api/v1/model-versions/<id>/activate/ (embedded mode:
+no Redis, the run happens in a background thread of the serving process)."""
+import time
+
+import pytest
+
+from recsys.ml import artifacts
+from recsys.models import ModelVersion, TrainingRun
+from tests.training_data import fast_training_settings, make_shop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def training_settings(settings, tmp_path):
+    return fast_training_settings(settings, tmp_path, TRAINING_EXECUTOR="thread")
+
+
+def wait_finished(api, run_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = api.get(f"/api/v1/training-runs/{run_id}/").json()
+        if body["status"] in ("succeeded", "failed", "rejected"):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not finish in {timeout}s: {body}")
+
+
+def test_post_answers_202_at_once_and_the_run_happens(write_api, read_api, settings):
+    make_shop()
+    started = time.monotonic()
+    response = write_api.post("/api/v1/training-runs/", {}, format="json")
+    assert response.status_code == 202 and time.monotonic() - started < 2
+    body = response.json()
+    assert body["status"] == "queued" and body["created"] is True
+    again = write_api.post("/api/v1/training-runs/", {}, format="json").json()
+    assert again["id"] == body["id"] and again["created"] is False  # one training at a time
+    done = wait_finished(read_api, body["id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert done["progress"] == 100.0 and done["stage"] == "done"
+    assert done["model_version"]["is_active"] is True
+    assert done["metrics"]["model"]["ndcg@10"] > done["metrics"]["popularity"]["ndcg@10"]
+    assert done["triggered_by"] == "api:test-writer" and done["executor"] == "thread"
+    listed = read_api.get("/api/v1/training-runs/").json()
+    assert [r["id"] for r in listed] == [body["id"]]
+    assert artifacts.read_active_stamp(settings.MODEL_DIR) == done["model_version"]["id"]
+
+
+def test_activate_rolls_back_and_reports_errors(write_api, read_api, settings):
+    make_shop()
+    ids = []
+    for _ in range(2):
+        run_id = write_api.post("/api/v1/training-runs/", {}, format="json").json()["id"]
+        ids.append(wait_finished(read_api, run_id)["model_version"]["id"])
+    response = write_api.post(f"/api/v1/model-versions/{ids[0]}/activate/")
+    assert response.status_code == 200 and response.json()["is_active"] is True
+    assert ModelVersion.objects.get(is_active=True).pk == ids[0]
+    assert artifacts.read_active_stamp(settings.MODEL_DIR) == ids[0]
+    assert [v["id"] for v in read_api.get("/api/v1/model-versions/").json()] == ids[::-1]
+    assert write_api.post("/api/v1/model-versions/999999/activate/").status_code == 404
+    ModelVersion.objects.filter(pk=ids[1]).update(artifact_path="")
+    conflict = write_api.post(f"/api/v1/model-versions/{ids[1]}/activate/")
+    assert conflict.status_code == 409 and "artifact" in conflict.json()["detail"]
+
+
+def test_scopes_and_unknown_runs(read_api, anon_api):
+    assert anon_api.post("/api/v1/training-runs/", {}, format="json").status_code == 401
+    assert read_api.post("/api/v1/training-runs/", {}, format="json").status_code == 403
+    assert read_api.post("/api/v1/model-versions/1/activate/").status_code == 403
+    missing = read_api.get("/api/v1/training-runs/424242/")
+    assert missing.status_code == 404 and "424242" in missing.json()["detail"]
+    assert not TrainingRun.objects.exists()
+
+
+def test_broker_down_fails_the_run_at_once_and_frees_the_lock(write_api, settings):
+    from config.celery import app
+
+    settings.TRAINING_EXECUTOR = "celery"
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = "redis://127.0.0.1:1/0", {}
+    kombu_pools_reset(app)
+    try:
+        response = write_api.post("/api/v1/training-runs/", {}, format="json")
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+        kombu_pools_reset(app)
+    body = response.json()
+    assert response.status_code == 503 and "broker" in body["detail"]
+    run = TrainingRun.objects.get(pk=body["id"])
+    assert run.status == "failed" and run.lock is None
+    assert "could not queue the run on the broker" in run.error
+
+
+def kombu_pools_reset(app):
+    import kombu.pools
+
+    kombu.pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
