@@ -397,9 +397,9 @@ def model_part_vs_raw(users: list[str], m, als) -> None:
     from django.utils import timezone
     from threadpoolctl import threadpool_limits
 
-    from recsys.catalog.selectors import shopper_histories
     from recsys.serving import candidates as cand_mod
     from recsys.serving.model_store import active_model
+    from recsys.serving.reads import shopper_histories
 
     threadpool_limits(1)
     als.num_threads = 1

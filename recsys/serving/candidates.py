@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.catalog import selectors as item_selectors
-from recsys.catalog.selectors import ShopperHistory
 from recsys.ml import scoring
 from recsys.ml.events import STRENGTH
 from recsys.ml.weights import event_confidences
+from recsys.serving.reads import ShopperHistory
 
 from .model_store import LoadedModel
 

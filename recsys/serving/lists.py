@@ -22,10 +22,10 @@ from django.utils import timezone
 from curation import rules as curation_rules
 from curation.runtime import current_rules
 from recsys.analytics import list_hooks as serving_trust
-from recsys.catalog.selectors import ShopperHistory, serving_reads, shopper_histories
 from recsys.feedback.selectors import not_interested_item_ids
 from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS
 from recsys.serving.item_cards import ItemCard, item_cards, item_cards_and_unavailable
+from recsys.serving.reads import ShopperHistory, serving_reads, shopper_histories
 
 from . import candidates as cand_mod
 from .model_store import LoadedModel, active_model

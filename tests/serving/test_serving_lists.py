@@ -177,10 +177,10 @@ def test_fold_in_new_category_appears_without_retraining(read_api, als):
 
 
 def test_explanation_names_the_top_contributing_history_item(read_api, als, settings):
-    from recsys.catalog.selectors import shopper_histories
     from recsys.ml import artifacts
     from recsys.ml.weights import event_confidences
     from recsys.serving.model_store import active_model
+    from recsys.serving.reads import shopper_histories
 
     world.add_events("explained", [world.item_id("books", 0), world.item_id("games", 4)], "view")
     world.add_events("explained", [world.item_id("garden", 2)], "purchase")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from recsys.catalog.selectors import serving_reads
+from recsys.serving.reads import serving_reads
 from tests.factories import event, items
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_a_vanished_prepared_statement_costs_one_reconnect_not_errors(require_po
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL or a new server session does
     before = connection.connection
-    with caplog.at_level("WARNING", logger="recsys.catalog.selectors"):
+    with caplog.at_level("WARNING", logger="recsys.serving.reads"):
         assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]
     assert "CURIO_DB_PREPARE=0" in caplog.text and connection.connection is not before
     assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]  # prepared again, on the new session
