@@ -365,21 +365,45 @@ def curate(
     report: bool = True,
 ) -> CurationResult:
     """`apply()` that also reports removed items and pin warnings. `ignore_enabled` is for preview;
-    `report=False` (serving, through `apply()`) skips that bookkeeping."""
-    ruleset = _as_ruleset(rules)
-    removed: list[Removed] = []
-    warnings: list[str] = []
+    `report=False` (serving, through `apply()`) skips that bookkeeping.
+
+    The steps, in order (each below, with its own why): the live rules in scope, filters, boosts,
+    pins, refill, then explain and annotate.
+    """
+    removed: list[Removed] | None = [] if report else None
+    warnings: list[str] | None = [] if report else None
     if limit <= 0:
-        return CurationResult([], removed, warnings)
-    bucket = ruleset.bucket(context.placement)
-    if bucket is not None:
-        bucket = bucket.active(context, ignore_enabled)  # only the live, in-scope rules
-        if not bucket.rules:
-            bucket = None
+        return CurationResult([], removed or [], warnings or [])
+    bucket = _live_rules(_as_ruleset(rules), context, ignore_enabled)
     # Without boosts or pins nothing below the first `limit` survivors can reach the list: stop there.
     scan_all = report or (bucket is not None and (bucket.has_boosts or bool(bucket.pins)))
+    kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
+                            removed=removed)
+    if bucket is not None and bucket.has_boosts:
+        _boost(kept)
+    slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings)
+    final = _refilled(slots, kept, removed=removed)
+    return CurationResult([_explained(entry, rank) for rank, entry in enumerate(final, start=1)],
+                          removed or [], warnings or [])
 
-    # 1. Filters.
+
+def _live_rules(ruleset: RuleSet, context: Context, ignore_enabled: bool) -> _Bucket | None:
+    """The placement's rules that are live now and in this list's scope (None: no rule applies)."""
+    bucket = ruleset.bucket(context.placement)
+    if bucket is None:
+        return None
+    bucket = bucket.active(context, ignore_enabled)
+    return bucket if bucket.rules else None
+
+
+def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket | None,
+              item_info: Callable[[str], ItemInfo | None], *, limit: int | None,
+              removed: list[Removed] | None) -> tuple[list[_Entry], dict[str, _Entry]]:
+    """1. Filters: unavailable, excluded, seen, outside the list's category, blocked.
+
+    Returns the survivors in algorithm order and every entry by item id; seen items are kept aside
+    there (not in the survivors), since a pin may still bring them back. Stops after `limit`
+    survivors when nothing (boosts, pins, the report) needs to look further."""
     kept: list[_Entry] = []
     by_id: dict[str, _Entry] = {}
     for algo_rank, cand in enumerate(candidates, start=1):
@@ -389,49 +413,60 @@ def curate(
         info = item_info(item_id)
         reason = _filter_reason(info, item_id, context)
         if reason == "seen":
-            # Kept aside: a pin may still bring it back.
             by_id[item_id] = _Entry(cand, info, algo_rank, [])
-            if report:
+            if removed is not None:
                 removed.append(Removed(item_id, algo_rank, reason))
             continue
         if reason:
-            if report:
+            if removed is not None:
                 removed.append(Removed(item_id, algo_rank, reason))
             continue
         entry_rules = _item_rules(bucket, info) if bucket is not None else _NO_RULES
         if entry_rules:
             block = next((r for r in entry_rules if r.kind == BLOCK), None)
             if block is not None:
-                if report:
+                if removed is not None:
                     removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
                 continue
         entry = _Entry(cand, info, algo_rank, entry_rules, kept=True)
         by_id[item_id] = entry
         kept.append(entry)
-        if not scan_all and len(kept) >= limit:
+        if limit is not None and len(kept) >= limit:
             break
+    return kept, by_id
 
-    # 2. Boosts.
-    if bucket is not None and bucket.has_boosts:
-        n = len(kept)
-        boosted = False
-        for rank, entry in enumerate(kept, start=1):
-            total = 0.0
-            for rule in entry.rules:
-                if rule.kind == BOOST:
-                    total += rule.strength
-            if total:
-                entry.strength = max(-1.0, min(1.0, total))
-                boosted = True
-            entry.key = (n - rank + 1) / n + entry.strength
-        if boosted:
-            kept.sort(key=lambda e: -e.key)  # stable: ties keep algorithm order
 
-    # 3. Pins.
+def _boost(kept: list[_Entry]) -> None:
+    """2. Boosts: re-rank the survivors by rank score (1 at the top, 1/n at the bottom) plus the
+    summed strength of their boosts, clamped to [-1, 1]. Stable: ties keep algorithm order."""
+    n = len(kept)
+    boosted = False
+    for rank, entry in enumerate(kept, start=1):
+        total = 0.0
+        for rule in entry.rules:
+            if rule.kind == BOOST:
+                total += rule.strength
+        if total:
+            entry.strength = max(-1.0, min(1.0, total))
+            boosted = True
+        entry.key = (n - rank + 1) / n + entry.strength
+    if boosted:
+        kept.sort(key=lambda e: -e.key)
+
+
+def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
+                  item_info: Callable[[str], ItemInfo | None], *, limit: int,
+                  removed: list[Removed] | None, warnings: list[str] | None) -> list[_Entry | None]:
+    """3. Pins: the list's positions with each pin in place (None: free).
+
+    Winners first (the best pin of each position by precedence), then the losers take the next free
+    position after theirs. Only blocks and unavailability remove a pinned item (`_pin_entry`)."""
     slots: list[_Entry | None] = [None] * limit
-    pinned_ids: set[str] = set()
     pins = bucket.pins if bucket is not None else []
-    # Winners first (the best pin of each position), then the losers take the next free position.
+    if not pins:
+        return slots
+    report = removed is not None
+    pinned_ids: set[str] = set()
     taken_positions: set[int] = set()
     winners, losers = [], []
     for pin in pins:
@@ -455,8 +490,7 @@ def curate(
             continue
         entry = by_id.get(pin.item_id)
         if entry is None or not entry.kept:
-            entry = _pin_entry(pin, entry, context, bucket, item_info, removed if report else None,
-                               warnings if report else None)
+            entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings)
             if entry is None:
                 continue
         if slot != start:
@@ -473,57 +507,60 @@ def curate(
         slots[slot] = entry
         free -= 1
         pinned_ids.add(pin.item_id)
+    return slots
 
-    # 4. Refill the free positions with the (boosted) candidates, then close gaps.
+
+def _refilled(slots: list[_Entry | None], kept: list[_Entry], *, removed: list[Removed] | None) -> list[_Entry]:
+    """4. Refill the free positions with the (boosted) survivors in order, then close gaps."""
+    pinned_ids = {e.cand.item_id for e in slots if e is not None}
     rest = (e for e in kept if e.cand.item_id not in pinned_ids)
-    for i in range(limit):
+    for i in range(len(slots)):
         if slots[i] is None:
             slots[i] = next(rest, None)
-    if report:
+    if removed is not None:
         for entry in rest:
             removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
-    final = [e for e in slots if e is not None]
+    return [e for e in slots if e is not None]
 
-    # 5. Annotations, source, reasons, trace.
-    out: list[RankedItem] = []
-    for rank, entry in enumerate(final, start=1):
-        labels = []
-        if entry.kept:
-            # Boost refs come first in the trace (boosts run before pins); only kept candidates are boosted.
-            boosts = [
-                rule.ref(f"{'boosted' if rule.strength >= 0 else 'buried'} {rule.strength:+.2f}")
-                for rule in entry.rules if rule.kind == BOOST
-            ]
-            if boosts:
-                entry.fired[:0] = boosts
-        for rule in entry.rules:
-            if rule.kind == ANNOTATION and rule.label not in labels:
-                labels.append(rule.label)
-                entry.fired.append(rule.ref(f"labelled '{rule.label}'"))
-        if entry.pinned:
-            source = "pinned"
-        elif entry.strength > 0:
-            source = "boosted"
-        else:
-            source = entry.cand.source
-        reasons = list(entry.cand.reasons)
-        if entry.pinned or entry.strength > 0 or labels:
-            reasons.insert(0, {"type": "curated", "text": labels[0] if labels else CURATED_FALLBACK_TEXT})
-        out.append(RankedItem(
-            item_id=entry.cand.item_id,
-            rank=rank,
-            score=entry.cand.score,
-            source=source,
-            reasons=reasons,
-            annotations=[{"label": label} for label in labels],
-            trace={
-                "algorithm_rank": entry.algo_rank,
-                "algorithm_score": entry.cand.score if entry.algo_rank is not None else None,
-                "rules": entry.fired,
-                "final_rank": rank,
-            },
-        ))
-    return CurationResult(out, removed, warnings)
+
+def _explained(entry: _Entry, rank: int) -> RankedItem:
+    """5. Annotations, source, reasons and the trace of one final item."""
+    labels: list[str] = []
+    if entry.kept:
+        # Boost refs come first in the trace (boosts run before pins); only kept candidates are boosted.
+        boosts = [
+            rule.ref(f"{'boosted' if rule.strength >= 0 else 'buried'} {rule.strength:+.2f}")
+            for rule in entry.rules if rule.kind == BOOST
+        ]
+        if boosts:
+            entry.fired[:0] = boosts
+    for rule in entry.rules:
+        if rule.kind == ANNOTATION and rule.label not in labels:
+            labels.append(rule.label)
+            entry.fired.append(rule.ref(f"labelled '{rule.label}'"))
+    if entry.pinned:
+        source = "pinned"
+    elif entry.strength > 0:
+        source = "boosted"
+    else:
+        source = entry.cand.source
+    reasons = list(entry.cand.reasons)
+    if entry.pinned or entry.strength > 0 or labels:
+        reasons.insert(0, {"type": "curated", "text": labels[0] if labels else CURATED_FALLBACK_TEXT})
+    return RankedItem(
+        item_id=entry.cand.item_id,
+        rank=rank,
+        score=entry.cand.score,
+        source=source,
+        reasons=reasons,
+        annotations=[{"label": label} for label in labels],
+        trace={
+            "algorithm_rank": entry.algo_rank,
+            "algorithm_score": entry.cand.score if entry.algo_rank is not None else None,
+            "rules": entry.fired,
+            "final_rank": rank,
+        },
+    )
 
 
 def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
