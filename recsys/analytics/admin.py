@@ -66,7 +66,7 @@ class ImpressionAdmin(ReadOnlyAdmin):
             "attributed": attribution_counts(start=start, end=end, placement=placement),
             "csv_query": query.urlencode(),
         }
-        return TemplateResponse(request, "admin/recsys/trust/impact_report.html", context)
+        return TemplateResponse(request, "admin/recsys/analytics/impact_report.html", context)
 
 
 def _rule_labels(rule_ids) -> dict[int, str]:

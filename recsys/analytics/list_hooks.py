@@ -1,4 +1,4 @@
-"""What the list service asks of the trust feature, per served list (no DB, no I/O):
+"""What the list service asks of analytics, per served list (no DB, no I/O):
 
 - `in_control(user_id, now)`: is this request in the randomized control group (a stable hash of
   shopper and UTC day under CONTROL_SHARE; anonymous requests drawn per request)?

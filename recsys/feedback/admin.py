@@ -43,7 +43,7 @@ class FeedbackAdmin(ReadOnlyAdmin):
             "recent": ReviewDecision.objects.select_related("item")[:20],
             "opts": self.model._meta,
         }
-        return TemplateResponse(request, "admin/recsys/trust/review_queue.html", context)
+        return TemplateResponse(request, "admin/recsys/feedback/review_queue.html", context)
 
     def has_decide_permission(self, request) -> bool:
         return request.user.has_perm("recsys.add_reviewdecision")

@@ -1,8 +1,7 @@
 """Feedback reads: items a shopper never wants to see again ("not interested"), the review queue.
 
-
-The hook for the trust feature: serving puts these into every list's `Context.excluded`.
-One query for all shoppers of a call (batch lists included).
+Serving puts "not interested" items into every list's `Context.excluded`, with one query for all
+shoppers of a call (batch lists included).
 """
 from __future__ import annotations
 

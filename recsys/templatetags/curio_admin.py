@@ -1,4 +1,4 @@
-"""Formatting filters for the trust admin pages (impact report, model cards)."""
+"""Formatting filters for Curio's admin pages (the impact report, model cards)."""
 from django import template
 
 register = template.Library()
