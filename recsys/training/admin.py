@@ -291,7 +291,7 @@ def model_card_view(request, pk: int):
     version = get_object_or_404(ModelVersion.objects.select_related("run"), pk=pk)
     context = {**admin.site.each_context(request), "title": f"Model card: version {version.pk} ({version.kind})",
                "card": model_card_for(version), "opts": ModelVersion._meta}
-    return TemplateResponse(request, "admin/recsys/trust/model_card.html", context)
+    return TemplateResponse(request, "admin/recsys/training/model_card.html", context)
 
 
 def model_card_link(version: ModelVersion) -> str:
