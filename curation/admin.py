@@ -18,15 +18,20 @@ from simple_history.admin import SimpleHistoryAdmin
 from recsys.admin_mixins import ReadOnlyAdminMixin
 
 from . import preview as preview_mod
-from .models import TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
+from .models import HOLDOUT_KINDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
+from .selectors import rule_impacts_measured
 from .services import rule_delete, rule_save, rules_duplicate, rules_set_enabled
 
 ORDER_HELP = (
     "Rules apply in this order on every list: filters (unavailable, seen, not interested, blocks) → "
-    "boosts → pins → refill to the requested length → annotations. A block beats a pin; a pin survives "
-    "'already seen'; two pins on one position: higher priority wins, then the newer rule, and the other "
-    "moves to the next free position."
+    "boosts → diversity caps → pins → refill to the requested length → annotations. A block beats a pin; a pin "
+    "survives 'already seen' and diversity caps (it counts toward them); two pins on one position: higher "
+    "priority wins, then the newer rule, and the other moves to the next free position. A holdout share serves "
+    "that share of shoppers without the rule, so its effect can be measured (blocks and diversity have none)."
 )
+# New pins, boosts and annotations propose a 10% holdout, so every rule can be measured.
+PROPOSED_HOLDOUT_SHARE = 0.1
+VERDICT_COLORS = {"helps": "#1e7e34", "hurts": "#a94442", "unknown": "#6c757d"}
 STATUS_COLORS = {
     RuleStatus.ACTIVE: "#1e7e34",
     RuleStatus.SCHEDULED: "#1f5fa8",
@@ -35,6 +40,7 @@ STATUS_COLORS = {
 }
 SCOPE_FIELDS = ("placement", "category", "context_item", "segment", "segment_user_ids")
 LIFE_FIELDS = ("starts_at", "ends_at", "enabled", "priority", "reason")
+MEASURE_FIELDS = ("holdout_share",)
 
 
 def _actor(request) -> str:
@@ -68,9 +74,20 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
         fields = ("kind", "name", "item", "item_category", "item_attribute", "position", "strength", "label", "note",
+                  "max_per_category", "max_per_attribute", "min_new_items", "new_item_days", "holdout_share",
                   "placement", "category", "context_item", "segment", "segment_user_ids", "starts_at", "ends_at",
                   "enabled", "priority", "reason")
         widgets = {"reason": forms.Textarea(attrs={"rows": 2}), "note": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "holdout_share" in self.fields:
+            self.fields["holdout_share"].required = False  # left empty: no holdout
+            if not self.instance.pk and not self.is_bound:
+                self.fields["holdout_share"].initial = PROPOSED_HOLDOUT_SHARE
+
+    def clean_holdout_share(self):
+        return self.cleaned_data.get("holdout_share") or 0.0
 
     def add_error(self, field, error):
         # Rule.clean() may name a field this kind's form doesn't show: report it on the form instead.
@@ -87,7 +104,7 @@ class RuleForm(forms.ModelForm):
 class RuleAdmin(SimpleHistoryAdmin):
     form = RuleForm
     list_display = ("status_badge", "kind", "title_link", "target", "effect", "placement_display", "scope",
-                    "window", "priority", "flags", "updated_by")
+                    "window", "priority", "verdict", "flags", "updated_by")
     list_display_links = None
     list_filter = ("kind", StatusFilter, "placement", "segment", "enabled")
     search_fields = ("name", "item__item_id", "item__title", "item_category", "label", "reason", "placement")
@@ -107,11 +124,16 @@ class RuleAdmin(SimpleHistoryAdmin):
         kind = self._kind(request, obj)
         target = TARGET_FIELDS.get(kind) or ("item", "position", "item_category", "item_attribute", "strength",
                                             "label", "note")
+        measure = () if kind in (RuleKind.BLOCK, RuleKind.DIVERSITY) else (
+            ("Measure", {"fields": MEASURE_FIELDS,
+                         "description": "Shoppers in the holdout are served without this rule; the rule's impact "
+                                        "compares them with the others on the positions it touches."}),)
         return (
             (None, {"fields": ("kind", "name"), "description": ORDER_HELP}),
             ("What", {"fields": target}),
             ("Where and for whom (empty = everywhere)", {"fields": SCOPE_FIELDS}),
             ("When", {"fields": LIFE_FIELDS}),
+            *measure,
             ("Record", {"fields": ("created_by", "updated_by", "created_at", "updated_at")}),
         )
 
@@ -165,7 +187,23 @@ class RuleAdmin(SimpleHistoryAdmin):
             return f"{rule.strength:+.2f}"
         if rule.kind == RuleKind.ANNOTATION:
             return f"“{rule.label}”"
+        if rule.kind == RuleKind.DIVERSITY:
+            return rule.title.removeprefix("Diversity: ")
         return "hidden"
+
+    @admin.display(description="measured")
+    def verdict(self, rule):
+        impact = getattr(rule, "impact", None)
+        if rule.kind not in HOLDOUT_KINDS:
+            return "-"
+        if not rule.holdout_share:
+            return "no holdout"
+        if impact is None:
+            return "…"
+        e, h = impact.exposed.impressions, impact.holdout.impressions
+        progress = f"{min(e, h):,}/{impact.needed_impressions:,}"
+        return format_html('<span style="color:{};font-weight:bold">{}</span> <small>{} shown per arm</small>',
+                           VERDICT_COLORS[impact.verdict], impact.verdict, progress)
 
     @admin.display(description="placement", ordering="placement")
     def placement_display(self, rule):
@@ -228,7 +266,13 @@ class RuleAdmin(SimpleHistoryAdmin):
         extra_context = {**(extra_context or {}), "order_help": ORDER_HELP,
                          "can_preview": request.user.has_perm("curation.preview_rules"),
                          "kinds": RuleKind.choices}
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:  # the page's rules carry their measured impact to the "measured" column
+            impacts = rule_impacts_measured()
+            for rule in changelist.result_list:
+                rule.impact = impacts.get(rule.pk)
+        return response
 
     def preview_view(self, request):
         if not request.user.has_perm("curation.preview_rules"):

@@ -1,6 +1,6 @@
-"""Merchandiser rules: pins, blocks, boosts, annotations (see curation/rules.py for how they apply).
+"""Merchandiser rules: pins, blocks, boosts, annotations, diversity (curation/rules.py: how they apply).
 
-One table for the four kinds: one id space (the trace names rules by id), one audit history,
+One table for the five kinds: one id space (the trace names rules by id), one audit history,
 one list in the admin with a type filter. Which fields a kind uses is enforced by constraints
 and `Rule.clean()`; the API exposes each kind at its own path.
 """
@@ -24,6 +24,7 @@ class RuleKind(models.TextChoices):
     BLOCK = "block", "Block"
     BOOST = "boost", "Boost / bury"
     ANNOTATION = "annotation", "Annotation"
+    DIVERSITY = "diversity", "Diversity"
 
 
 class Segment(models.TextChoices):
@@ -46,7 +47,13 @@ TARGET_FIELDS = {
     RuleKind.BLOCK: ("item", "item_category", "item_attribute"),
     RuleKind.BOOST: ("item", "item_category", "item_attribute", "strength"),
     RuleKind.ANNOTATION: ("item", "label", "note"),
+    RuleKind.DIVERSITY: ("max_per_category", "max_per_attribute", "min_new_items", "new_item_days"),
 }
+KIND_FIELDS = ("item", "item_category", "item_attribute", "position", "strength", "label", "note",
+               "max_per_category", "max_per_attribute", "min_new_items", "new_item_days")
+DIVERSITY_FIELDS = TARGET_FIELDS[RuleKind.DIVERSITY]
+# Only these kinds can be measured against a holdout; blocks and diversity apply to all traffic.
+HOLDOUT_KINDS = (RuleKind.PIN, RuleKind.BOOST, RuleKind.ANNOTATION)
 
 
 def _history_user(request=None, **kwargs):
@@ -76,6 +83,19 @@ class Rule(models.Model):
     label = models.CharField(max_length=100, blank=True, default="",
                              help_text='Annotations: shown to shoppers, e.g. "Staff pick".')
     note = models.TextField(blank=True, default="", help_text="Annotations: internal note, never shown to shoppers.")
+    max_per_category = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Diversity: at most this many items of one category in a list.")
+    max_per_attribute = models.JSONField(
+        null=True, blank=True, help_text='Diversity: at most this many items per attribute value, e.g. {"brand": 2}.')
+    min_new_items = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Diversity: at least this many items added within new_item_days, where candidates allow.")
+    new_item_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Diversity: what counts as a new item.")
+    holdout_share = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(rules.MAX_HOLDOUT_SHARE)],
+        help_text="Pins, boosts, annotations: share of shoppers (0 to 0.5) served without this rule, to measure it.")
     # Scope: an empty field means everywhere
     placement = models.CharField(max_length=64, blank=True, default="", db_index=True,
                                  help_text="Only this list (home, product_page, cart, email...); empty: all lists.")
@@ -115,6 +135,10 @@ class Rule(models.Model):
             models.CheckConstraint(name="rule_boost_strength", condition=~Q(kind="boost") | Q(strength__isnull=False)),
             models.CheckConstraint(name="rule_annotation_target",
                                    condition=~Q(kind="annotation") | (Q(item__isnull=False) & ~Q(label=""))),
+            models.CheckConstraint(name="rule_holdout_share_range",
+                                   condition=Q(holdout_share__gte=0.0, holdout_share__lte=rules.MAX_HOLDOUT_SHARE)),
+            models.CheckConstraint(name="rule_holdout_kinds",
+                                   condition=Q(kind__in=["pin", "boost", "annotation"]) | Q(holdout_share=0.0)),
         ]
         indexes = [models.Index(fields=["enabled", "ends_at"], name="rule_live")]
 
@@ -149,6 +173,11 @@ class Rule(models.Model):
             enabled=self.enabled,
             priority=self.priority,
             created_at=self.created_at,
+            holdout_share=self.holdout_share or 0.0,
+            max_per_category=self.max_per_category or 0,
+            max_per_attribute=tuple(sorted((str(k), int(v)) for k, v in (self.max_per_attribute or {}).items())),
+            min_new_items=self.min_new_items or 0,
+            new_item_days=self.new_item_days or 0,
         )
 
     def status(self, now=None) -> str:
@@ -164,12 +193,14 @@ class Rule(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         allowed = TARGET_FIELDS.get(self.kind, ())
-        for name in ("item", "item_category", "item_attribute", "position", "strength", "label", "note"):
+        for name in KIND_FIELDS:
             if name not in allowed and _filled(getattr(self, name if name != "item" else "item_id")):
                 errors[name] = f"A {self.kind} rule does not use this field."
         targets = [n for n in ("item", "item_category", "item_attribute")
                    if n in allowed and _filled(getattr(self, n if n != "item" else "item_id"))]
-        if not targets:
+        if self.kind == RuleKind.DIVERSITY:
+            self._clean_diversity(errors)
+        elif not targets:
             errors.setdefault("item", "The rule targets nothing: give an item"
                               + (", a category or an attribute." if "item_category" in allowed else "."))
         elif len(targets) > 1:
@@ -185,6 +216,11 @@ class Rule(models.Model):
             errors["strength"] = "A boost needs a strength between -1 and 1 (negative buries)."
         if self.kind == RuleKind.ANNOTATION and not self.label:
             errors["label"] = "An annotation needs a label shoppers will see."
+        share = self.holdout_share or 0.0
+        if not isinstance(share, int | float) or not 0.0 <= share <= rules.MAX_HOLDOUT_SHARE:
+            errors["holdout_share"] = f"Give a share between 0 and {rules.MAX_HOLDOUT_SHARE} (e.g. 0.1 for 10%)."
+        elif share and self.kind not in HOLDOUT_KINDS:
+            errors["holdout_share"] = f"A {self.kind} rule applies to all traffic: it has no holdout."
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = "The end must be after the start."
         if self.segment == Segment.USERS:
@@ -195,6 +231,23 @@ class Rule(models.Model):
             errors["segment_user_ids"] = "Only used when the segment is 'Listed shoppers'."
         if errors:
             raise ValidationError(errors)
+
+
+    def _clean_diversity(self, errors: dict[str, str]) -> None:
+        caps = self.max_per_attribute
+        if caps not in (None, {}):
+            if not isinstance(caps, dict) or not all(
+                isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                for k, v in caps.items()
+            ):
+                errors["max_per_attribute"] = 'Give attribute names and caps of 1 or more, e.g. {"brand": 2}.'
+        if self.max_per_category is not None and self.max_per_category < 1:
+            errors["max_per_category"] = "Give a cap of 1 or more items per category."
+        if not (self.max_per_category or caps):
+            errors.setdefault("max_per_category", "A diversity rule needs a cap: max_per_category and/or "
+                                                  "max_per_attribute.")
+        if bool(self.min_new_items) != bool(self.new_item_days):
+            errors["new_item_days"] = "min_new_items and new_item_days go together."
 
 
 def _filled(value) -> bool:

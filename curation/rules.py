@@ -1,7 +1,7 @@
 """The curation rule engine: a pure function (no ORM) from ranked candidates to the final list.
 
-Order (README "Curation"): filters (availability, "not interested"/excluded, seen, list
-category, blocks) -> boosts -> pins -> refill to `limit` -> annotations.
+Order (docs/curation.md): filters (availability, "not interested"/excluded, seen, list
+category, blocks) -> boosts -> diversity -> pins -> refill to `limit` -> annotations.
 
 - A block beats everything, pins included.
 - A pin is removed only by a block, unavailability or an exclusion: a pinned item the shopper
@@ -13,6 +13,18 @@ category, blocks) -> boosts -> pins -> refill to `limit` -> annotations.
   unboosted key (ahead of all unboosted candidates), s = -1 a key <= 0 < every unboosted key
   (behind all of them); s = 0.5 moves an item up by about half the list. Several boosts on one
   item add up, clipped to [-1, 1].
+- Diversity: no list in a diversity rule's scope shows more than `max_per_category` items of one
+  category, or more than `max_per_attribute[name]` items with one value of that attribute. It runs on
+  the boosted order while the free positions are filled around the pins: pins count toward a cap but
+  are never removed by it, and the next candidates take the freed places (the same list as capping
+  before pins with the pins counted first). `min_new_items` brings in, where candidates allow, that
+  many items added to the catalog within `new_item_days`, in place of the lowest non-pinned ones.
+- Holdouts: a pin, boost or annotation with `holdout_share` s serves a share s of shoppers (a hash of
+  rule id and user id: stable per shopper, independent across rules; anonymous requests draw with
+  `Context.holdout_key`, new per request) as if the rule did not exist. The result names, per item,
+  the rules that touched it (exposed) and the held-out rules whose positions it now fills (what was
+  shown there instead), so each rule can be measured against its own holdout. Blocks and diversity
+  rules never have a holdout.
 
 Serving builds `Candidate`s (more than `limit`, best first) and a `Context`, takes the rules
 from `curation.runtime.current_rules()` (a pre-indexed `RuleSet`) and calls `apply()`. Every
@@ -21,14 +33,17 @@ for the admin preview.
 """
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
-PIN, BLOCK, BOOST, ANNOTATION = "pin", "block", "boost", "annotation"
-RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION)
+PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY = "pin", "block", "boost", "annotation", "diversity"
+RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY)
+HOLDOUT_KINDS = (PIN, BOOST, ANNOTATION)  # blocks and diversity are safety and policy: never held out
+MAX_HOLDOUT_SHARE = 0.5
 SEGMENT_ALL, SEGMENT_NEW, SEGMENT_RETURNING, SEGMENT_USERS = "", "new", "returning", "users"
 CURATED_FALLBACK_TEXT = "Picked by our team"
 
@@ -54,6 +69,7 @@ class Context:
     include_seen: bool = False
     excluded: frozenset[str] = frozenset()  # never shown, not even pinned ("not interested", the cart)
     context_item_ids: frozenset[str] = frozenset()  # basket lists: every item in the basket
+    holdout_key: str = ""  # draws rule holdouts: the user id, or a per-request token for anonymous lists
 
 
 @dataclass
@@ -64,6 +80,7 @@ class ItemInfo:
     category: str = ""
     attributes: dict = field(default_factory=dict)
     available: bool = True
+    created_at: datetime | None = None  # when it joined the catalog (diversity's room for new items)
 
 
 @dataclass
@@ -75,6 +92,8 @@ class RankedItem:
     reasons: list[dict] = field(default_factory=list)
     annotations: list[dict] = field(default_factory=list)
     trace: dict = field(default_factory=dict)
+    rule_ids: tuple[int, ...] = ()  # pins, boosts, annotations that touched this item (the exposed arm)
+    holdout_rule_ids: tuple[int, ...] = ()  # held-out rules that would have put an item at this position
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +124,11 @@ class Rule:
     enabled: bool = True
     priority: int = 0
     created_at: datetime | None = None
+    holdout_share: float = 0.0  # pins, boosts, annotations: share of shoppers served without the rule
+    max_per_category: int = 0  # diversity: at most this many items of one category (0: no cap)
+    max_per_attribute: tuple[tuple[str, int], ...] = ()  # diversity: (attribute name, cap) pairs
+    min_new_items: int = 0  # diversity: at least this many items newer than new_item_days, if any
+    new_item_days: int = 0
 
     @cached_property
     def title(self) -> str:
@@ -156,7 +180,22 @@ def describe(rule: Rule) -> str:
         return f"{'Boost' if rule.strength >= 0 else 'Bury'} {target} ({rule.strength:+.2f})"
     if rule.kind == ANNOTATION:
         return f"Label {target} '{rule.label}'"
+    if rule.kind == DIVERSITY:
+        caps = ([f"{rule.max_per_category} per category"] if rule.max_per_category else []) + [
+            f"{n} per {name}" for name, n in rule.max_per_attribute]
+        if rule.min_new_items:
+            caps.append(f"{rule.min_new_items} new (<{rule.new_item_days} d)")
+        return f"Diversity: at most {', '.join(caps)}" if caps else "Diversity"
     return f"Block {target}"
+
+
+def in_holdout(rule_id: int, key: str, share: float) -> bool:
+    """Is the shopper (or request) `key` in this rule's holdout? A hash of rule id and key, uniform in
+    [0, 1), under the share: stable per shopper and rule, independent across rules."""
+    if share <= 0 or not key:
+        return False
+    digest = hashlib.blake2b(f"{rule_id}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
 
 
 class _Bucket:
@@ -166,8 +205,9 @@ class _Bucket:
     live and in scope, so a request does no per-rule window or scope checks.
     """
 
-    __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "_bounds",
-                 "_scope_categories", "_scope_items", "_scope_users", "_active")
+    __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
+                 "holdout_rules", "_bounds", "_scope_categories", "_scope_items", "_scope_users", "_active",
+                 "_without")
 
     MAX_CACHED_SCOPES = 256
 
@@ -178,10 +218,13 @@ class _Bucket:
         self.by_category: dict[str, list[Rule]] = {}
         self.by_attribute: dict[tuple[str, str], list[Rule]] = {}
         self.has_boosts = False
+        self.diversity: list[Rule] = []
+        self.holdout_rules: list[Rule] = []
         for rule in self.rules:
             self.add(rule)
         self.pins.sort(key=_precedence)
         self._active: dict[tuple, _Bucket] = {}
+        self._without: dict[frozenset[int], _Bucket] = {}
         if index_scope:
             bounds = set()
             for rule in self.rules:
@@ -197,7 +240,11 @@ class _Bucket:
 
     def add(self, rule: Rule) -> None:
         self.has_boosts = self.has_boosts or rule.kind == BOOST
-        if rule.kind == PIN:
+        if rule.holdout_share > 0 and rule.kind in HOLDOUT_KINDS:
+            self.holdout_rules.append(rule)
+        if rule.kind == DIVERSITY:
+            self.diversity.append(rule)
+        elif rule.kind == PIN:
             self.pins.append(rule)
         elif rule.item_id:
             self.by_item.setdefault(rule.item_id, []).append(rule)
@@ -237,6 +284,18 @@ class _Bucket:
         if len(self._active) >= self.MAX_CACHED_SCOPES:
             self._active.clear()
         self._active[key] = view
+        return view
+
+    def without(self, rule_ids: frozenset[int]) -> _Bucket:
+        """This (active) view less the rules a shopper is held out of (cached per set of rules)."""
+        try:
+            return self._without[rule_ids]
+        except KeyError:
+            pass
+        view = _Bucket((r for r in self.rules if r.id not in rule_ids), index_scope=False)
+        if len(self._without) >= self.MAX_CACHED_SCOPES:
+            self._without.clear()
+        self._without[rule_ids] = view
         return view
 
 
@@ -329,6 +388,7 @@ class CurationResult:
     items: list[RankedItem]
     removed: list[Removed] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    held_out: tuple[int, ...] = ()  # the rules this request was served without (their holdout)
 
 
 class _Entry:
@@ -367,24 +427,56 @@ def curate(
     """`apply()` that also reports removed items and pin warnings. `ignore_enabled` is for preview;
     `report=False` (serving, through `apply()`) skips that bookkeeping.
 
-    The steps, in order (each below, with its own why): the live rules in scope, filters, boosts,
-    pins, refill, then explain and annotate.
+    The steps, in order (each below, with its own why): the live rules in scope less the shopper's
+    holdouts, filters, boosts, pins, refill under the diversity caps, then explain and annotate.
     """
     removed: list[Removed] | None = [] if report else None
     warnings: list[str] | None = [] if report else None
     if limit <= 0:
         return CurationResult([], removed or [], warnings or [])
+    candidates = candidates if isinstance(candidates, list | tuple) else list(candidates)
     bucket = _live_rules(_as_ruleset(rules), context, ignore_enabled)
-    # Without boosts or pins nothing below the first `limit` survivors can reach the list: stop there.
-    scan_all = report or (bucket is not None and (bucket.has_boosts or bool(bucket.pins)))
+    held: frozenset[int] = frozenset()
+    if bucket is not None and bucket.holdout_rules:
+        held = frozenset(r.id for r in bucket.holdout_rules if in_holdout(r.id, context.holdout_key, r.holdout_share))
+    if not held:
+        final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
+        return CurationResult([_explained(entry, rank) for rank, entry in enumerate(final, start=1)],
+                              removed or [], warnings or [])
+    # Held out: serve without those rules, and note which positions they would have filled (the same
+    # engine with every rule, bookkeeping off), so the impressions there measure "what was shown instead".
+    final = _curated(candidates, context, bucket.without(held), item_info, limit=limit, removed=removed,
+                     warnings=warnings)
+    would = _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None)
+    positions: dict[int, list[int]] = {}
+    for rank, entry in enumerate(would, start=1):
+        for rule_id in _explained(entry, rank).rule_ids:  # its own entries: explaining them changes nothing here
+            if rule_id in held:
+                positions.setdefault(rule_id, []).append(rank)
+    items = []
+    for rank, entry in enumerate(final, start=1):
+        item = _explained(entry, rank)
+        item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if rank in ranks))
+        items.append(item)
+    return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
+
+
+def _curated(candidates, context: Context, bucket: _Bucket | None, item_info, *, limit: int,
+             removed: list[Removed] | None, warnings: list[str] | None) -> list[_Entry]:
+    """Filters, boosts, pins and the refill under the diversity caps: the final entries in order."""
+    if bucket is not None and not bucket.rules:
+        bucket = None
+    # Without boosts, pins or diversity nothing below the first `limit` survivors can reach the list.
+    scan_all = removed is not None or (
+        bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
     kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
                             removed=removed)
     if bucket is not None and bucket.has_boosts:
         _boost(kept)
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings)
-    final = _refilled(slots, kept, removed=removed)
-    return CurationResult([_explained(entry, rank) for rank, entry in enumerate(final, start=1)],
-                          removed or [], warnings or [])
+    if bucket is not None and bucket.diversity:
+        return _diverse_refill(slots, kept, bucket.diversity, context, removed=removed)
+    return _refilled(slots, kept, removed=removed)
 
 
 def _live_rules(ruleset: RuleSet, context: Context, ignore_enabled: bool) -> _Bucket | None:
@@ -523,6 +615,124 @@ def _refilled(slots: list[_Entry | None], kept: list[_Entry], *, removed: list[R
     return [e for e in slots if e is not None]
 
 
+class _Caps:
+    """The diversity caps in force (the tightest of each rule in scope) and the counts so far."""
+
+    __slots__ = ("per_category", "per_attribute", "counts", "rule_of", "last_key")
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.per_category = 0
+        self.per_attribute: dict[str, int] = {}
+        self.rule_of: dict[str, Rule] = {}  # "category" or the attribute name -> the rule that set its cap
+        for rule in sorted(rules, key=_precedence):
+            if rule.max_per_category and (not self.per_category or rule.max_per_category < self.per_category):
+                self.per_category, self.rule_of["category"] = rule.max_per_category, rule
+            for name, cap in rule.max_per_attribute:
+                if cap and (name not in self.per_attribute or cap < self.per_attribute[name]):
+                    self.per_attribute[name], self.rule_of[name] = cap, rule
+        self.counts: dict[tuple[str, str], int] = {}
+        self.last_key = "category"
+
+    def _keys(self, info: ItemInfo | None) -> list[tuple[str, str]]:
+        if info is None:
+            return []
+        keys = [("category", info.category)] if self.per_category and info.category else []
+        for name in self.per_attribute:
+            value = info.attributes.get(name) if info.attributes else None
+            if value is not None and value != "":
+                keys.append((name, str(value)))
+        return keys
+
+    def over(self, info: ItemInfo | None) -> tuple[str, str] | None:
+        """The (dimension, value) this item would take over its cap, or None if it fits."""
+        for key in self._keys(info):
+            cap = self.per_category if key[0] == "category" else self.per_attribute[key[0]]
+            if self.counts.get(key, 0) >= cap:
+                return key
+        return None
+
+    def count(self, info: ItemInfo | None, delta: int = 1) -> None:
+        for key in self._keys(info):
+            self.counts[key] = self.counts.get(key, 0) + delta
+
+
+def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[Rule], context: Context, *,
+                    removed: list[Removed] | None) -> list[_Entry]:
+    """4'. Refill under the diversity caps: pins count first and stay; a survivor that would exceed a
+    cap is skipped and the next one takes the place. Then room for new items (`min_new_items`)."""
+    caps = _Caps(rules)
+    for entry in slots:
+        if entry is not None:
+            caps.count(entry.info)
+    pinned_ids = {e.cand.item_id for e in slots if e is not None}
+    rest = [e for e in kept if e.cand.item_id not in pinned_ids]
+    skipped: list[_Entry] = []
+    i = 0
+    for slot in range(len(slots)):
+        if slots[slot] is not None:
+            continue
+        while i < len(rest):
+            entry = rest[i]
+            i += 1
+            key = caps.over(entry.info)
+            if key is None:
+                caps.count(entry.info)
+                slots[slot] = entry
+                if skipped:  # it moved up into a place a capped item would have taken
+                    entry.fired.append(caps.rule_of[caps.last_key].ref("moved up: a capped item made room"))
+                break
+            skipped.append(entry)
+            caps.last_key = key[0]
+            if removed is not None:
+                rule = caps.rule_of[key[0]]
+                cap = caps.per_category if key[0] == "category" else caps.per_attribute[key[0]]
+                removed.append(Removed(entry.cand.item_id, entry.algo_rank, "diversity",
+                                       rule.ref(f"over the cap of {cap} per {key[0]} ({key[1]})")))
+    unused = rest[i:]
+    final = [e for e in slots if e is not None]
+    newest = [r for r in rules if r.min_new_items and r.new_item_days > 0]
+    if newest:
+        _make_room_for_new(final, unused, newest, caps, context, removed=removed)
+    if removed is not None:
+        for entry in unused:
+            removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
+    return final
+
+
+def _make_room_for_new(final: list[_Entry], unused: list[_Entry], rules: list[Rule], caps: _Caps, context: Context,
+                       *, removed: list[Removed] | None) -> None:
+    """At least `min_new_items` items newer than `new_item_days` (the strictest rule), where the
+    unused candidates allow: each replaces the lowest non-pinned, not-new item, within the caps."""
+    rule = max(rules, key=lambda r: (r.min_new_items, -r.new_item_days))
+    since = context.now - timedelta(days=rule.new_item_days)
+
+    def is_new(entry: _Entry) -> bool:
+        created = entry.info.created_at if entry.info is not None else None
+        return created is not None and created >= since
+
+    missing = rule.min_new_items - sum(1 for e in final if is_new(e))
+    for newcomer in [e for e in unused if is_new(e)]:
+        if missing <= 0:
+            break
+        for pos in range(len(final) - 1, -1, -1):
+            out = final[pos]
+            if out.pinned or is_new(out):
+                continue
+            caps.count(out.info, -1)
+            if caps.over(newcomer.info) is not None:
+                caps.count(out.info)
+                continue
+            caps.count(newcomer.info)
+            final[pos] = newcomer
+            unused.remove(newcomer)
+            newcomer.fired.append(rule.ref(f"room for new items (added within {rule.new_item_days} days)"))
+            if removed is not None:
+                removed.append(Removed(out.cand.item_id, out.algo_rank, "diversity",
+                                       rule.ref("made room for a new item")))
+            missing -= 1
+            break
+
+
 def _explained(entry: _Entry, rank: int) -> RankedItem:
     """5. Annotations, source, reasons and the trace of one final item."""
     labels: list[str] = []
@@ -554,6 +764,7 @@ def _explained(entry: _Entry, rank: int) -> RankedItem:
         source=source,
         reasons=reasons,
         annotations=[{"label": label} for label in labels],
+        rule_ids=tuple(dict.fromkeys(ref["id"] for ref in entry.fired if ref["type"] in HOLDOUT_KINDS)),
         trace={
             "algorithm_rank": entry.algo_rank,
             "algorithm_score": entry.cand.score if entry.algo_rank is not None else None,

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+
+from recsys.analytics.rule_impact import RuleImpact, rule_impacts
+from recsys.analytics.selectors import rule_arm_counts
 
 from . import rules as engine
 from .models import Rule, RulesStamp
@@ -28,3 +32,10 @@ def rules_for_preview() -> list[engine.Rule]:
 def rules_stamp_version() -> int:
     version = RulesStamp.objects.filter(pk=1).values_list("version", flat=True).first()
     return version or 0
+
+
+def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None = None) -> dict[int, RuleImpact]:
+    """Every rule with a holdout, measured against it; verdicts controlled across them all (one FDR)."""
+    ids = list(Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
+    counts = rule_arm_counts(rule_ids=ids, start=start, end=end) if ids else {}
+    return rule_impacts({rid: counts[rid] for rid in ids}, mde=settings.RULE_MDE, fdr=settings.RULE_FDR)

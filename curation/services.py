@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
@@ -17,12 +18,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import runtime
-from .models import Rule, RulesStamp
+from .models import HOLDOUT_KINDS, Rule, RulesStamp
 
 EDITABLE_FIELDS = (
     "name", "item_id", "item_category", "item_attribute", "position", "strength", "label", "note",
     "placement", "category", "context_item_id", "segment", "segment_user_ids", "starts_at", "ends_at",
-    "enabled", "priority", "reason",
+    "enabled", "priority", "reason", "holdout_share", "max_per_category", "max_per_attribute", "min_new_items",
+    "new_item_days",
 )
 
 
@@ -50,7 +52,10 @@ def _save(rule: Rule, *, actor: str, reason: str) -> Rule:
 @transaction.atomic
 def rule_create(*, kind: str, data: dict[str, Any], actor: str) -> Rule:
     """Create a rule of `kind` from `data` (EDITABLE_FIELDS); raises ValidationError with per-field messages."""
-    rule = Rule(kind=kind, created_by=actor, **_editable(data))
+    fields = _editable(data)
+    if kind in HOLDOUT_KINDS and fields.get("holdout_share") is None:
+        fields["holdout_share"] = settings.RULE_HOLDOUT_SHARE  # the deployment's default for new rules
+    rule = Rule(kind=kind, created_by=actor, **fields)
     return _save(rule, actor=actor, reason=f"created by {actor}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -12,8 +13,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from curation.models import Rule
+from curation.selectors import rule_impacts_measured
 from recsys.admin_mixins import ReadOnlyAdmin, rule_link
 from recsys.analytics import impact_stats as impact
+from recsys.analytics import rule_impact
 from recsys.analytics.models import Impression
 from recsys.analytics.selectors import attribution_counts, impact_cells
 
@@ -43,12 +46,16 @@ class ImpressionAdmin(ReadOnlyAdmin):
         end = datetime.combine(end_day + timedelta(days=1), time.min, tzinfo=tz)
         report = impact.impact_report(impact_cells(start=start, end=end, placement=placement))
         labels = _rule_labels([g.key for g in report.by_rule])
+        holdouts = sorted(rule_impacts_measured(start=start, end=end).values(), key=lambda i: i.rule_id)
+        held_labels = _rule_labels([i.rule_id for i in holdouts])
         if request.GET.get("format") == "csv":
             response = HttpResponse(content_type="text/csv")
             name = f"curation-impact-{start_day}-{end_day}" + (f"-{slugify(placement)}" if placement else "")
             response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
             writer = csv.writer(response)
             writer.writerows(impact.csv_rows(report, rule_label=lambda rid: labels.get(rid, f"rule #{rid}")))
+            writer.writerows(rule_impact.csv_rows(holdouts,
+                                                  rule_label=lambda rid: held_labels.get(rid, f"rule #{rid}")))
             return response
         placements = (Impression.objects.filter(created_at__gte=start - timedelta(days=90))
                       .order_by().values_list("placement", flat=True).distinct())
@@ -65,6 +72,9 @@ class ImpressionAdmin(ReadOnlyAdmin):
             "placements": sorted(p for p in set(placements) if p),
             "attributed": attribution_counts(start=start, end=end, placement=placement),
             "csv_query": query.urlencode(),
+            "holdout_rows": [(i, held_labels.get(i.rule_id, f"rule #{i.rule_id}"), rule_link(i.rule_id))
+                             for i in holdouts],
+            "rule_mde": settings.RULE_MDE, "rule_fdr": settings.RULE_FDR,
         }
         return TemplateResponse(request, "admin/recsys/analytics/impact_report.html", context)
 

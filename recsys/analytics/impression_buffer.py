@@ -33,7 +33,9 @@ REDIS_KEY = "curio:impressions"
 # The flush task, sent by name: the task module (recsys.analytics.tasks) imports this one.
 FLUSH_TASK = "recsys.tasks_trust.flush_impressions"
 FIELDS = ("recommendation_id", "position", "item_id", "source", "rule_id", "placement", "list_type",
-          "model_version", "user_id", "is_control", "created_at")
+          "model_version", "user_id", "is_control", "created_at", "rule_ids", "holdout_rule_ids")
+# rule_ids: the pins/boosts/annotations that touched the item (exposed); holdout_rule_ids: the rules the
+# shopper was held out of that would have filled this position (curation.rules.RankedItem).
 
 
 def placing_rule_id(source: str, trace: dict | None) -> int | None:
@@ -57,7 +59,8 @@ def rows_for_list(*, recommendation_id: str, items: list, placement: str, list_t
         source = get("source") or "model"
         rows.append((recommendation_id, int(get("rank")), get("item_id"), source,
                      get("rule_id") if get("rule_id") is not None else placing_rule_id(source, get("trace")),
-                     placement or "", list_type or "", model_version, user_id or "", bool(is_control), created_at))
+                     placement or "", list_type or "", model_version, user_id or "", bool(is_control), created_at,
+                     list(get("rule_ids") or ()), list(get("holdout_rule_ids") or ())))
     return rows
 
 

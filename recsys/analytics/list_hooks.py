@@ -2,8 +2,8 @@
 
 - `in_control(user_id, now)`: is this request in the randomized control group (a stable hash of
   shopper and UTC day under CONTROL_SHARE; anonymous requests drawn per request)?
-- `rules_for(rules, control)`: the rules to apply; control traffic gets blocks only (blocks are
-  safety and review-queue decisions, never withheld), no pins, boosts or annotations.
+- `rules_for(rules, control)`: the rules to apply; control traffic gets blocks and diversity rules only
+  (safety, review-queue decisions and policy, never withheld), no pins, boosts or annotations.
 - `record(...)`: hand the served list to the impression buffer (recsys.analytics.impression_buffer).
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 
 from django.conf import settings
 
-from curation.rules import BLOCK, RuleSet
+from curation.rules import BLOCK, DIVERSITY, RuleSet
 from recsys.analytics.assignment import in_control as _in_control
 from recsys.analytics.impression_buffer import record_list
 
@@ -29,13 +29,13 @@ def in_control(user_id: str, now) -> bool:
 
 
 def rules_for(rules, control: bool):
-    """The curated rules, or for control traffic only their blocks (cached per loaded rule set)."""
+    """The curated rules, or for control traffic only their blocks and diversity rules (cached per rule set)."""
     global _blocks_cache
     if not control:
         return rules
     cached = _blocks_cache
     if cached is None or cached[0] is not rules:
-        cached = (rules, RuleSet([r for r in rules if r.kind == BLOCK]))
+        cached = (rules, RuleSet([r for r in rules if r.kind in (BLOCK, DIVERSITY)]))
         _blocks_cache = cached
     return cached[1]
 

@@ -38,3 +38,36 @@ class Impression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recommendation_id}#{self.position} {self.item_id}"
+
+
+class RuleImpression(models.Model):
+    """An impression on a list position a curation rule touched, for measuring that rule alone.
+
+    `exposed`: the rule acted on the item shown there (pinned, boosted or buried, labelled).
+    `holdout`: the shopper was held out of the rule, and this is what was shown at a position the rule
+    would have filled (the engine works that out). Clicks and purchases are attributed as for
+    Impression (same recommendation id and item).
+    """
+
+    class Arm(models.TextChoices):
+        EXPOSED = "exposed"
+        HOLDOUT = "holdout"
+
+    rule_id = models.PositiveBigIntegerField()
+    arm = models.CharField(max_length=8, choices=Arm.choices)
+    recommendation_id = models.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH)
+    position = models.PositiveSmallIntegerField()
+    # No database FK constraint, as on Impression (same writer, same locking).
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    user_id = models.CharField(max_length=ID_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["rule_id", "arm", "created_at"], name="rule_impression_rule"),
+            models.Index(fields=["recommendation_id", "item"], name="rule_impression_rec_item"),
+            models.Index(fields=["user_id"], name="rule_impression_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} {self.arm}: {self.recommendation_id}#{self.position}"

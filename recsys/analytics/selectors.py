@@ -13,7 +13,8 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from recsys.analytics.impact_stats import Cell
-from recsys.analytics.models import Impression
+from recsys.analytics.models import Impression, RuleImpression
+from recsys.analytics.rule_impact import ArmCounts
 from recsys.catalog.models import Event
 from recsys.ml.events import CONVERTED_TYPES, ENGAGED_TYPES
 
@@ -55,3 +56,31 @@ def attribution_counts(*, start: datetime, end: datetime, placement: str = "") -
     out = {str(t): 0 for t in ENGAGED}
     out.update({r["type"]: r["n"] for r in rows})
     return out
+
+
+def rule_arm_counts(*, rule_ids: list[int] | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> dict[int, tuple[ArmCounts, ArmCounts]]:
+    """Per rule: (exposed, holdout) impressions, clicks (engaged) and purchases on the positions it
+    touched, in [start, end) (open ends: all time). Three grouped queries for any number of rules."""
+    qs = RuleImpression.objects.all()
+    if rule_ids is not None:
+        qs = qs.filter(rule_id__in=rule_ids)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+
+    def counts(q) -> dict[tuple, int]:
+        rows = q.values("rule_id", "arm").annotate(n=Count("id")).order_by()
+        return {(r["rule_id"], r["arm"]): r["n"] for r in rows}
+
+    shown = counts(qs)
+    clicked = counts(qs.filter(_with_event(ENGAGED)))
+    bought = counts(qs.filter(_with_event(CONVERTED)))
+
+    def arm(rule_id: int, name: str) -> ArmCounts:
+        key = (rule_id, name)
+        return ArmCounts(shown.get(key, 0), clicked.get(key, 0), bought.get(key, 0))
+
+    ids = set(rule_ids or ()) | {rid for rid, _ in shown}
+    return {rid: (arm(rid, RuleImpression.Arm.EXPOSED), arm(rid, RuleImpression.Arm.HOLDOUT)) for rid in ids}

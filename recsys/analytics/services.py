@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from django.db import connection, transaction
 
-from recsys.analytics.models import Impression
+from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import Item
 from recsys.privacy.services import erased_since
 
@@ -26,11 +26,18 @@ def impressions_write(*, rows: list[tuple]) -> int:
         return 0
     erased = erased_since({r[8] for r in rows if r[8]})
     kept = []
+    arms = []  # (rule_id, arm, recommendation_id, position, item_id, user_id, created_at)
     for row in rows:
         created_at = datetime.fromtimestamp(float(row[10]), tz=UTC)
         if row[8] in erased and created_at <= erased[row[8]]:
             continue
         kept.append((*row[:10], created_at))
+        # Rows buffered by an older process have no rule columns.
+        for arm, rule_ids in ((RuleImpression.Arm.EXPOSED, row[11] if len(row) > 11 else ()),
+                              (RuleImpression.Arm.HOLDOUT, row[12] if len(row) > 12 else ())):
+            arms.extend((int(rule_id), arm, row[0], row[1], row[2], row[8], created_at) for rule_id in rule_ids or ())
+    if arms:
+        _rule_impressions_insert(arms)
     if connection.vendor == "postgresql":
         return _copy_insert(kept)
     item_pks = dict(Item.objects.filter(item_id__in={r[2] for r in kept}).values_list("item_id", "id"))
@@ -70,3 +77,13 @@ def _copy_insert(rows: list[tuple]) -> int:
             f"INSERT INTO {table} ({columns}, item_id) SELECT {', '.join('s.' + c for c in _COLUMNS)}, i.id "
             f"FROM {_STAGING} s JOIN i ON i.item_id = s.item_id")
         return cursor.rowcount
+
+
+def _rule_impressions_insert(arms: list[tuple]) -> None:
+    """The per-rule rows of a flush (only positions rules touched: few next to the impressions)."""
+    item_pks = dict(Item.objects.filter(item_id__in={a[4] for a in arms}).values_list("item_id", "id"))
+    RuleImpression.objects.bulk_create(
+        [RuleImpression(rule_id=rule_id, arm=arm, recommendation_id=rec_id, position=position,
+                        item_id=item_pks[item_id], user_id=user_id, created_at=created_at)
+         for rule_id, arm, rec_id, position, item_id, user_id, created_at in arms if item_id in item_pks],
+        batch_size=BULK_SIZE)

@@ -4,7 +4,7 @@ Django finds an app's models in `<app>.models`; importing them here keeps the `r
 table names and the migrations where they always were. Code inside a domain imports its models from
 the domain (`recsys.catalog.models`); other code may import them from here.
 """
-from recsys.analytics.models import Impression
+from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import Event, EventType, Item, Shopper, ShopperAlias
 from recsys.clients.models import ApiClient
 from recsys.feedback.models import Feedback, FeedbackType, ReviewDecision
@@ -12,4 +12,4 @@ from recsys.privacy.models import ErasureReceipt
 from recsys.training.models import ModelVersion, TrainingRun
 
 __all__ = ["ApiClient", "ErasureReceipt", "Event", "EventType", "Feedback", "FeedbackType", "Impression", "Item",
-           "ModelVersion", "ReviewDecision", "Shopper", "ShopperAlias", "TrainingRun"]
+           "ModelVersion", "ReviewDecision", "RuleImpression", "Shopper", "ShopperAlias", "TrainingRun"]

@@ -1,0 +1,173 @@
+"""The engine's diversity caps and per-rule holdouts (curation.rules, pure: no database)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from curation.rules import (
+    BLOCK,
+    DIVERSITY,
+    Candidate,
+    Context,
+    ItemInfo,
+    Rule,
+    RuleSet,
+    apply,
+    curate,
+    in_holdout,
+)
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+# i1..i40: categories cycle a, a, a, b, c (so "a" bunches at the top); brands cycle X, Y.
+CATEGORY = {1: "a", 2: "a", 3: "a", 4: "b", 0: "c"}
+CATALOG = {
+    f"i{n}": ItemInfo(f"i{n}", category=CATEGORY[n % 5] if n % 5 else "c",
+                      attributes={"brand": "X" if n % 2 else "Y"},
+                      created_at=NOW - timedelta(days=1 if n in (30, 35) else 400))
+    for n in range(1, 41)
+}
+_ids = iter(range(1, 1_000_000))
+
+
+def rule(kind, **kw):
+    kw.setdefault("id", next(_ids))
+    return Rule(kind=kind, **kw)
+
+
+def cands(n=40):
+    return [Candidate(f"i{k}", score=1.0 - k / 100) for k in range(1, n + 1)]
+
+
+def ctx(**kw):
+    kw.setdefault("list_type", "personal")
+    kw.setdefault("now", NOW)
+    return Context(**kw)
+
+
+def run(rules, limit=6, **ckw):
+    return apply(cands(), ctx(**ckw), rules, limit=limit, item_info=CATALOG.get)
+
+
+def cats(items):
+    return Counter(CATALOG[i.item_id].category for i in items)
+
+
+def test_category_cap_lets_the_next_candidates_fill_the_freed_places():
+    plain = run([])
+    assert cats(plain)["a"] == 3 + 1  # i1, i2, i3, i6: "a" bunches at the top
+    out = run([rule(DIVERSITY, max_per_category=2)])
+    assert len(out) == 6 and max(cats(out).values()) <= 2
+    assert [i.item_id for i in out][:2] == ["i1", "i2"]  # the first two "a" items keep their places
+    assert "i3" not in {i.item_id for i in out}
+
+
+def test_attribute_cap_and_the_tightest_rule_wins():
+    out = run([rule(DIVERSITY, max_per_attribute=(("brand", 3),)), rule(DIVERSITY, max_per_attribute=(("brand", 2),))])
+    brands = Counter(CATALOG[i.item_id].attributes["brand"] for i in out)
+    assert max(brands.values()) <= 2 and len(out) == 4  # two brands x 2: the list cannot be longer
+
+
+def test_pins_count_toward_the_cap_and_are_never_removed():
+    pins = [rule("pin", item_id="i11", position=1), rule("pin", item_id="i13", position=2)]  # both category "a"
+    out = run(pins + [rule(DIVERSITY, max_per_category=2)])
+    got = [i.item_id for i in out]
+    assert got[:2] == ["i11", "i13"] and cats(out)["a"] == 2  # no other "a" item fits next to the pins
+    out = run(pins + [rule(DIVERSITY, max_per_category=1)])
+    assert [i.item_id for i in out][:2] == ["i11", "i13"]  # over the cap, but pins stay
+
+
+def test_boosts_run_before_the_cap():
+    boost = rule("boost", item_id="i8", strength=1.0)  # "a"... i8 is category "a" (8 % 5 == 3)
+    out = run([boost, rule(DIVERSITY, max_per_category=2)])
+    got = [i.item_id for i in out]
+    assert got[0] == "i8" and cats(out)["a"] == 2 and "i2" not in got  # i8 took one of the two "a" places
+
+
+def test_blocks_still_apply_and_refill_keeps_the_length():
+    out = run([rule(BLOCK, item_category="b"), rule(DIVERSITY, max_per_category=2)], limit=4)
+    assert len(out) == 4 and "b" not in cats(out) and max(cats(out).values()) <= 2
+
+
+def test_preview_reports_what_the_cap_moved():
+    result = curate(cands(), ctx(), [rule(DIVERSITY, max_per_category=2, id=77)], limit=6, item_info=CATALOG.get)
+    capped = [r for r in result.removed if r.reason == "diversity"]
+    assert [r.item_id for r in capped][:1] == ["i3"] and capped[0].rule["id"] == 77
+    moved = [i for i in result.items if any(f["id"] == 77 for f in i.trace["rules"])]
+    assert moved and all(i.rule_ids == () for i in moved)  # diversity is no exposure to measure
+
+
+def test_room_for_new_items_where_candidates_allow():
+    out = run([rule(DIVERSITY, max_per_category=3, min_new_items=2, new_item_days=7)])
+    got = [i.item_id for i in out]
+    assert {"i30", "i35"} <= set(got) and len(got) == 6
+    out = run([rule(DIVERSITY, max_per_category=3, min_new_items=5, new_item_days=7)])
+    assert {"i30", "i35"} <= {i.item_id for i in out}  # only two new items exist: no more than that
+
+
+@pytest.mark.parametrize("list_type", ["personal", "similar", "basket", "popular", "batch"])
+def test_every_list_type_obeys_the_cap(list_type):
+    out = run([rule(DIVERSITY, max_per_category=1)], list_type=list_type)
+    assert max(cats(out).values()) == 1
+
+
+def test_scope_of_a_diversity_rule():
+    capped = rule(DIVERSITY, max_per_category=1, placement="home")
+    assert max(cats(run(RuleSet([capped]), placement="home")).values()) == 1
+    assert max(cats(run(RuleSet([capped]), placement="cart")).values()) > 1
+
+
+# --- holdouts ------------------------------------------------------------------------------
+def test_holdout_assignment_is_stable_near_its_share_and_independent_across_rules():
+    users = [f"u{n}" for n in range(10_000)]
+    a = {u for u in users if in_holdout(1, u, 0.2)}
+    b = {u for u in users if in_holdout(2, u, 0.2)}
+    assert abs(len(a) / 10_000 - 0.2) < 0.015 and abs(len(b) / 10_000 - 0.2) < 0.015
+    assert a == {u for u in users if in_holdout(1, u, 0.2)}  # stable
+    assert abs(len(a & b) / 10_000 - 0.04) < 0.01  # independent: about 0.2 x 0.2 in both
+    assert not any(in_holdout(1, u, 0.0) for u in users[:100]) and not in_holdout(1, "", 0.5)
+
+
+def _held_user(rule_id, share, *, inside=True):
+    return next(f"u{n}" for n in range(10_000) if in_holdout(rule_id, f"u{n}", share) == inside)
+
+
+def test_a_held_out_shopper_is_served_without_the_rule_and_it_says_where():
+    pin = rule("pin", item_id="i20", position=2, holdout_share=0.5, id=501)
+    held, exposed = _held_user(501, 0.5), _held_user(501, 0.5, inside=False)
+    on = curate(cands(), ctx(user_id=exposed, holdout_key=exposed), [pin], limit=5, item_info=CATALOG.get,
+                report=False)
+    off = curate(cands(), ctx(user_id=held, holdout_key=held), [pin], limit=5, item_info=CATALOG.get, report=False)
+    assert on.items[1].item_id == "i20" and on.items[1].rule_ids == (501,) and on.held_out == ()
+    assert "i20" not in {i.item_id for i in off.items} and off.held_out == (501,)
+    assert [i.holdout_rule_ids for i in off.items] == [(), (501,), (), (), ()]  # what was shown there instead
+
+
+def test_boost_and_annotation_holdouts_mark_the_positions_the_rule_would_have_filled():
+    boost = rule("boost", item_id="i9", strength=1.0, holdout_share=0.5, id=601)
+    label = rule("annotation", item_id="i2", label="Staff pick", holdout_share=0.5, id=602)
+    user = next(f"u{n}" for n in range(10_000) if in_holdout(601, f"u{n}", 0.5) and in_holdout(602, f"u{n}", 0.5))
+    out = curate(cands(), ctx(user_id=user, holdout_key=user), [boost, label], limit=5, item_info=CATALOG.get,
+                 report=False)
+    assert out.held_out == (601, 602)
+    assert out.items[0].item_id == "i1" and out.items[0].holdout_rule_ids == (601,)  # i9 would be first
+    assert out.items[0].annotations == [] and any(602 in i.holdout_rule_ids for i in out.items)
+
+
+def test_blocks_and_diversity_never_have_a_holdout():
+    block = rule(BLOCK, item_id="i1", holdout_share=0.5)
+    cap = rule(DIVERSITY, max_per_category=1, holdout_share=0.5)
+    for n in range(50):
+        out = curate(cands(), ctx(user_id=f"u{n}", holdout_key=f"u{n}"), [block, cap], limit=5,
+                     item_info=CATALOG.get, report=False)
+        assert out.held_out == () and "i1" not in {i.item_id for i in out.items}
+        assert max(cats(out.items).values()) == 1
+
+
+def test_anonymous_requests_draw_per_request_key():
+    pin = rule("pin", item_id="i20", position=1, holdout_share=0.5, id=701)
+    shown = [curate(cands(), ctx(holdout_key=f"req-{n}"), [pin], limit=3, item_info=CATALOG.get,
+                    report=False).items[0].item_id == "i20" for n in range(400)]
+    assert 0.4 < sum(shown) / 400 < 0.6
+    assert curate(cands(), ctx(), [pin], limit=3, item_info=CATALOG.get).items[0].item_id == "i20"  # no key
