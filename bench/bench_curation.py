@@ -39,7 +39,8 @@ BRANDS = [f"brand-{b}" for b in range(60)]
 
 def make_rules(rng: random.Random, item_ids: list[str], now: datetime, engine) -> list:
     rules = []
-    kinds = ["block"] * 300 + ["boost"] * 300 + ["pin"] * 200 + ["annotation"] * 200
+    # 1,000 rules: diversity caps among them, and a 10% holdout on a fifth of the pins, boosts and labels.
+    kinds = ["block"] * 290 + ["boost"] * 290 + ["pin"] * 190 + ["annotation"] * 190 + ["diversity"] * 40
     for rid, kind in enumerate(kinds, start=1):
         target: dict = {"item_id": rng.choice(item_ids)}
         if kind in ("block", "boost"):
@@ -55,6 +56,14 @@ def make_rules(rng: random.Random, item_ids: list[str], now: datetime, engine) -
             extra["position"] = rng.randint(1, 12)
         elif kind == "annotation":
             extra["label"] = "Staff pick"
+        elif kind == "diversity":
+            target = {}
+            if rng.random() < 0.5:
+                extra["max_per_category"] = rng.randint(2, 4)
+            else:
+                extra["max_per_attribute"] = (("brand", rng.randint(2, 4)),)
+        if kind in ("pin", "boost", "annotation") and rng.random() < 0.2:
+            extra["holdout_share"] = 0.1
         if rng.random() < 0.1:
             extra["starts_at"] = now - timedelta(days=1)
             extra["ends_at"] = now + timedelta(days=rng.choice([-0.5, 1, 2]))
@@ -188,6 +197,8 @@ def part_requests() -> None:
         db_rules.append(Rule(kind=r.kind, item_id=r.item_id or None, item_category=r.item_category,
                              item_attribute=dict(r.item_attribute) or None, position=r.position or None,
                              strength=r.strength if r.kind == "boost" else None, label=r.label,
+                             max_per_category=r.max_per_category or None,
+                             max_per_attribute=dict(r.max_per_attribute) or None, holdout_share=r.holdout_share,
                              placement=r.placement, segment=r.segment, starts_at=r.starts_at, ends_at=r.ends_at,
                              priority=r.priority))
     users = [s.user_id for s in shoppers]

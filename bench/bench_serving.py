@@ -346,12 +346,18 @@ def create_rules(n_items: int) -> dict:
     now = timezone.now()
     # Items drawn from the popular head, so the rules meet the lists the load asks for.
     head = min(n_items, 3000)
-    kinds = ["block"] * 300 + ["boost"] * 300 + ["pin"] * 200 + ["annotation"] * 200
+    # Diversity caps among them, and a 10% holdout on a fifth of the pins, boosts and annotations.
+    kinds = ["block"] * 290 + ["boost"] * 290 + ["pin"] * 190 + ["annotation"] * 190 + ["diversity"] * 40
     counts: dict[str, int] = {}
     with transaction.atomic():
         for kind in kinds:
             data: dict = {"placement": PLACEMENT, "enabled": False, "priority": rng.randint(0, 3)}
-            if kind in ("block", "boost") and rng.random() < 0.05:
+            if kind == "diversity":
+                if rng.random() < 0.5:
+                    data["max_per_category"] = rng.randint(2, 4)
+                else:
+                    data["max_per_attribute"] = {"brand": rng.randint(2, 4)}
+            elif kind in ("block", "boost") and rng.random() < 0.05:
                 data["item_category"] = f"cat-{rng.randrange(N_CATEGORIES)}"
             else:
                 data["item_id"] = f"bench-item-{rng.randrange(head)}"
@@ -363,6 +369,8 @@ def create_rules(n_items: int) -> dict:
                     data["category"] = f"cat-{rng.randrange(N_CATEGORIES)}"
             elif kind == "annotation":
                 data["label"] = "Staff pick"
+            if kind in ("pin", "boost", "annotation"):
+                data["holdout_share"] = 0.1 if rng.random() < 0.2 else 0.0
             if rng.random() < 0.1:
                 data["starts_at"] = now - timedelta(days=1)
                 data["ends_at"] = now + timedelta(days=rng.choice([1, 2]))

@@ -7,7 +7,7 @@ column with every rule, optionally disabled ones too, evaluated at the chosen "p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django import forms
@@ -105,7 +105,8 @@ def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[
     except serving.UnknownItem as exc:
         raise PreviewError(f"Unknown item {exc.item_id!r}.") from exc
     titles = {k: c.title for k, c in uncurated.cards.items()}
-    return uncurated.candidates, uncurated.context, uncurated.item_info, titles
+    # The preview shows what the rules do: nobody is held out of them here.
+    return uncurated.candidates, replace(uncurated.context, holdout_key=""), uncurated.item_info, titles
 
 
 def preview(req: PreviewRequest) -> PreviewResult:

@@ -189,13 +189,28 @@ def describe(rule: Rule) -> str:
     return f"Block {target}"
 
 
+_MASK64 = 2**64 - 1
+
+
+def holdout_seed(key: str) -> int:
+    """The shopper's (or request's) 64-bit draw seed: hashed once per request, stable across processes."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+
+def holdout_draw(rule_id: int, seed: int) -> float:
+    """Uniform in [0, 1) for (rule, shopper): splitmix64 of the seed and the rule id, so draws are
+    stable per shopper and rule and independent across rules."""
+    z = (seed ^ (rule_id * 0x9E3779B97F4A7C15)) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) / 2**64
+
+
 def in_holdout(rule_id: int, key: str, share: float) -> bool:
-    """Is the shopper (or request) `key` in this rule's holdout? A hash of rule id and key, uniform in
-    [0, 1), under the share: stable per shopper and rule, independent across rules."""
+    """Is the shopper (or request) `key` in this rule's holdout? (No key: never.)"""
     if share <= 0 or not key:
         return False
-    digest = hashlib.blake2b(f"{rule_id}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < share
+    return holdout_draw(rule_id, holdout_seed(key)) < share
 
 
 class _Bucket:
@@ -206,8 +221,7 @@ class _Bucket:
     """
 
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
-                 "holdout_rules", "_bounds", "_scope_categories", "_scope_items", "_scope_users", "_active",
-                 "_without")
+                 "holdout_rules", "_bounds", "_scope_categories", "_scope_items", "_scope_users", "_active")
 
     MAX_CACHED_SCOPES = 256
 
@@ -224,7 +238,6 @@ class _Bucket:
             self.add(rule)
         self.pins.sort(key=_precedence)
         self._active: dict[tuple, _Bucket] = {}
-        self._without: dict[frozenset[int], _Bucket] = {}
         if index_scope:
             bounds = set()
             for rule in self.rules:
@@ -286,18 +299,6 @@ class _Bucket:
         self._active[key] = view
         return view
 
-    def without(self, rule_ids: frozenset[int]) -> _Bucket:
-        """This (active) view less the rules a shopper is held out of (cached per set of rules)."""
-        try:
-            return self._without[rule_ids]
-        except KeyError:
-            pass
-        view = _Bucket((r for r in self.rules if r.id not in rule_ids), index_scope=False)
-        if len(self._without) >= self.MAX_CACHED_SCOPES:
-            self._without.clear()
-        self._without[rule_ids] = view
-        return view
-
 
 class RuleSet:
     """Rules indexed by placement and target, so a request looks up only what can match.
@@ -345,8 +346,9 @@ def _matches_attributes(rule: Rule, attributes: dict) -> bool:
     return all(str(attributes.get(k)) == v for k, v in rule.item_attribute)
 
 
-def _item_rules(b: _Bucket, info: ItemInfo) -> list[Rule]:
-    """The block/boost/annotation rules of an active view that target this item, best priority first."""
+def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) -> list[Rule]:
+    """The block/boost/annotation rules of an active view that target this item, best priority first
+    (less the rules in `held`, the shopper's holdouts)."""
     found = b.by_item.get(info.item_id)
     found = list(found) if found else []
     if info.category and b.by_category:
@@ -361,6 +363,8 @@ def _item_rules(b: _Bucket, info: ItemInfo) -> list[Rule]:
                 # Indexed under its first pair, which just matched: check the others, if any.
                 if len(rule.item_attribute) == 1 or _matches_attributes(rule, attrs):
                     found.append(rule)
+    if held and found:
+        found = [r for r in found if r.id not in held]
     if len(found) > 1:
         found.sort(key=_precedence)
     return found
@@ -437,22 +441,32 @@ def curate(
     candidates = candidates if isinstance(candidates, list | tuple) else list(candidates)
     bucket = _live_rules(_as_ruleset(rules), context, ignore_enabled)
     held: frozenset[int] = frozenset()
-    if bucket is not None and bucket.holdout_rules:
-        held = frozenset(r.id for r in bucket.holdout_rules if in_holdout(r.id, context.holdout_key, r.holdout_share))
+    if bucket is not None and bucket.holdout_rules and context.holdout_key:
+        seed = holdout_seed(context.holdout_key)
+        held = frozenset(r.id for r in bucket.holdout_rules if holdout_draw(r.id, seed) < r.holdout_share)
     if not held:
         final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
         return CurationResult([_explained(entry, rank) for rank, entry in enumerate(final, start=1)],
                               removed or [], warnings or [])
-    # Held out: serve without those rules, and note which positions they would have filled (the same
-    # engine with every rule, bookkeeping off), so the impressions there measure "what was shown instead".
-    final = _curated(candidates, context, bucket.without(held), item_info, limit=limit, removed=removed,
-                     warnings=warnings)
-    would = _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None)
+    # Held out: serve without those rules, and note which positions they would have filled, so the
+    # impressions there measure "what was shown instead".
+    matched: set[int] = set()
+    final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings,
+                     held=held, matched=matched)
     positions: dict[int, list[int]] = {}
-    for rank, entry in enumerate(would, start=1):
-        for rule_id in _explained(entry, rank).rule_ids:  # its own entries: explaining them changes nothing here
-            if rule_id in held:
-                positions.setdefault(rule_id, []).append(rank)
+    if any(pin.id in held for pin in bucket.pins) or any(
+            r.kind == BOOST for r in bucket.rules if r.id in matched):
+        # A held pin or boost would have moved items: run the engine with every rule (bookkeeping off).
+        would = _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None)
+        for rank, entry in enumerate(would, start=1):
+            for rule_id in _explained(entry, rank).rule_ids:  # its own entries: explaining changes nothing here
+                if rule_id in held:
+                    positions.setdefault(rule_id, []).append(rank)
+    elif matched:  # only labels were held: they move nothing, so their positions are where their items are
+        for rank, entry in enumerate(final, start=1):
+            for rule in _item_rules(bucket, entry.info) if entry.info is not None else ():
+                if rule.id in matched:
+                    positions.setdefault(rule.id, []).append(rank)
     items = []
     for rank, entry in enumerate(final, start=1):
         item = _explained(entry, rank)
@@ -462,18 +476,19 @@ def curate(
 
 
 def _curated(candidates, context: Context, bucket: _Bucket | None, item_info, *, limit: int,
-             removed: list[Removed] | None, warnings: list[str] | None) -> list[_Entry]:
-    """Filters, boosts, pins and the refill under the diversity caps: the final entries in order."""
-    if bucket is not None and not bucket.rules:
-        bucket = None
+             removed: list[Removed] | None, warnings: list[str] | None,
+             held: frozenset[int] = frozenset(), matched: set[int] | None = None) -> list[_Entry]:
+    """Filters, boosts, pins and the refill under the diversity caps: the final entries in order.
+    `held`: rules this shopper is held out of, skipped wherever they would match (added to `matched`)."""
     # Without boosts, pins or diversity nothing below the first `limit` survivors can reach the list.
     scan_all = removed is not None or (
         bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
     kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
-                            removed=removed)
+                            removed=removed, held=held, matched=matched)
     if bucket is not None and bucket.has_boosts:
         _boost(kept)
-    slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings)
+    slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
+                          held=held)
     if bucket is not None and bucket.diversity:
         return _diverse_refill(slots, kept, bucket.diversity, context, removed=removed)
     return _refilled(slots, kept, removed=removed)
@@ -490,7 +505,9 @@ def _live_rules(ruleset: RuleSet, context: Context, ignore_enabled: bool) -> _Bu
 
 def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket | None,
               item_info: Callable[[str], ItemInfo | None], *, limit: int | None,
-              removed: list[Removed] | None) -> tuple[list[_Entry], dict[str, _Entry]]:
+              removed: list[Removed] | None,
+              held: frozenset[int] = frozenset(),
+              matched: set[int] | None = None) -> tuple[list[_Entry], dict[str, _Entry]]:
     """1. Filters: unavailable, excluded, seen, outside the list's category, blocked.
 
     Returns the survivors in algorithm order and every entry by item id; seen items are kept aside
@@ -514,6 +531,10 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 removed.append(Removed(item_id, algo_rank, reason))
             continue
         entry_rules = _item_rules(bucket, info) if bucket is not None else _NO_RULES
+        if held and entry_rules:
+            if matched is not None:
+                matched.update(r.id for r in entry_rules if r.id in held)
+            entry_rules = [r for r in entry_rules if r.id not in held]
         if entry_rules:
             block = next((r for r in entry_rules if r.kind == BLOCK), None)
             if block is not None:
@@ -548,13 +569,16 @@ def _boost(kept: list[_Entry]) -> None:
 
 def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
                   item_info: Callable[[str], ItemInfo | None], *, limit: int,
-                  removed: list[Removed] | None, warnings: list[str] | None) -> list[_Entry | None]:
+                  removed: list[Removed] | None, warnings: list[str] | None,
+                  held: frozenset[int] = frozenset()) -> list[_Entry | None]:
     """3. Pins: the list's positions with each pin in place (None: free).
 
     Winners first (the best pin of each position by precedence), then the losers take the next free
     position after theirs. Only blocks and unavailability remove a pinned item (`_pin_entry`)."""
     slots: list[_Entry | None] = [None] * limit
     pins = bucket.pins if bucket is not None else []
+    if held and pins:
+        pins = [pin for pin in pins if pin.id not in held]
     if not pins:
         return slots
     report = removed is not None
@@ -582,7 +606,7 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
             continue
         entry = by_id.get(pin.item_id)
         if entry is None or not entry.kept:
-            entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings)
+            entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings, held)
             if entry is None:
                 continue
         if slot != start:
@@ -786,7 +810,7 @@ def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
     return ""
 
 
-def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> _Entry | None:
+def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=frozenset()) -> _Entry | None:
     """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate)."""
     if seen_entry is not None:
         info, cand, algo_rank = seen_entry.info, seen_entry.cand, seen_entry.algo_rank
@@ -804,7 +828,7 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> _E
                 warnings.append(f"{pin.title}: the pinned item is unavailable and is skipped")
             removed.append(Removed(pin.item_id, algo_rank, label, pin.ref(f"skipped: item {reason}")))
         return None
-    entry_rules = _item_rules(bucket, info) if bucket is not None else []
+    entry_rules = _item_rules(bucket, info, held) if bucket is not None else []
     for rule in entry_rules:
         if rule.kind == BLOCK:
             if removed is not None:

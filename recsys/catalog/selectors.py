@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 
 from recsys.catalog.models import Event, Item
 
-CARD_FIELDS = ("item_id", "title", "category", "url", "image_url", "price", "attributes", "available")
+CARD_FIELDS = ("item_id", "title", "category", "url", "image_url", "price", "attributes", "available", "created_at")
 
 
 def item_cards(*, item_ids: list[str]) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 
@@ -24,6 +25,7 @@ class ItemCard:
     image_url: str = ""
     price: str | None = None
     attributes: dict = field(default_factory=dict)
+    created_at: datetime | None = None  # when it joined the catalog (diversity's room for new items)
 
     def as_json(self) -> dict:
         return {"item_id": self.item_id, "title": self.title, "category": self.category, "url": self.url,
@@ -78,7 +80,8 @@ def _card(row: dict) -> ItemCard:
     price = row["price"]
     return ItemCard(item_id=row["item_id"], title=row["title"], category=row["category"] or "",
                     url=row["url"] or "", image_url=row["image_url"] or "",
-                    price=None if price is None else f"{price:.2f}", attributes=row["attributes"] or {})
+                    price=None if price is None else f"{price:.2f}", attributes=row["attributes"] or {},
+                    created_at=row.get("created_at"))
 
 
 _cache = CardCache()

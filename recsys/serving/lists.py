@@ -146,7 +146,8 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime, extra_i
         card = cards.get(item_id)
         if card is None:
             return None
-        return curation_rules.ItemInfo(item_id, card.category, card.attributes, item_id not in unavailable)
+        return curation_rules.ItemInfo(item_id, card.category, card.attributes, item_id not in unavailable,
+                                       card.created_at)
 
     version = model.version if model is not None else None
     return [Uncurated(r, _candidates(r, plan, cards), _context(r, plan, not_interested.get(r.user_id, frozenset()), at),
@@ -241,6 +242,8 @@ def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -
         context_item_id=r.item_ids[0] if r.list_type == SIMILAR else "", user_id=r.user_id,
         is_new_shopper=hist is None or not hist.known, seen=seen, include_seen=r.include_seen, excluded=excluded,
         context_item_ids=frozenset(r.item_ids) if r.list_type == BASKET else frozenset(),
+        # Rule holdouts are drawn per shopper; an anonymous list draws anew for each request.
+        holdout_key=r.user_id or os.urandom(8).hex(),
     )
 
 
