@@ -1,7 +1,9 @@
 """REST API for curation rules: /api/v1/curation/{pins,blocks,boosts,annotations}/.
 
 Thin views: parse with a serializer, write through curation.services (which validates the
-model, bumps the rules stamp and records the API client in the audit history).
+model, bumps the rules stamp and records the API client in the audit history). Either check's
+complaint is one `InvalidInput` ("Invalid rule.", every field listed), answered by
+recsys.http.exception_handler.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from recsys.catalog.limits import ID_MAX_LENGTH
+from recsys.errors import InvalidInput
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
 from .models import TARGET_FIELDS, Rule, RuleKind, Segment
@@ -94,18 +97,16 @@ def _serializer_for(kind: str) -> type[RuleSerializer]:
 SERIALIZERS = {kind: _serializer_for(kind) for kind in RuleKind}
 
 
-def _errors(detail: dict, prefix: str = "") -> list[dict]:
-    rows = []
-    for field, messages in detail.items():
-        name = API_FIELD.get(field, field)
-        if name == "non_field_errors":
-            name = ""
-        for message in messages if isinstance(messages, list) else [messages]:
-            if isinstance(message, dict):
-                rows.extend(_errors(message, prefix=f"{name}."))
-            else:
-                rows.append({"index": 0, "field": prefix + name, "message": str(message)})
-    return rows
+def _invalid_rule(exc: Exception) -> Exception:
+    """The serializer's or the model's (full_clean in curation.services) complaint as one InvalidInput;
+    any other exception unchanged."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    elif isinstance(exc, ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    else:
+        return exc
+    return InvalidInput.of(detail, index=0, rename=API_FIELD, detail="Invalid rule.")
 
 
 class _RuleViewSet(viewsets.ViewSet):
@@ -135,13 +136,7 @@ class _RuleViewSet(viewsets.ViewSet):
         return Response(self.get_serializer_class()(rule).data, status=code)
 
     def handle_exception(self, exc):
-        if isinstance(exc, DjangoValidationError):
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            exc = ValidationError(detail)
-        if isinstance(exc, ValidationError):
-            detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            return Response({"detail": "Invalid rule.", "errors": _errors(detail)}, status=status.HTTP_400_BAD_REQUEST)
-        return super().handle_exception(exc)
+        return super().handle_exception(_invalid_rule(exc))
 
     def _get(self, pk) -> Rule:
         return get_object_or_404(rule_list(kind=self.kind), pk=pk)

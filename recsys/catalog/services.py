@@ -5,10 +5,11 @@ from django.db import transaction
 
 from recsys.analytics.models import Impression
 from recsys.catalog.models import Event, Shopper, ShopperAlias
+from recsys.errors import NotFound
 
 
-class ShopperNotFound(Exception):
-    pass
+class ShopperNotFound(NotFound):
+    """No such shopper (merge, export, erasure): the API answers 404 with the message."""
 
 
 @transaction.atomic

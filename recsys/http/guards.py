@@ -3,6 +3,8 @@
 PostgreSQL rejects NUL in text and nothing can encode a lone UTF-16 surrogate: both would
 surface as 500s deep inside a view. JSON lets both through (`"\\u0000"`, `"\\ud800"`), and
 so do URL paths and query strings (`%00`). These guards answer 400 at the door instead.
+The middleware runs before DRF (so before its exception handler): it builds the same
+`{"detail": ...}` body with recsys.errors.error_body.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from recsys.catalog.limits import ID_MAX_LENGTH
+from recsys.errors import error_body
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _BAD_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
@@ -86,15 +89,15 @@ class ApiInputGuardMiddleware:
         for name in PATH_ID_KWARGS:
             value = view_kwargs.get(name)
             if isinstance(value, str) and (problem := path_id_problem(value)):
-                return JsonResponse({"detail": f"{name} in the path {problem}."}, status=400)
+                return JsonResponse(error_body(f"{name} in the path {problem}."), status=400)
         for name, values in request.GET.lists():
             if any(_BAD_TEXT.search(v) for v in values) or _BAD_TEXT.search(name):
-                return JsonResponse({"detail": f"query parameter {name!r} contains a NUL character."}, status=400)
+                return JsonResponse(error_body(f"query parameter {name!r} contains a NUL character."), status=400)
         return None
 
 
 def api_not_found(request, exception=None):
     """JSON 404 under /api/ (frontends parse it); Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "Not found: no such API path or object."}, status=404)
+        return JsonResponse(error_body("Not found: no such API path or object."), status=404)
     return page_not_found(request, exception)

@@ -1,23 +1,20 @@
 """Catalog and event ingestion: thin views over recsys.ingest.services.
 
 Rows are validated by the lean validator (recsys.ingest.validation), not per-row DRF serializers;
-the serializers below only describe the payloads for the OpenAPI schema.
+the serializers below only describe the payloads for the OpenAPI schema. A refused batch is
+raised as a recsys.errors exception and answered by recsys.http.exception_handler.
 """
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recsys.catalog.limits import CATEGORY_MAX_LENGTH, ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH, TITLE_MAX_LENGTH
 from recsys.catalog.models import Item
-from recsys.ingest.services import BatchRefused, RowsRejected, events_ingest, items_upsert
-from recsys.ingest.validation import (
-    CATEGORY_MAX_LENGTH,
-    EVENT_TYPES,
-    ID_MAX_LENGTH,
-    RECOMMENDATION_ID_MAX_LENGTH,
-    TITLE_MAX_LENGTH,
-)
+from recsys.errors import BadRequest, FieldError, InvalidInput
+from recsys.ingest.services import BatchRefused, IngestCounts, RowsRejected, events_ingest, items_upsert
+from recsys.ml.events import EVENT_TYPES
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -50,15 +47,22 @@ class EventInSerializer(serializers.Serializer):
                                               help_text="From a list response, for click attribution.")
 
 
-_ROW_ERRORS = inline_serializer("RowErrors", {"errors": serializers.ListField(child=inline_serializer(
-    "RowError", {"index": serializers.IntegerField(), "field": serializers.CharField(),
-                 "message": serializers.CharField()}))})
+_ROW_ERRORS = inline_serializer("RowErrors", {
+    "detail": serializers.CharField(help_text="One line: what is wrong."),
+    "errors": serializers.ListField(required=False, help_text="Bad rows (absent when the batch as a whole is refused).",
+                                    child=inline_serializer("RowError", {
+                                        "index": serializers.IntegerField(), "field": serializers.CharField(),
+                                        "message": serializers.CharField()}))})
 
 
-def _rejected(exc: Exception) -> Response:
-    if isinstance(exc, RowsRejected):
-        return Response({"errors": [e.as_dict() for e in exc.errors]}, status=status.HTTP_400_BAD_REQUEST)
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+def _ingested(ingest, payload) -> IngestCounts:
+    """Run a batch service; a refused batch becomes the API's 400 (every bad row, or why the batch as a whole)."""
+    try:
+        return ingest(payload=payload)
+    except RowsRejected as exc:
+        raise InvalidInput([FieldError(index=e.index, field=e.field, message=e.message) for e in exc.errors]) from exc
+    except BatchRefused as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 class ItemBatchView(APIView):
@@ -74,10 +78,7 @@ class ItemBatchView(APIView):
                    400: _ROW_ERRORS},
     )
     def post(self, request):
-        try:
-            counts = items_upsert(payload=request.data)
-        except (RowsRejected, BatchRefused) as exc:
-            return _rejected(exc)
+        counts = _ingested(items_upsert, request.data)
         return Response({"created": counts.items_created, "updated": counts.items_updated})
 
 
@@ -106,8 +107,5 @@ class EventBatchView(APIView):
             {"user_id": "u1", "item_id": "sku-1", "type": "purchase", "value": 2, "event_id": "order-77-1"}])],
     )
     def post(self, request):
-        try:
-            counts = events_ingest(payload=request.data)
-        except (RowsRejected, BatchRefused) as exc:
-            return _rejected(exc)
+        counts = _ingested(events_ingest, request.data)
         return Response({"accepted": counts.accepted, "duplicates": counts.duplicates})

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from recsys.analytics.models import Impression
 from recsys.catalog.models import Event, Shopper
+from recsys.catalog.services import ShopperNotFound
 from recsys.feedback.models import Feedback
 from recsys.ml import artifact_erasure
 from recsys.ml.artifacts import read_active_stamp, write_active_stamp
@@ -18,8 +19,8 @@ from recsys.privacy.models import ErasureReceipt
 logger = logging.getLogger("curio.privacy")
 
 
-class ShopperNotFound(Exception):
-    pass
+def _no_data(user_id: str) -> str:
+    return f"No data is stored for shopper {user_id!r}."
 
 
 def user_hash(user_id: str) -> str:
@@ -49,7 +50,7 @@ def shopper_export(*, user_id: str) -> dict:
                 "list_type", "model_version", "is_control", "created_at")
     )
     if shopper is None and not impressions:
-        raise ShopperNotFound(user_id)
+        raise ShopperNotFound(_no_data(user_id))
     events = feedback = []
     if shopper is not None:
         events = list(
@@ -94,7 +95,7 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
             feedback = Feedback.objects.filter(shopper=shopper).delete()[0]
             shopper.delete()
         if shopper is None and not impressions:
-            raise ShopperNotFound(user_id)
+            raise ShopperNotFound(_no_data(user_id))
         receipt = ErasureReceipt.objects.create(
             user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
                                       "merged_ids": len(aliases)}

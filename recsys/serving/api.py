@@ -1,8 +1,9 @@
-"""Recommendation lists and shopper merge: thin views over recsys.serving.lists / services.shoppers.
+"""Recommendation lists: thin views over recsys.serving.lists.
 
 Every list view validates its parameters, builds a `ListRequest` and calls `serve_lists`.
 Lists need a read-scope token; `?explain=full` adds the engine trace for write-scope tokens;
 `raw=true` (query, or body field for POSTs) answers the algorithm's list without curation rules.
+Errors are raised as recsys.errors exceptions and answered by recsys.http.exception_handler.
 """
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import re
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recsys.catalog.limits import CATEGORY_MAX_LENGTH
 from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
-from recsys.catalog.services import ShopperNotFound, shopper_merge
 from recsys.clients.auth import WRITE
+from recsys.errors import NotFound
+from recsys.http.inputs import validated
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -26,7 +29,7 @@ class ListParams(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
     placement = serializers.RegexField(SLUG, required=False, default="", error_messages={
         "invalid": "placement must be a short slug: lowercase letters, digits, '-' or '_', up to 64 characters."})
-    category = serializers.CharField(max_length=200, required=False, default="")
+    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False, default="")
     include_seen = serializers.BooleanField(required=False, default=False)
     explain = serializers.ChoiceField(choices=["full"], required=False)
     raw = serializers.BooleanField(required=False, default=False)
@@ -36,57 +39,10 @@ class SimilarParams(ListParams):
     user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
 
 
-class BasketBody(ListParams):
-    item_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1, max_length=100)
-    user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
-
-
-class BatchBody(ListParams):
-    user_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1)
-
-    def validate_user_ids(self, value):
-        if len(value) > settings.SERVING_BATCH_LIMIT:
-            raise serializers.ValidationError(f"at most {settings.SERVING_BATCH_LIMIT} user_ids per batch.")
-        return value
-
-
-class MergeBody(serializers.Serializer):
-    from_user_id = serializers.CharField(max_length=ID_MAX)
-
-
-LIST_RESPONSE = inline_serializer("ListResponse", {
-    "user_id": serializers.CharField(allow_null=True),
-    "recommendation_id": serializers.CharField(),
-    "model_version": serializers.IntegerField(allow_null=True),
-    "placement": serializers.CharField(allow_null=True),
-    "items": serializers.ListField(child=serializers.DictField()),
-    "raw": serializers.BooleanField(required=False, help_text="present (true) on raw=true lists"),
-})
-LIST_PARAMS = [
-    OpenApiParameter("limit", int, description="1..100, default 10"),
-    OpenApiParameter("placement", str, description="list name such as home (a short slug)"),
-    OpenApiParameter("category", str, description="only items of this category"),
-    OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),
-    OpenApiParameter("raw", bool, description="the algorithm's list: filters (availability, seen, category, "
-                                              "excluded) but no curation rules; the response says \"raw\": true"),
-]
-
-
-class BadRequest(Exception):
-    def __init__(self, errors: dict):
-        self.errors = errors
-
-
-def _validated(serializer_cls, data) -> dict:
-    serializer = serializer_cls(data=data)
-    if not serializer.is_valid():
-        raise BadRequest(serializer.errors)
-    return serializer.validated_data
-
-
+# --- the fast path: keep it next to the serializers it shadows (tests/serving/test_serving_params.py) ---
 _SLUG = re.compile(SLUG)
 _BOOLS = {"true": True, "false": False, "1": True, "0": False}
-_TEXT_MAX = {"category": 200, "user_id": ID_MAX}
+_TEXT_MAX = {"category": CATEGORY_MAX_LENGTH, "user_id": ID_MAX}
 
 
 def fast_list_params(query: dict, *, with_user_id: bool = False) -> dict | None:
@@ -119,22 +75,42 @@ def fast_list_params(query: dict, *, with_user_id: bool = False) -> dict | None:
     return out
 
 
+class BasketBody(ListParams):
+    item_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1, max_length=100)
+    user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
+
+
+class BatchBody(ListParams):
+    user_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1)
+
+    def validate_user_ids(self, value):
+        if len(value) > settings.SERVING_BATCH_LIMIT:
+            raise serializers.ValidationError(f"at most {settings.SERVING_BATCH_LIMIT} user_ids per batch.")
+        return value
+
+
+LIST_RESPONSE = inline_serializer("ListResponse", {
+    "user_id": serializers.CharField(allow_null=True),
+    "recommendation_id": serializers.CharField(),
+    "model_version": serializers.IntegerField(allow_null=True),
+    "placement": serializers.CharField(allow_null=True),
+    "items": serializers.ListField(child=serializers.DictField()),
+    "raw": serializers.BooleanField(required=False, help_text="present (true) on raw=true lists"),
+})
+LIST_PARAMS = [
+    OpenApiParameter("limit", int, description="1..100, default 10"),
+    OpenApiParameter("placement", str, description="list name such as home (a short slug)"),
+    OpenApiParameter("category", str, description="only items of this category"),
+    OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),
+    OpenApiParameter("raw", bool, description="the algorithm's list: filters (availability, seen, category, "
+                                              "excluded) but no curation rules; the response says \"raw\": true"),
+]
+
+
 def _list_params(request, serializer_cls=None) -> dict:
     query = _query(request)
     similar = serializer_cls is SimilarParams
-    return fast_list_params(query, with_user_id=similar) or _validated(serializer_cls or ListParams, query)
-
-
-def _bad_request(exc: BadRequest) -> Response:
-    errors = []
-    for field, messages in exc.errors.items():
-        if isinstance(messages, dict):  # a list field: {index: [messages]}
-            for index, inner in messages.items():
-                errors += [{"index": index, "field": field, "message": str(m)} for m in inner]
-        else:
-            errors += [{"index": None, "field": field, "message": str(m)} for m in messages]
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return Response({"detail": detail, "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+    return fast_list_params(query, with_user_id=similar) or validated(serializer_cls or ListParams, query)
 
 
 def _query(request) -> dict:
@@ -148,12 +124,12 @@ class _ListView(APIView):
     def _explain(self, params: dict) -> bool:
         return params.get("explain") == "full" and self.request.user.scope == WRITE
 
-    def handle_exception(self, exc):
-        if isinstance(exc, BadRequest):
-            return _bad_request(exc)
-        if isinstance(exc, UnknownItem):
-            return Response({"detail": f"Unknown item {exc.item_id!r}."}, status=status.HTTP_404_NOT_FOUND)
-        return super().handle_exception(exc)
+    @staticmethod
+    def _serve(requests: list[ListRequest]) -> list[dict]:
+        try:
+            return serve_lists(requests)
+        except UnknownItem as exc:
+            raise NotFound(f"Unknown item {exc.item_id!r}.") from exc
 
 
 class PersonalListView(_ListView):
@@ -161,7 +137,7 @@ class PersonalListView(_ListView):
                    summary="A shopper's personal list")
     def get(self, request, user_id: str):
         p = _list_params(request)
-        [body] = serve_lists([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id,
+        [body] = self._serve([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id,
                                           p["include_seen"], explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
 
@@ -171,7 +147,7 @@ class SimilarListView(_ListView):
                    summary="Items similar to an item (leaving out what user_id already has)")
     def get(self, request, item_id: str):
         p = _list_params(request, SimilarParams)
-        [body] = serve_lists([ListRequest(SIMILAR, p["limit"], p["placement"], p["category"], p["user_id"],
+        [body] = self._serve([ListRequest(SIMILAR, p["limit"], p["placement"], p["category"], p["user_id"],
                                           False, (item_id,), self._explain(p), p["raw"])])
         return Response(body)
 
@@ -180,7 +156,7 @@ class PopularListView(_ListView):
     @extend_schema(parameters=LIST_PARAMS, responses=LIST_RESPONSE, summary="Popular items (time-decayed)")
     def get(self, request):
         p = _list_params(request)
-        [body] = serve_lists([ListRequest(POPULAR, p["limit"], p["placement"], p["category"],
+        [body] = self._serve([ListRequest(POPULAR, p["limit"], p["placement"], p["category"],
                                           explain_full=self._explain(p), raw=p["raw"])])
         return Response(body)
 
@@ -188,8 +164,8 @@ class PopularListView(_ListView):
 class BasketListView(_ListView):
     @extend_schema(request=BasketBody, responses=LIST_RESPONSE, summary="Items that go with a cart")
     def post(self, request):
-        p = _validated(BasketBody, request.data if isinstance(request.data, dict) else {"item_ids": None})
-        [body] = serve_lists([ListRequest(BASKET, p["limit"], p["placement"], p["category"], p["user_id"], False,
+        p = validated(BasketBody, request.data if isinstance(request.data, dict) else {"item_ids": None})
+        [body] = self._serve([ListRequest(BASKET, p["limit"], p["placement"], p["category"], p["user_id"], False,
                                           tuple(dict.fromkeys(p["item_ids"])), self._explain(p), p["raw"])])
         return Response(body)
 
@@ -198,32 +174,9 @@ class BatchListView(_ListView):
     @extend_schema(request=BatchBody, responses=inline_serializer(
         "BatchResponse", {"results": serializers.ListField(child=LIST_RESPONSE)}), summary="Lists for many shoppers")
     def post(self, request):
-        p = _validated(BatchBody, request.data if isinstance(request.data, dict) else {"user_ids": None})
+        p = validated(BatchBody, request.data if isinstance(request.data, dict) else {"user_ids": None})
         explain = self._explain(p)
-        results = serve_lists([ListRequest(BATCH, p["limit"], p["placement"], p["category"], user_id,
+        results = self._serve([ListRequest(BATCH, p["limit"], p["placement"], p["category"], user_id,
                                            p["include_seen"], explain_full=explain, raw=p["raw"])
                                for user_id in p["user_ids"]])
         return Response({"results": results})
-
-
-class MergeView(APIView):
-    required_scope = "write"
-
-    @extend_schema(request=MergeBody, responses=inline_serializer("MergedShopper", {
-        "user_id": serializers.CharField(), "personalization_consent": serializers.BooleanField(),
-        "merged_from": serializers.CharField(), "moved_events": serializers.IntegerField(),
-        "events": serializers.IntegerField()}),
-        summary="Move an anonymous visitor's events to this shopper (idempotent)")
-    def post(self, request, user_id: str):
-        try:
-            p = _validated(MergeBody, request.data if isinstance(request.data, dict) else {})
-        except BadRequest as exc:
-            return _bad_request(exc)
-        if p["from_user_id"] == user_id:
-            return Response({"detail": "from_user_id must differ from the shopper's user_id."},
-                            status=status.HTTP_400_BAD_REQUEST)
-        try:
-            result = shopper_merge(user_id=user_id, from_user_id=p["from_user_id"])
-        except ShopperNotFound as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
-        return Response(result)

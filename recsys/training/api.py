@@ -1,9 +1,13 @@
-"""Training runs and model versions: thin views over recsys.training.services and its selectors."""
+"""Training runs and model versions: thin views over recsys.training.services and its selectors.
+
+Errors are recsys.errors exceptions, answered by recsys.http.exception_handler.
+"""
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recsys.errors import BadRequest, Conflict, NotFound, Unavailable
 from recsys.training import selectors
 from recsys.training.models import ModelVersion, TrainingRun
 from recsys.training.services import ActivationError, model_version_activate, training_run_start
@@ -46,12 +50,11 @@ class TrainingRunListView(APIView):
     @extend_schema(request=None, responses={202: StartedRunSerializer, 503: None})
     def post(self, request):
         if request.data not in ({}, None) and not isinstance(request.data, dict):
-            return Response({"detail": "Send an empty JSON object."}, status=status.HTTP_400_BAD_REQUEST)
+            raise BadRequest("Send an empty JSON object.")
         run, created = training_run_start(triggered_by=f"api:{request.user.name}")
         run.refresh_from_db(fields=["status", "error"])  # dispatch may already have failed it (broker down)
         if run.status == TrainingRun.Status.FAILED:
-            return Response({"id": run.pk, "status": run.status, "detail": run.error},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            raise Unavailable(run.error, extra={"id": run.pk, "status": run.status})
         return Response({"id": run.pk, "status": run.status, "created": created}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -60,7 +63,7 @@ class TrainingRunDetailView(APIView):
     def get(self, request, run_id: int):
         run = selectors.training_run_get(run_id)
         if run is None:
-            return Response({"detail": f"No training run {run_id}."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound(f"No training run {run_id}.")
         return Response(TrainingRunSerializer(run).data)
 
 
@@ -74,9 +77,9 @@ class ModelVersionActivateView(APIView):
     @extend_schema(request=None, responses=ModelVersionSerializer)
     def post(self, request, version_id: int):
         if not ModelVersion.objects.filter(pk=version_id).exists():
-            return Response({"detail": f"No model version {version_id}."}, status=status.HTTP_404_NOT_FOUND)
+            raise NotFound(f"No model version {version_id}.")
         try:
             version = model_version_activate(version_id=version_id)
         except ActivationError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            raise Conflict(str(exc)) from exc
         return Response(ModelVersionSerializer(version).data)

@@ -1,0 +1,48 @@
+"""Shopper feedback on items: a thin view over recsys.feedback.services.
+
+Errors are recsys.errors exceptions, answered by recsys.http.exception_handler.
+"""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
+from recsys.errors import FieldError, InvalidInput
+from recsys.feedback.models import FeedbackType
+from recsys.feedback.services import COMMENT_MAX_LENGTH, ItemNotFound, feedback_create
+from recsys.http.inputs import json_object, validated
+
+
+class FeedbackInSerializer(serializers.Serializer):
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    type = serializers.ChoiceField(choices=FeedbackType.choices)
+    comment = serializers.CharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True, default="")
+    recommendation_id = serializers.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH, required=False,
+                                              allow_blank=True, default="",
+                                              help_text="The list's recommendation_id, for attribution.")
+
+
+class FeedbackView(APIView):
+    required_scope = "write"
+
+    @extend_schema(
+        summary="Send feedback on an item: not_interested (hidden from this shopper) or report (reviewed by curators)",
+        request=FeedbackInSerializer,
+        responses={201: inline_serializer("FeedbackOut", {
+            "id": serializers.IntegerField(), "item_id": serializers.CharField(), "type": serializers.CharField(),
+            "status": serializers.CharField(), "created_at": serializers.DateTimeField()})},
+    )
+    def post(self, request, user_id: str):
+        data = validated(FeedbackInSerializer, json_object(request.data), index=0)
+        try:
+            feedback, _ = feedback_create(user_id=user_id, item_id=data["item_id"], type=data["type"],
+                                          comment=data["comment"], recommendation_id=data["recommendation_id"])
+        except ItemNotFound as exc:
+            unknown = FieldError(index=0, field="item_id", message=f"Unknown item {data['item_id']!r}.")
+            raise InvalidInput([unknown]) from exc
+        return Response({"id": feedback.pk, "item_id": data["item_id"], "type": feedback.type,
+                         "status": feedback.status, "created_at": feedback.created_at},
+                        status=status.HTTP_201_CREATED)
