@@ -1,4 +1,5 @@
-"""REST API for curation rules: /api/v1/curation/{pins,blocks,boosts,annotations}/.
+"""REST API for curation rules: /api/v1/curation/{pins,blocks,boosts,annotations,diversity}/, and each
+rule's measured impact against its own holdout at /api/v1/curation/<kind>/<id>/impact/.
 
 Thin views: parse with a serializer, write through curation.services (which validates the
 model, bumps the rules stamp and records the API client in the audit history). Either check's
@@ -7,19 +8,31 @@ recsys.http.exception_handler.
 """
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from recsys.analytics.rule_impact import impact_json
 from recsys.catalog.limits import ID_MAX_LENGTH
-from recsys.errors import InvalidInput
+from recsys.errors import BadRequest, InvalidInput
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
-from .models import TARGET_FIELDS, Rule, RuleKind, Segment
-from .selectors import rule_list
+from .models import HOLDOUT_KINDS, TARGET_FIELDS, Rule, RuleKind, Segment
+from .selectors import rule_impacts_measured, rule_list
 from .services import rule_create, rule_delete, rule_update
 
 # API field names for model fields whose names differ.
@@ -59,6 +72,23 @@ class SegmentField(serializers.Field):
         raise ValidationError('Use null, "new", "returning" or {"user_ids": ["..."]}.')
 
 
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": 0.5,
+                      "description": "Share of shoppers served without this rule, to measure it (omitted: "
+                                     "CURIO_RULE_HOLDOUT_SHARE, default 0)."})
+class HoldoutShareField(serializers.Field):
+    """A JSON number from 0 to 0.5 (not a string, not a boolean)."""
+
+    def to_representation(self, value):
+        return value
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise ValidationError("Give a JSON number from 0 to 0.5, e.g. 0.1 for 10% of shoppers.")
+        if not 0 <= data <= 0.5:
+            raise ValidationError(f"{data} is outside 0 to 0.5: at most half of the shoppers can be held out.")
+        return float(data)
+
+
 class RuleSerializer(serializers.ModelSerializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True)
     context_item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True,
@@ -89,9 +119,13 @@ class RuleSerializer(serializers.ModelSerializer):
 
 def _serializer_for(kind: str) -> type[RuleSerializer]:
     target = ["item_id" if name == "item" else name for name in TARGET_FIELDS[kind]]
-    fields = ["id", "kind", *target, *RuleSerializer.Meta.common[2:]]
+    measure = ["holdout_share"] if kind in HOLDOUT_KINDS else []
+    fields = ["id", "kind", *target, *measure, *RuleSerializer.Meta.common[2:]]
     meta = type("Meta", (RuleSerializer.Meta,), {"fields": fields, "kind_label": kind.title()})
-    return type(f"{kind.title()}RuleSerializer", (RuleSerializer,), {"Meta": meta})
+    attrs: dict = {"Meta": meta}
+    if measure:
+        attrs["holdout_share"] = HoldoutShareField(required=False)
+    return type(f"{kind.title()}RuleSerializer", (RuleSerializer,), attrs)
 
 
 SERIALIZERS = {kind: _serializer_for(kind) for kind in RuleKind}
@@ -171,6 +205,47 @@ class _RuleViewSet(viewsets.ViewSet):
         rule_delete(rule=self._get(pk), actor=self._actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @action(detail=True, methods=["get"])
+    def impact(self, request, pk=None):
+        rule = self._get(pk)
+        if rule.kind not in HOLDOUT_KINDS:
+            raise BadRequest(f"A {rule.kind} rule applies to all traffic: it has no holdout to measure against.")
+        start = _moment(request.query_params.get("start"), "start")
+        end = _moment(request.query_params.get("end"), "end", end_of_day=True)
+        if start and end and end <= start:
+            raise InvalidInput([{"index": None, "field": "end", "message": "end must be after start."}])
+        impacts = rule_impacts_measured(start=start, end=end)  # one FDR over every rule with a holdout
+        if rule.pk not in impacts:  # no holdout share: exposure only
+            impacts = rule_impacts_measured(start=start, end=end, rule_ids=[rule.pk])
+        return Response(impact_json(impacts[rule.pk]))
+
+
+def _moment(raw: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
+    """A `start`/`end` parameter: a date (an end date counts whole) or an ISO 8601 datetime."""
+    if not raw:
+        return None
+    moment = parse_datetime(raw)
+    if moment is None:
+        day = parse_date(raw)
+        if day is None:
+            raise InvalidInput([{"index": None, "field": name,
+                                 "message": f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 datetime."}])
+        moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+_ARM = inline_serializer("RuleImpactArm", {
+    "impressions": serializers.IntegerField(), "clicks": serializers.IntegerField(),
+    "purchases": serializers.IntegerField(), "ctr": serializers.DictField(), "conversion": serializers.DictField()})
+IMPACT_RESPONSE = inline_serializer("RuleImpact", {
+    "exposed": _ARM, "holdout": _ARM,
+    "difference": serializers.DictField(help_text="exposed - holdout: ctr and conversion, Newcombe's 95% interval"),
+    "p_value": serializers.FloatField(allow_null=True),
+    "verdict": serializers.ChoiceField(["helps", "hurts", "unknown"]),
+    "needed_impressions": serializers.IntegerField(help_text="planned impressions per arm before a verdict")})
+IMPACT_PARAMS = [OpenApiParameter("start", str, description="date or datetime (default: the rule's life)"),
+                 OpenApiParameter("end", str, description="date (counted whole) or datetime")]
+
 
 def _viewset(kind: str, plural: str) -> type[_RuleViewSet]:
     cls = type(f"{kind.title()}ViewSet", (_RuleViewSet,), {"kind": kind, "__doc__": f"Curation {plural}."})
@@ -181,6 +256,8 @@ def _viewset(kind: str, plural: str) -> type[_RuleViewSet]:
         update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind]),
         partial_update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind]),
         destroy=extend_schema(tags=["curation"], responses={204: None}),
+        impact=extend_schema(tags=["curation"], parameters=IMPACT_PARAMS, responses=IMPACT_RESPONSE,
+                             summary="The rule against its own holdout: exposed vs holdout, difference, verdict"),
     )(cls)
 
 
@@ -188,3 +265,4 @@ PinViewSet = _viewset(RuleKind.PIN, "pins")
 BlockViewSet = _viewset(RuleKind.BLOCK, "blocks")
 BoostViewSet = _viewset(RuleKind.BOOST, "boosts")
 AnnotationViewSet = _viewset(RuleKind.ANNOTATION, "annotations")
+DiversityViewSet = _viewset(RuleKind.DIVERSITY, "diversity rules")

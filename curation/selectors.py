@@ -34,8 +34,11 @@ def rules_stamp_version() -> int:
     return version or 0
 
 
-def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None = None) -> dict[int, RuleImpact]:
-    """Every rule with a holdout, measured against it; verdicts controlled across them all (one FDR)."""
-    ids = list(Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
+def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None = None,
+                          rule_ids: list[int] | None = None) -> dict[int, RuleImpact]:
+    """Every rule with a holdout (or the rules named), measured against its holdout; verdicts are
+    controlled across them all (one false-discovery rate)."""
+    ids = rule_ids if rule_ids is not None else list(
+        Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
     counts = rule_arm_counts(rule_ids=ids, start=start, end=end) if ids else {}
     return rule_impacts({rid: counts[rid] for rid in ids}, mde=settings.RULE_MDE, fdr=settings.RULE_FDR)

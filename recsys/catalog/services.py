@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from recsys.analytics.models import Impression
+from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import Event, Shopper, ShopperAlias
 from recsys.errors import NotFound
 
@@ -47,6 +47,7 @@ def shopper_merge(*, user_id: str, from_user_id: str) -> dict:
     # keeps its rows for that shopper.
     if not ShopperAlias.objects.filter(alias_user_id=from_user_id).exclude(shopper=target).exists():
         Impression.objects.filter(user_id=from_user_id).update(user_id=user_id)
+        RuleImpression.objects.filter(user_id=from_user_id).update(user_id=user_id)
     return {"user_id": target.user_id, "personalization_consent": target.personalization_consent,
             "merged_from": from_user_id, "moved_events": moved,
             "events": Event.objects.filter(shopper=target).count()}

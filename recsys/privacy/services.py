@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from recsys.analytics.models import Impression
+from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import Event, Shopper
 from recsys.catalog.services import ShopperNotFound
 from recsys.feedback.models import Feedback
@@ -49,6 +49,11 @@ def shopper_export(*, user_id: str) -> dict:
         .values("recommendation_id", "position", "item__item_id", "source", "rule_id", "placement",
                 "list_type", "model_version", "is_control", "created_at")
     )
+    rule_arms = list(
+        RuleImpression.objects.filter(user_id__in=[user_id, *aliases])
+        .order_by("created_at", "recommendation_id", "position", "rule_id")
+        .values("rule_id", "arm", "recommendation_id", "position", "item__item_id", "created_at")
+    )
     if shopper is None and not impressions:
         raise ShopperNotFound(_no_data(user_id))
     events = feedback = []
@@ -71,6 +76,8 @@ def shopper_export(*, user_id: str) -> dict:
         "events": [{rename.get(k, k): v for k, v in row.items()} for row in events],
         "feedback": [{rename.get(k, k): v for k, v in row.items()} for row in feedback],
         "impressions": [{rename.get(k, k): v for k, v in row.items()} for row in impressions],
+        # Which curation rules' experiments the shopper's impressions counted in (exposed or holdout).
+        "rule_impressions": [{rename.get(k, k): v for k, v in row.items()} for row in rule_arms],
         "exported_at": timezone.now(),
     }
 
@@ -89,6 +96,7 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
         # versions trained before the merge still carry them.
         aliases = list(shopper.aliases.values_list("alias_user_id", flat=True)) if shopper else []
         impressions = Impression.objects.filter(user_id__in=[user_id, *aliases]).delete()[0]
+        rule_impressions = RuleImpression.objects.filter(user_id__in=[user_id, *aliases]).delete()[0]
         events = feedback = 0
         if shopper is not None:
             events = Event.objects.filter(shopper=shopper).delete()[0]
@@ -98,7 +106,7 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
             raise ShopperNotFound(_no_data(user_id))
         receipt = ErasureReceipt.objects.create(
             user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
-                                      "merged_ids": len(aliases)}
+                                      "rule_impressions": rule_impressions, "merged_ids": len(aliases)}
         )
         # A receipt per merged id too: the impression flusher and training check receipts by id hash.
         ErasureReceipt.objects.bulk_create([ErasureReceipt(user_hash=user_hash(alias), counts={"merged_into": hashed})

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from curation.rules import in_holdout
 from curation.selectors import rule_impacts_measured
@@ -125,3 +127,84 @@ def test_new_rules_take_the_deployment_default_holdout(settings):
     assert rule_create(kind="block", data={"item_id": item.item_id}, actor="t").holdout_share == 0.0
     assert rule_create(kind="pin", data={"item_id": item.item_id, "position": 2, "holdout_share": 0.0},
                        actor="t").holdout_share == 0.0
+
+
+# --- the API -------------------------------------------------------------------------------
+DIVERSITY = "/api/v1/curation/diversity/"
+
+
+def test_diversity_rules_through_the_api_with_clear_errors(write_api, read_api):
+    made = write_api.post(DIVERSITY, {"max_per_category": 2, "placement": "home"}, format="json")
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["kind"] == "diversity" and body["max_per_category"] == 2 and "holdout_share" not in body
+    assert max(_categories(_popular(read_api, placement="home")).values()) <= 2
+    for bad, field in (({"max_per_category": 0}, "max_per_category"), ({}, "max_per_category"),
+                       ({"max_per_attribute": {"brand": 0}}, "max_per_attribute"),
+                       ({"max_per_category": 2, "item_id": "books-1"}, "item_id"),
+                       ({"max_per_category": 2, "holdout_share": 0.1}, "holdout_share")):
+        resp = write_api.post(DIVERSITY, bad, format="json")
+        assert resp.status_code == 400, (bad, resp.content)
+        answer = resp.json()
+        assert answer["detail"] and field in {e["field"] for e in answer["errors"]}, (bad, answer)
+    patched = write_api.patch(f"{DIVERSITY}{body['id']}/", {"max_per_attribute": {"brand": 3}}, format="json")
+    assert patched.status_code == 200 and patched.json()["max_per_attribute"] == {"brand": 3}
+    assert read_api.post(DIVERSITY, {"max_per_category": 2}, format="json").status_code == 403
+
+
+def test_holdout_share_is_a_number_from_0_to_half(write_api, settings):
+    settings.RULE_HOLDOUT_SHARE = 0.1
+    base = {"item_id": "books-1", "position": 1}
+    for bad in (0.7, -0.1, "0.2", True):
+        resp = write_api.post("/api/v1/curation/pins/", {**base, "holdout_share": bad}, format="json")
+        assert resp.status_code == 400 and resp.json()["errors"][0]["field"] == "holdout_share", resp.content
+    made = write_api.post("/api/v1/curation/pins/", base, format="json").json()
+    assert made["holdout_share"] == 0.1  # the deployment's default
+    assert write_api.post("/api/v1/curation/boosts/", {"item_id": "books-2", "strength": 0.5, "holdout_share": 0},
+                          format="json").json()["holdout_share"] == 0.0
+    resp = write_api.post("/api/v1/curation/blocks/", {"item_id": "books-3", "holdout_share": 0.1}, format="json")
+    assert resp.status_code == 400  # blocks have no holdout
+
+
+def test_the_impact_endpoint(write_api, read_api):
+    top = _popular(read_api)
+    rule = write_api.post("/api/v1/curation/pins/", {"item_id": top[-1]["item_id"], "position": 1,
+                                                     "holdout_share": 0.5}, format="json").json()
+    for s in Shopper.objects.all():
+        read_api.get(f"/api/v1/users/{s.user_id}/recommendations/", {"limit": 5})
+    impression_buffer.buffer().flush()
+    resp = read_api.get(f"/api/v1/curation/pins/{rule['id']}/impact/")
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    assert set(body) >= {"exposed", "holdout", "difference", "verdict", "needed_impressions"}
+    assert body["exposed"]["impressions"] + body["holdout"]["impressions"] == Shopper.objects.count()
+    assert set(body["exposed"]) == {"impressions", "clicks", "purchases", "ctr", "conversion"}
+    assert set(body["exposed"]["ctr"]) == {"value", "low", "high"} and body["verdict"] == "unknown"
+    assert set(body["difference"]) == {"ctr", "conversion"}
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    later = read_api.get(f"/api/v1/curation/pins/{rule['id']}/impact/", {"start": tomorrow}).json()
+    assert later["exposed"]["impressions"] == 0 and later["holdout"]["impressions"] == 0
+    bad = read_api.get(f"/api/v1/curation/pins/{rule['id']}/impact/", {"start": "last week"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "start"
+    assert read_api.get(f"/api/v1/curation/boosts/{rule['id']}/impact/").status_code == 404  # wrong kind
+    block = write_api.post("/api/v1/curation/blocks/", {"item_id": "books-1"}, format="json").json()
+    assert read_api.get(f"/api/v1/curation/blocks/{block['id']}/impact/").status_code == 400
+    assert read_api.get("/api/v1/curation/pins/999999/impact/").status_code == 404
+
+
+def test_export_erasure_and_merge_follow_rule_impressions(write_api, read_api):
+    top = _popular(read_api)
+    write_api.post("/api/v1/curation/pins/", {"item_id": top[-1]["item_id"], "position": 1, "holdout_share": 0.5},
+                   format="json")
+    read_api.get("/api/v1/users/books-fan-0/recommendations/", {"limit": 5})
+    read_api.get("/api/v1/users/anon-7/recommendations/", {"limit": 5})  # a session, merged below
+    impression_buffer.buffer().flush()
+    assert RuleImpression.objects.filter(user_id="anon-7").count() == 1
+    merged = write_api.post("/api/v1/users/books-fan-0/merge/", {"from_user_id": "anon-7"}, format="json")
+    assert merged.status_code == 200, merged.content
+    assert RuleImpression.objects.filter(user_id="books-fan-0").count() == 2
+    exported = write_api.get("/api/v1/users/books-fan-0/data/").json()
+    assert len(exported["rule_impressions"]) == 2
+    assert {r["arm"] for r in exported["rule_impressions"]} <= {"exposed", "holdout"}
+    assert write_api.delete("/api/v1/users/books-fan-0/").status_code == 204
+    assert not RuleImpression.objects.filter(user_id__in=["books-fan-0", "anon-7"]).exists()
