@@ -6,6 +6,7 @@ shopper in from that history on every request (the same least-squares step as im
 count at once. The system matrix A of that step also gives the explanation (implicit's
 `explain`: contribution of history item j to item i is c_j * y_i^T A^-1 y_j), vectorised over
 all candidates. Item-item lists score by summing similarity rows of the context items.
+These are the kernels; which model kind uses which is recsys.ml.model_kinds' business.
 """
 from __future__ import annotations
 
@@ -163,13 +164,16 @@ def als_top(item_factors, user_vectors: np.ndarray, n: int, exclude: sp.csr_matr
     return ids, scores
 
 
-def exclusion_rows(histories: list[History], n_items: int) -> sp.csr_matrix:
-    """One CSR row per history marking its columns, for topk's filter_query_items."""
-    indptr = np.zeros(len(histories) + 1, dtype=np.int32)
-    indptr[1:] = np.cumsum([len(h) for h in histories])
-    indices = np.concatenate([h.cols for h in histories]) if histories else np.zeros(0, dtype=np.int32)
+def exclusion_rows(histories: list[History | np.ndarray | None], n_items: int) -> sp.csr_matrix:
+    """One CSR row per history (or array of columns; None: none) marking its columns, for topk's
+    filter_query_items."""
+    cols = [np.zeros(0, dtype=np.int32) if h is None else h.cols if isinstance(h, History) else np.asarray(h)
+            for h in histories]
+    indptr = np.zeros(len(cols) + 1, dtype=np.int32)
+    indptr[1:] = np.cumsum([len(c) for c in cols])
+    indices = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
     data = np.ones(len(indices), dtype=np.float32)
-    return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(len(histories), n_items))
+    return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(len(cols), n_items))
 
 
 def knn_scores(similarity: sp.csr_matrix, history: History, n: int, exclude_cols=(),

@@ -14,6 +14,7 @@ import numpy as np
 from recsys.catalog import selectors as item_selectors
 from recsys.ml import scoring
 from recsys.ml.events import STRENGTH
+from recsys.ml.model_kinds import ScoreRequest
 from recsys.ml.weights import event_confidences
 from recsys.serving.reads import ShopperHistory
 
@@ -40,8 +41,9 @@ class RawCandidate:
 
 def model_history(model: LoadedModel, hist: ShopperHistory, now: float) -> ModelHistory:
     conf = event_confidences(hist.types, hist.values, hist.timestamps, now=now, config=model.weights)
-    if model.alpha != 1.0:
-        conf = conf * model.alpha
+    scale = model.kind_model.confidence_scale
+    if scale != 1.0:
+        conf = conf * scale
     totals: dict[int, float] = {}
     strongest: dict[str, str] = {}
     for item_id, type_, c in zip(hist.item_ids, hist.types, conf.tolist(), strict=True):
@@ -94,49 +96,21 @@ class PersonalJob:
 
 
 def score_personal(model: LoadedModel, jobs: list[PersonalJob], *, num_threads: int = 1) -> None:
-    """Score many shoppers at once: fold-ins, then one batched top-k for all unfiltered lists."""
-    if model.kind == "itemknn":
-        for job in jobs:
-            h = job.mh.history
-            cands = category_cols(model, job.category) if job.category else None
-            scored = scoring.knn_scores(model.artifact.similarity, h, job.n,
-                                        exclude_cols=() if job.include_seen else h.cols, candidates=cands)
-            job.result = _raw(model, scored.cols, scored.scores, scored.top_contributor)
+    """Score many shoppers at once; the model's kind decides how (ALS: fold-ins, then one batched
+    top-k for all unrestricted lists)."""
+    asked, requests = [], []
+    for job in jobs:
+        cands = category_cols(model, job.category) if job.category else None
+        if cands is not None and len(cands) == 0:
+            job.result = []  # nothing of the model's in this category
+            continue
+        h = job.mh.history
+        requests.append(ScoreRequest(h, job.n, exclude=None if job.include_seen else h.cols, candidates=cands))
+        asked.append(job)
+    if not requests:
         return
-    factors = model.artifact.item_factors
-    folded = [scoring.als_fold_in(factors, model.yty, model.regularization, job.mh.history) for job in jobs]
-    plain = [i for i, job in enumerate(jobs) if not job.category]
-    if len(plain) == 1:  # the common case, one list: exact top-k over the items in norm order
-        job = jobs[plain[0]]
-        ids, scores = scoring.als_top_pruned(factors, model.norm_order, folded[plain[0]][0], job.n,
-                                             None if job.include_seen else job.mh.history.cols)
-        _finish_als(model, job, folded[plain[0]][1], ids, scores)
-    elif plain:
-        vectors = np.stack([folded[i][0] for i in plain])  # a batch: one blocked top-k for all rows
-        exclude = scoring.exclusion_rows(
-            [scoring.History.empty() if jobs[i].include_seen else jobs[i].mh.history for i in plain],
-            model.n_items)
-        n = max(jobs[i].n for i in plain)
-        ids, scores = scoring.als_top(factors, vectors, n, exclude, num_threads=num_threads)
-        for row, i in enumerate(plain):
-            _finish_als(model, jobs[i], folded[i][1], ids[row][: jobs[i].n], scores[row][: jobs[i].n])
-    for i, job in enumerate(jobs):
-        if job.category:
-            cands = category_cols(model, job.category)
-            if len(cands) == 0:
-                job.result = []
-                continue
-            exclude = None if job.include_seen else job.mh.history.cols
-            ids, scores = scoring.als_top(factors, folded[i][0][None, :], job.n, exclude, candidates=cands,
-                                          num_threads=num_threads)
-            _finish_als(model, job, folded[i][1], ids[0], scores[0])
-
-
-def _finish_als(model: LoadedModel, job: PersonalJob, system, ids: np.ndarray, scores: np.ndarray) -> None:
-    keep = (ids >= 0) & (scores > scoring.FILTERED)  # topk marks filtered columns -FLT_MAX
-    ids, scores = ids[keep], scores[keep]
-    top = scoring.als_explain(model.artifact.item_factors, system, job.mh.history, ids)
-    job.result = _raw(model, ids, scores, top)
+    for job, scored in zip(asked, model.kind_model.score(requests, num_threads=num_threads), strict=True):
+        job.result = _raw(model, scored.cols, scored.scores, scored.top_contributor)
 
 
 def score_items(model: LoadedModel, context_item_ids: list[str], n: int, category: str = "") -> list[RawCandidate]:
@@ -147,7 +121,7 @@ def score_items(model: LoadedModel, context_item_ids: list[str], n: int, categor
     history = scoring.History(np.array(list(dict.fromkeys(cols)), dtype=np.int32),
                               np.ones(len(set(cols)), dtype=np.float32))
     cands = category_cols(model, category) if category else None
-    scored = scoring.knn_scores(model.artifact.similarity, history, n, exclude_cols=history.cols, candidates=cands)
+    scored = model.kind_model.similar_items(history, n, exclude=history.cols, candidates=cands)
     return _raw(model, scored.cols, scored.scores, scored.top_contributor)
 
 

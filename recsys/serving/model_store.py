@@ -19,7 +19,7 @@ import numpy as np
 from django.conf import settings
 from threadpoolctl import threadpool_limits
 
-from recsys.ml import artifacts, scoring
+from recsys.ml import artifacts, model_kinds
 from recsys.ml.matrix import WeightConfig
 from recsys.serving.weights import weight_config
 
@@ -43,15 +43,21 @@ class IdIndex:
 
 @dataclass
 class LoadedModel:
+    """One loaded version: its artifact (memory-mapped), the id index and the kind's model, which
+    does all the scoring (recsys.ml.model_kinds). Serving never asks which kind it is."""
+
     version: int
-    kind: str  # als | itemknn
+    kind: str  # the artifact kind, for logs and health: als | itemknn | ...
     artifact: artifacts.Artifact
     item_index: IdIndex
-    regularization: float = 0.01
-    alpha: float = 1.0
+    kind_model: model_kinds.Model
     weights: WeightConfig = field(default_factory=WeightConfig)
-    yty: np.ndarray | None = None
-    norm_order: scoring.NormOrder | None = None  # ALS: the pruned top-k's scan order
+
+    def __getattr__(self, name: str):
+        """A kind's own serving state (ALS: yty, norm_order) reads through to its model."""
+        if name.startswith("__") or name == "kind_model":
+            raise AttributeError(name)
+        return getattr(self.kind_model, name)
 
     @property
     def n_items(self) -> int:
@@ -80,52 +86,16 @@ def _plain(array):
 
 
 def load_model(path: Path) -> LoadedModel:
+    """Load a version for serving. Raises artifacts.ArtifactError when it is unusable."""
     art = artifacts.load(path, mmap_mode="c")
     art.item_ids, art.user_ids = _plain(art.item_ids), _plain(art.user_ids)
     art.item_factors, art.user_factors = _plain(art.item_factors), _plain(art.user_factors)
+    art.item_norm_order, art.item_factors_by_norm = _plain(art.item_norm_order), _plain(art.item_factors_by_norm)
     sim = art.similarity
     sim.data, sim.indices, sim.indptr = _plain(sim.data), _plain(sim.indices), _plain(sim.indptr)
-    if art.kind not in ("als", "itemknn"):
-        raise artifacts.ArtifactError(f"{path}: unknown model kind {art.kind!r}")
-    if art.kind == "als" and art.item_factors is None:
-        raise artifacts.ArtifactError(f"{path}: ALS artifact without item factors")
-    if art.similarity.shape[0] != len(art.item_ids):
-        raise artifacts.ArtifactError(f"{path}: similarity shape does not match item ids")
-    params = art.params or {}
-    model = LoadedModel(
-        version=art.version, kind=art.kind, artifact=art, item_index=IdIndex(art.item_ids),
-        regularization=float(params.get("regularization", 0.01)), alpha=float(params.get("alpha", 1.0)),
-    )
-    model.weights = weight_config(params)
-    if art.kind == "als":
-        if art.item_factors.shape[0] != len(art.item_ids):
-            raise artifacts.ArtifactError(f"{path}: item factors do not match item ids")
-        model.yty = scoring.gram(art.item_factors)  # once per version, not per request
-        model.norm_order = _norm_order(art, path)
-    return model
-
-
-def _is_permutation(cols: np.ndarray, n: int) -> bool:
-    return cols.shape == (n,) and np.issubdtype(cols.dtype, np.integer) and (
-        n == 0 or (0 <= cols.min() and cols.max() < n and np.bincount(cols, minlength=n).max() == 1))
-
-
-def _norm_order(art: artifacts.Artifact, path: Path) -> scoring.NormOrder:
-    """The pruned top-k's scan order from the artifact's derived files, or computed from the item
-    factors when they are missing or don't fit them (a wrong order would silently drop items)."""
-    cols, by_norm = _plain(art.item_norm_order), _plain(art.item_factors_by_norm)
-    if cols is None or by_norm is None:
-        return scoring.NormOrder.of(art.item_factors)
-    factors = art.item_factors
-    probe = np.linspace(0, len(factors) - 1, 16).astype(np.int64) if len(factors) else np.zeros(0, np.int64)
-    if _is_permutation(cols, len(factors)) and by_norm.shape == factors.shape \
-            and np.array_equal(by_norm[probe], factors[cols[probe]]):
-        order = scoring.NormOrder.of(factors, cols, by_norm)
-        if np.all(order.norms[:-1] >= order.norms[1:]):  # the scan's stopping bound relies on it
-            return order
-    log.warning("%s: item_norm_order/item_factors_by_norm do not fit the item factors; computing the order "
-                "instead", path)
-    return scoring.NormOrder.of(factors)
+    kind_model = model_kinds.from_artifact(art).prepare_serving()  # per version, not per request
+    return LoadedModel(version=art.version, kind=art.kind, artifact=art, item_index=IdIndex(art.item_ids),
+                       kind_model=kind_model, weights=weight_config(art.params or {}))
 
 
 class ModelStore:

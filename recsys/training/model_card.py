@@ -2,12 +2,11 @@
 baseline and the previous version, and figures from a sample of the model's own lists."""
 from __future__ import annotations
 
-import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 
 from recsys.catalog.models import Item
-from recsys.ml import artifacts, model_card
+from recsys.ml import artifacts, model_card, model_kinds
 from recsys.training.models import ModelVersion
 
 SAMPLE_LISTS = 500
@@ -26,15 +25,10 @@ def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | Non
     cached = cache.get(key)
     if cached is not None:
         return cached
-    if art.user_factors is not None and art.item_factors is not None and len(art.user_ids):
-        known = np.flatnonzero(art.user_ids != "")  # erased rows are empty
-        rows = model_card.sample_rows(len(known), SAMPLE_LISTS)
-        lists = model_card.top_k_factors(art.user_factors, art.item_factors, known[rows], LIST_LENGTH)
-        basis = "shoppers' top-10 lists (user x item factors)"
-    else:
-        rows = model_card.sample_rows(len(art.item_ids), SAMPLE_LISTS)
-        lists = model_card.top_k_similarity(art.similarity, rows, LIST_LENGTH)
-        basis = "similar-item top-10 lists"
+    try:
+        lists, basis = model_kinds.from_artifact(art).card_lists(SAMPLE_LISTS, LIST_LENGTH)
+    except artifacts.ArtifactError:
+        return None
     figures = {**model_card.figures(lists, art.item_ids, catalog), "basis": basis}
     cache.set(key, figures, timeout=3600)
     return figures

@@ -3,6 +3,8 @@
 `train_model` and `train_scheduled` run on the `training` queue (CELERY_TASK_ROUTES), ack late, and retries only on
 transient DB/broker errors before the run is claimed; once claimed, a failure is recorded on the
 run instead. A redelivered message finds the run no longer queued and does nothing.
+recsys.training.executors sends train_model and tune_model by these names (TRAIN_TASK, TUNE_TASK),
+so the services never import this module.
 """
 from celery import shared_task
 from django.conf import settings

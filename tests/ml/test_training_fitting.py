@@ -3,7 +3,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.ml import evaluation as ev
-from recsys.ml import fitting
+from recsys.ml import fitting, neighbours
 from recsys.ml import matrix as mx
 
 OPTIONS = fitting.FitOptions(num_threads=1, use_gpu=False, random_state=0)
@@ -65,7 +65,7 @@ def test_similarity_from_als_factors_is_top_k_without_self():
 
 def test_top_k_per_row_keeps_largest():
     m = sp.csr_matrix(np.array([[9, 1, 5, 3], [0, 0, 0, 0], [2, 8, 7, 0], [1, 2, 3, 4]], dtype=np.float32))
-    out = fitting.top_k_per_row(m, 2).toarray()
+    out = neighbours.top_k_per_row(m, 2).toarray()
     # the diagonal never counts (self-similarity), then the 2 largest per row stay
     assert out.tolist() == [[0, 0, 5, 3], [0, 0, 0, 0], [2, 8, 0, 0], [0, 2, 3, 0]]
 
@@ -85,7 +85,7 @@ def test_batched_knn_recommend_matches_implicit_scoring():
     m = clustered(seed=4)
     model = fitting.fit(fitting.Candidate("bm25", {"K": 40}), m, options=OPTIONS)
     users = np.arange(0, 400, 7)
-    ours = fitting.knn_recommend(model.model.similarity, m, users, k=5)
+    ours = neighbours.knn_recommend(model.model.similarity, m, users, k=5)
     assert (ours >= 0).all()
     for row, user in zip(ours, users, strict=True):
         ids, scores = model.model.recommend(int(user), m[int(user)], N=5, filter_already_liked_items=True)

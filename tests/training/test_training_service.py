@@ -15,6 +15,7 @@ from recsys.ml import artifacts
 from recsys.models import Feedback, Item, ModelVersion, Shopper, TrainingRun
 from recsys.training import selectors
 from recsys.training import services as svc
+from recsys.training.config import weight_config
 from recsys.training.lease import training_run_claim, training_run_create
 from tests.training_data import fast_training_settings, make_popularity_shop, make_shop
 
@@ -74,7 +75,7 @@ def test_not_interested_feedback_is_a_negative_interaction():
 
 def test_extraction_matches_orm_sum_of_weights():
     make_shop(shoppers=30, items=20, events_per_shopper=10)
-    config = svc.weight_config()
+    config = weight_config()
     users, items, weights, total = selectors.event_arrays(config=config, now=timezone.now())
     assert total == 300 and len(users) == 300
     from recsys.models import Event
@@ -207,7 +208,7 @@ def test_peak_rss_is_the_process_own_not_its_spawner():
     ballast[::4096] = b"x" * len(range(0, len(ballast), 4096))  # touch every page: it is resident
     del ballast
     script = ("import django; django.setup(); "
-              "from recsys.training.services import process_peak_rss_bytes; print(process_peak_rss_bytes())")
+              "from recsys.training.progress import process_peak_rss_bytes; print(process_peak_rss_bytes())")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

@@ -59,7 +59,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Training run {run.pk}: no training worker, running in this process.")
             if options["verbosity"] < 2:  # the progress bar and the summary say it; -v 2 shows the log
-                logging.getLogger("recsys.training.services").setLevel(logging.WARNING)
+                logging.getLogger("recsys.training").setLevel(logging.WARNING)
             thread = threading.Thread(target=training_services.execute_in_thread, args=(run.pk,), daemon=True)
             thread.start()
         run = self._follow(run.pk)
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             raise CommandError(f"training run {run.pk} is already {run.status}; try again when it is done")
         self.stdout.write(f"Tuning run {run.pk} ({budget:g}s budget, {executor}).")
         if executor == "inline":
-            logging.getLogger("recsys.training.services").setLevel(logging.WARNING)
+            logging.getLogger("recsys.training").setLevel(logging.WARNING)
             threading.Thread(target=training_services.tune_in_thread, args=(run.pk, budget), daemon=True).start()
         elif not wait:
             return

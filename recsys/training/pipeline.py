@@ -1,0 +1,283 @@
+"""The stages of one run, in order, as small functions; `train` and `tune` string them together.
+
+train: extract -> split -> select -> fit -> evaluate (+ gate, version record) -> refit -> save -> activate
+tune:  extract -> split -> select over the tuning space until the budget is spent
+
+Each stage starts with `tracker.stage(name)` (progress bar, timings, the test hooks, the lease
+check). The stages know nothing of model kinds: the fitted model (recsys.ml.model_kinds) says
+whether the refit warm-starts and writes its own artifact arrays.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from recsys.ml import artifacts, evaluation, fitting
+from recsys.ml import matrix as mx
+from recsys.privacy.services import scrub_erased_from_artifact
+from recsys.training import selectors
+from recsys.training.config import fit_options, weight_config
+from recsys.training.lease import LeaseLost, training_run_release
+from recsys.training.models import ModelVersion, TrainingRun
+from recsys.training.progress import RunTracker
+from recsys.training.selectors import downweight_promoted
+from recsys.training.versions import model_version_activate, model_versions_prune
+
+log = logging.getLogger(__name__)
+Status = TrainingRun.Status
+
+
+class TrainingError(Exception):
+    """A run cannot go on (no data, bad settings); the message is shown to the operator."""
+
+
+# --- the whole run ----------------------------------------------------------------------------
+
+def train(tracker: RunTracker) -> None:
+    """One training run to its end: rejected by the gate (recorded) or saved and activated."""
+    run_id = tracker.run_id
+    config, options = weight_config(), fit_options()
+    candidates = configured_candidates()
+    record_params(run_id, candidates, config, options)
+
+    with fitting.blas_single_thread():
+        data, split, counts, now = extract_and_split(tracker, config, options)
+        trials = select(tracker, candidates, split, options)
+        winner = trials[0].candidate
+        model = fit(tracker, winner, split, options)
+        scores = evaluate(tracker, model, split, n_items=data.shape[1], options=options)
+        accepted, reason = gate(tracker, scores)
+        version = version_record(run_id, winner, scores, trials, accepted, reason)
+        if not accepted:
+            reject(tracker, version, reason, counts)
+            return
+
+        warm = model if model.warm_starts else None
+        del model  # a kind that does not warm-start: free the split's fit before the refit
+        model = refit(tracker, winner, data, options, warm_start=warm)
+        del warm, split
+
+        artifact = save(tracker, model, winner, version, data, now)
+        counts["peak_rss_mb_after_stage"] = tracker.peak_rss_mb
+        counts["model_bytes"] = int(sum(a.nbytes for a in (artifact.user_factors, artifact.item_factors)
+                                        if a is not None) + mx.matrix_bytes(artifact.similarity))
+        activate(tracker, version, counts)
+    model_versions_prune()
+
+
+def tune(tracker: RunTracker, budget_seconds: float) -> None:
+    """Try candidates of `fitting.tuning_space()` on the selection subsample until the budget is
+    spent; every trial is written to the run as it ends (metrics["tuning"], best first at the end)."""
+    run_id, options = tracker.run_id, fit_options()
+    with fitting.blas_single_thread():
+        _, split, counts, _ = extract_and_split(tracker, weight_config(), options)
+        tracker.stage("select")
+        started, trials = time.monotonic(), []
+
+        def record(trial: fitting.Trial) -> None:
+            trials.append(trial.as_dict())
+            tracker.set_fraction((time.monotonic() - started) / budget_seconds)
+            tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.metrics['ndcg@10']:.4f}")
+            TrainingRun.objects.filter(pk=run_id).update(metrics={"tuning": trials})
+
+        ranked = fitting.select(
+            fitting.tuning_space(options.random_state), split.train, split.test, split.eval_users,
+            options=options, sample_users=settings.TRAINING_SELECTION_USERS,
+            eval_sample=settings.TRAINING_SELECTION_EVAL_USERS, iterations=None,
+            seed=options.random_state, deadline=started + budget_seconds, on_trial=record)
+    best = [t.as_dict() for t in ranked]
+    tracker.note(f"{len(best)} trials in {time.monotonic() - started:.0f}s; best "
+                 f"{best[0]['kind']} {best[0]['params']}" if best else "no trial fitted within the budget")
+    training_run_release(run_id=run_id, status=Status.SUCCEEDED, timings=tracker.finish_timings(),
+                         log=tracker.log_text(), progress=100.0, stage="done", data_counts=counts,
+                         metrics={"tuning": best, "best": best[0] if best else None})
+
+
+# --- before the stages --------------------------------------------------------------------------
+
+def configured_candidates() -> list[fitting.Candidate]:
+    candidates = [fitting.Candidate.from_setting(c) for c in settings.TRAINING_CANDIDATES]
+    if not candidates:
+        raise TrainingError("TRAINING_CANDIDATES is empty")
+    return candidates
+
+
+def record_params(run_id: int, candidates: list[fitting.Candidate], config: mx.WeightConfig,
+                  options: fitting.FitOptions) -> None:
+    params = {"candidates": [c.label() for c in candidates], "weights": config.weights,
+              "rating_threshold": config.rating_threshold, "half_life_days": config.half_life_days,
+              "window_days": config.window_days, "num_threads": options.num_threads, "use_gpu": options.use_gpu,
+              "seed": options.random_state, "gate_margin": settings.TRAINING_GATE_MARGIN}
+    TrainingRun.objects.filter(pk=run_id).update(params=params)
+
+
+# --- extract, split (shared by training and tuning) ---------------------------------------------
+
+def extract(tracker: RunTracker, config: mx.WeightConfig) -> tuple[mx.Interactions, dict, datetime]:
+    """Events -> the weighted shopper x item matrix (curators' promotions count less)."""
+    tracker.stage("extract")
+    now = timezone.now()
+    users, items, weights, n_events = selectors.event_arrays(config=config, now=now)
+    data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
+    data = downweight_promoted(data, config=config, now=now)  # trust: curators' promotions count less
+    del users, items, weights
+    counts = {"events": n_events, "shoppers": data.shape[0], "items": data.shape[1],
+              "interactions": int(data.matrix.nnz), "matrix_bytes": mx.matrix_bytes(data.matrix)}
+    tracker.note(f"{n_events:,} events -> {data.shape[0]:,} shoppers x {data.shape[1]:,} items, "
+                 f"{data.matrix.nnz:,} interactions")
+    return data, counts, now
+
+
+def split_holdout(tracker: RunTracker, data: mx.Interactions, counts: dict,
+                  options: fitting.FitOptions) -> mx.Split:
+    """The per-shopper holdout; too few shoppers or items ends the run (TrainingError)."""
+    tracker.stage("split")
+    split = mx.holdout_split(data.matrix, fraction=settings.TRAINING_HOLDOUT_FRACTION,
+                             max_eval_users=settings.TRAINING_EVAL_USERS, seed=options.random_state)
+    counts["eval_shoppers"] = int(len(split.eval_users))
+    counts["held_out"] = int(split.test.nnz)
+    TrainingRun.objects.filter(pk=tracker.run_id).update(data_counts=counts)
+    if len(split.eval_users) < 2 or data.shape[1] < 2:
+        raise TrainingError(f"not enough data to train: {len(split.eval_users)} shoppers with 2+ items, "
+                            f"{data.shape[1]} items (import events or run `manage.py demo`)")
+    return split
+
+
+def extract_and_split(tracker: RunTracker, config: mx.WeightConfig, options: fitting.FitOptions):
+    data, counts, now = extract(tracker, config)
+    return data, split_holdout(tracker, data, counts, options), counts, now
+
+
+# --- select, fit, evaluate, gate ----------------------------------------------------------------
+
+def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: mx.Split,
+           options: fitting.FitOptions) -> list[fitting.Trial]:
+    """The candidates compared on a subsample, best first."""
+    tracker.stage("select")
+    trials = fitting.select(candidates, split.train, split.test, split.eval_users, options=options,
+                            sample_users=settings.TRAINING_SELECTION_USERS,
+                            eval_sample=settings.TRAINING_SELECTION_EVAL_USERS,
+                            iterations=settings.TRAINING_SELECTION_ITERATIONS, seed=options.random_state,
+                            progress=tracker.set_fraction)
+    for trial in trials:
+        tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.metrics['ndcg@10']:.4f} "
+                     f"({trial.seconds:.1f}s)")
+    tracker.note(f"selected {trials[0].candidate.label()}")
+    return trials
+
+
+def fit(tracker: RunTracker, winner: fitting.Candidate, split: mx.Split, options: fitting.FitOptions):
+    """The winner with its full parameters on the training split."""
+    tracker.stage("fit")
+    return fitting.fit(winner, split.train, options=options, progress=tracker.set_fraction)
+
+
+@dataclass
+class Scores:
+    """Holdout metrics of the model and of the two baselines, on the same shoppers."""
+
+    model: dict
+    popularity: dict
+    random: dict
+
+
+def evaluate(tracker: RunTracker, model: fitting.Model, split: mx.Split, *, n_items: int,
+             options: fitting.FitOptions) -> Scores:
+    tracker.stage("evaluate")
+    eval_users = split.eval_users
+    test = split.test[eval_users]
+    popularity = mx.item_popularity(split.train)
+
+    def metrics(recommended: np.ndarray) -> dict:
+        return evaluation.ranking_metrics(recommended, test, n_items=n_items, popularity=popularity)
+
+    return Scores(
+        model=metrics(model.recommend(split.train, eval_users)),
+        popularity=metrics(evaluation.popular_recommendations(split.train, eval_users)),
+        random=metrics(evaluation.random_recommendations(split.train, eval_users, seed=options.random_state)),
+    )
+
+
+def gate(tracker: RunTracker, scores: Scores) -> tuple[bool, str]:
+    """The promotion gate: beat random and popularity (and the active version, when configured)."""
+    active = selectors.active_model_version()
+    accepted, reason = evaluation.promotion_decision(
+        scores.model, popularity=scores.popularity, random=scores.random, margin=settings.TRAINING_GATE_MARGIN,
+        active=active.metrics if (active and settings.TRAINING_GATE_VS_ACTIVE and active.metrics) else None)
+    tracker.note(f"ndcg@10 {scores.model['ndcg@10']:.4f} vs popularity {scores.popularity['ndcg@10']:.4f} "
+                 f"vs random {scores.random['ndcg@10']:.4f}: {'accepted' if accepted else 'rejected'} ({reason})")
+    return accepted, reason
+
+
+def version_record(run_id: int, winner: fitting.Candidate, scores: Scores, trials: list[fitting.Trial],
+                   accepted: bool, reason: str) -> ModelVersion:
+    """The version row (accepted or not) and the run's metrics."""
+    run_metrics = {"model": rounded(scores.model), "popularity": rounded(scores.popularity),
+                   "random": rounded(scores.random), "selection": [t.as_dict() for t in trials],
+                   "gate": {"accepted": accepted, "reason": reason}}
+    version = ModelVersion.objects.create(
+        run_id=run_id, kind=winner.artifact_kind, params={"kind": winner.kind, **winner.params},
+        metrics=rounded(scores.model), baseline_metrics=rounded(scores.popularity),
+        rejected_reason="" if accepted else reason,
+    )
+    TrainingRun.objects.filter(pk=run_id).update(metrics=run_metrics)
+    return version
+
+
+def reject(tracker: RunTracker, version: ModelVersion, reason: str, counts: dict) -> None:
+    tracker.note(f"version {version.pk} rejected; the active version is unchanged")
+    training_run_release(run_id=tracker.run_id, status=Status.REJECTED,
+                         error=f"rejected by the promotion gate: {reason}", timings=tracker.finish_timings(),
+                         log=tracker.log_text(), progress=100.0, stage="rejected", data_counts=counts)
+
+
+# --- refit, save, activate ----------------------------------------------------------------------
+
+def refit(tracker: RunTracker, winner: fitting.Candidate, data: mx.Interactions, options: fitting.FitOptions,
+          *, warm_start: fitting.Model | None):
+    """The winner on all data (continuing from `warm_start` when its kind warm-starts)."""
+    tracker.stage("refit")
+    return fitting.refit(winner, data.matrix, options=options, iterations=settings.TRAINING_REFIT_ITERATIONS,
+                         progress=tracker.set_fraction, warm_start=warm_start)
+
+
+def save(tracker: RunTracker, model: fitting.Model, winner: fitting.Candidate, version: ModelVersion,
+         data: mx.Interactions, now: datetime) -> artifacts.Artifact:
+    """The artifact on disk (shoppers erased meanwhile scrubbed from it), its path on the version."""
+    tracker.stage("save")
+    artifact = model.to_artifact(
+        version=version.pk, user_ids=selectors.shopper_ids(data.user_pks), item_ids=selectors.item_ids(data.item_pks),
+        similar_items=settings.TRAINING_SIMILAR_ITEMS, params={"kind": winner.kind, **winner.params,
+                                                               "run": tracker.run_id})
+    path = artifacts.save(artifact, settings.MODEL_DIR)
+    scrub_erased_from_artifact(path, since=now)  # shoppers erased while this run was training
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_path=str(path))
+    tracker.note(f"artifact written to {path}")
+    return artifact
+
+
+def activate(tracker: RunTracker, version: ModelVersion, counts: dict) -> None:
+    """Activate the version and finish the run, unless the run was reaped meanwhile."""
+    tracker.stage("activate")
+    run_id = tracker.run_id
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if locked.status != Status.RUNNING:
+            raise LeaseLost("the run was marked failed (worker lost) before activation; not activating")
+        model_version_activate(version_id=version.pk)
+        tracker.note(f"version {version.pk} active")
+        timings = tracker.finish_timings()
+        tracker.progress.stage, tracker.progress.fraction = "done", 1.0
+        training_run_release(run_id=run_id, status=Status.SUCCEEDED, timings=timings,
+                             log=tracker.log_text(), progress=100.0, stage="done", data_counts=counts)
+
+
+def rounded(metrics: dict) -> dict:
+    return {k: round(float(v), 6) for k, v in metrics.items()}
