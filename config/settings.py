@@ -1,6 +1,6 @@
 """Curio settings. Every environment variable is read here and nowhere else.
 
-Variables (see README "Configuration"): DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG,
+Variables (every one is documented in docs/operations.md): DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG,
 ALLOWED_HOSTS, MODEL_DIR, CORS_ALLOWED_ORIGINS, API_THROTTLE_RATE, the SECURE_* switches
 for TLS deployments, and the CURIO_* tuning knobs below.
 """
@@ -259,7 +259,7 @@ AUTO_CREATE_ITEMS = env_bool("CURIO_AUTO_CREATE_ITEMS", False)
 # Events timestamped further ahead than this are refused (clock skew allowance).
 EVENT_MAX_FUTURE_SECONDS = env_int("CURIO_EVENT_MAX_FUTURE_SECONDS", 300)
 
-# --- trust: privacy, feedback, impressions, impact (README "Privacy, feedback and impact") ---
+# --- privacy, feedback, impressions, impact (docs/privacy-and-impact.md) ---
 # Events older than this are purged by the scheduled retention task; 0 keeps them forever.
 EVENT_RETENTION_DAYS = env_int("CURIO_EVENT_RETENTION_DAYS", 730)
 RETENTION_BATCH_SIZE = env_int("CURIO_RETENTION_BATCH_SIZE", 5000)
@@ -298,7 +298,7 @@ SERVING_BATCH_LIMIT = env_int("CURIO_BATCH_LIMIT", 1000)
 # BLAS/implicit threads per web process: requests are the parallelism, not matrix ops.
 SERVING_NUM_THREADS = env_int("CURIO_SERVING_NUM_THREADS", 1)
 
-# --- training (README "Training") ----------------------------------------------------------
+# --- training (docs/training.md) ----------------------------------------------------------
 # Confidence per event type; a rating counts only at or above the threshold.
 TRAINING_EVENT_WEIGHTS = {kind.name: env_float(weight_setting_name(kind.name), kind.weight) for kind in EVENT_KINDS}
 TRAINING_RATING_THRESHOLD = env_float("CURIO_RATING_THRESHOLD", 4.0)
@@ -344,7 +344,7 @@ TRAINING_EXECUTOR = os.environ.get("CURIO_TRAINING_EXECUTOR") or ("celery" if RE
 TRAINING_FAIL_AT_STAGE = os.environ.get("CURIO_TRAINING_FAIL_AT_STAGE", "")
 TRAINING_STAGE_DELAY_SECONDS = env_float("CURIO_TRAINING_STAGE_DELAY_SECONDS", 0.0)
 
-# --- curation (README "Curation") ------------------------------------------------------
+# --- curation (docs/curation.md) ------------------------------------------------------
 # How often a serving process looks at the rules stamp (Redis key, or a DB row without Redis).
 # Worst-case visibility of a rule change is this plus one reload, so keep it under 1 s.
 CURATION_RULES_CHECK_SECONDS = env_float("CURIO_CURATION_CHECK_SECONDS", 0.5)
@@ -359,7 +359,7 @@ RULE_MDE = env_float("CURIO_RULE_MDE", 0.2)
 # False-discovery rate across rules with a verdict (Benjamini-Hochberg).
 RULE_FDR = env_float("CURIO_RULE_FDR", 0.05)
 
-# --- storefront demo (README "Demo shop") ----------------------------------------------
+# --- storefront demo (docs/demo.md) ----------------------------------------------
 # "auto": / is the demo storefront when the demo shop is loaded (`manage.py demo`), else a landing
 # page; 1/0 force demo mode on/off. Demo mode hands the page a demo-scope token (lists, events and
 # feedback of demo shoppers only) and shows the merchandiser's demo login.

@@ -69,7 +69,7 @@ class PopularCache:
                 windows = [now - timedelta(days=1), now - timedelta(days=7),
                            now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
                 rows = item_selectors.event_counts_by_item(windows=windows)
-                # The type weights training uses (TRAINING_EVENT_WEIGHTS), as the README says.
+                # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
                 self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
                 self._ranking.computed_at = time.monotonic()
                 self._tails = {}
