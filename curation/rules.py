@@ -92,7 +92,7 @@ class RankedItem:
     reasons: list[dict] = field(default_factory=list)
     annotations: list[dict] = field(default_factory=list)
     trace: dict = field(default_factory=dict)
-    rule_ids: tuple[int, ...] = ()  # pins, boosts, annotations that touched this item (the exposed arm)
+    rule_ids: tuple[int, ...] = ()  # rules with a holdout that touched this item (their exposed arm)
     holdout_rule_ids: tuple[int, ...] = ()  # held-out rules that would have put an item at this position
 
 
@@ -221,7 +221,8 @@ class _Bucket:
     """
 
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
-                 "holdout_rules", "_bounds", "_scope_categories", "_scope_items", "_scope_users", "_active")
+                 "holdout_rules", "measured_ids", "_bounds", "_scope_categories", "_scope_items", "_scope_users",
+                 "_active")
 
     MAX_CACHED_SCOPES = 256
 
@@ -237,6 +238,7 @@ class _Bucket:
         for rule in self.rules:
             self.add(rule)
         self.pins.sort(key=_precedence)
+        self.measured_ids = frozenset(r.id for r in self.holdout_rules)
         self._active: dict[tuple, _Bucket] = {}
         if index_scope:
             bounds = set()
@@ -444,9 +446,11 @@ def curate(
     if bucket is not None and bucket.holdout_rules and context.holdout_key:
         seed = holdout_seed(context.holdout_key)
         held = frozenset(r.id for r in bucket.holdout_rules if holdout_draw(r.id, seed) < r.holdout_share)
+    # Only rules with a holdout are measured: the others' impressions need no per-rule rows.
+    measured = bucket.measured_ids if bucket is not None else frozenset()
     if not held:
         final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
-        return CurationResult([_explained(entry, rank) for rank, entry in enumerate(final, start=1)],
+        return CurationResult([_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)],
                               removed or [], warnings or [])
     # Held out: serve without those rules, and note which positions they would have filled, so the
     # impressions there measure "what was shown instead".
@@ -459,7 +463,7 @@ def curate(
         # A held pin or boost would have moved items: run the engine with every rule (bookkeeping off).
         would = _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None)
         for rank, entry in enumerate(would, start=1):
-            for rule_id in _explained(entry, rank).rule_ids:  # its own entries: explaining changes nothing here
+            for rule_id in _explained(entry, rank, held).rule_ids:  # its own entries: explaining changes nothing here
                 if rule_id in held:
                     positions.setdefault(rule_id, []).append(rank)
     elif matched:  # only labels were held: they move nothing, so their positions are where their items are
@@ -469,7 +473,7 @@ def curate(
                     positions.setdefault(rule.id, []).append(rank)
     items = []
     for rank, entry in enumerate(final, start=1):
-        item = _explained(entry, rank)
+        item = _explained(entry, rank, measured)
         item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if rank in ranks))
         items.append(item)
     return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
@@ -757,8 +761,9 @@ def _make_room_for_new(final: list[_Entry], unused: list[_Entry], rules: list[Ru
             break
 
 
-def _explained(entry: _Entry, rank: int) -> RankedItem:
-    """5. Annotations, source, reasons and the trace of one final item."""
+def _explained(entry: _Entry, rank: int, measured: frozenset[int] = frozenset()) -> RankedItem:
+    """5. Annotations, source, reasons and the trace of one final item (`rule_ids`: the `measured`
+    rules among those that touched it)."""
     labels: list[str] = []
     if entry.kept:
         # Boost refs come first in the trace (boosts run before pins); only kept candidates are boosted.
@@ -788,7 +793,7 @@ def _explained(entry: _Entry, rank: int) -> RankedItem:
         source=source,
         reasons=reasons,
         annotations=[{"label": label} for label in labels],
-        rule_ids=tuple(dict.fromkeys(ref["id"] for ref in entry.fired if ref["type"] in HOLDOUT_KINDS)),
+        rule_ids=tuple(dict.fromkeys(ref["id"] for ref in entry.fired if ref["id"] in measured)) if measured else (),
         trace={
             "algorithm_rank": entry.algo_rank,
             "algorithm_score": entry.cand.score if entry.algo_rank is not None else None,
