@@ -455,12 +455,24 @@ def curate(
     # Held out: serve without those rules, and note which positions they would have filled, so the
     # impressions there measure "what was shown instead".
     matched: set[int] = set()
+    seen_entries: dict[str, _Entry] = {}
     final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings,
-                     held=held, matched=matched)
+                     held=held, matched=matched, by_id_out=seen_entries)
     positions: dict[int, list[int]] = {}
-    if any(pin.id in held for pin in bucket.pins) or any(
-            r.kind == BOOST for r in bucket.rules if r.id in matched):
-        # A held pin or boost would have moved items: run the engine with every rule (bookkeeping off).
+    held_pins = any(pin.id in held for pin in bucket.pins)
+    held_moves = any(r.kind == BOOST for r in bucket.rules if r.id in matched) or (held_pins and matched)
+    if held_pins and len(final) < limit:
+        held_moves = True  # a short list closes gaps: only a full run knows the ranks the pins end at
+    if held_pins and not held_moves:
+        # Only pins were held: where they would land depends on the pins alone (no second engine run).
+        # The filters do not depend on held rules, so the entries of the run above serve (a dry run
+        # reads only which items survived them).
+        landed: dict[int, int] = {}
+        _pinned_slots(bucket, context, seen_entries, item_info, limit=limit, removed=None, warnings=None, dry=landed)
+        positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held}
+    elif held_moves:
+        # A held boost (or pins beside held labels) would have moved items: run the engine with every
+        # rule, bookkeeping off.
         would = _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None)
         for rank, entry in enumerate(would, start=1):
             for rule_id in _explained(entry, rank, held).rule_ids:  # its own entries: explaining changes nothing here
@@ -481,7 +493,8 @@ def curate(
 
 def _curated(candidates, context: Context, bucket: _Bucket | None, item_info, *, limit: int,
              removed: list[Removed] | None, warnings: list[str] | None,
-             held: frozenset[int] = frozenset(), matched: set[int] | None = None) -> list[_Entry]:
+             held: frozenset[int] = frozenset(), matched: set[int] | None = None,
+             by_id_out: dict[str, _Entry] | None = None) -> list[_Entry]:
     """Filters, boosts, pins and the refill under the diversity caps: the final entries in order.
     `held`: rules this shopper is held out of, skipped wherever they would match (added to `matched`)."""
     # Without boosts, pins or diversity nothing below the first `limit` survivors can reach the list.
@@ -489,6 +502,8 @@ def _curated(candidates, context: Context, bucket: _Bucket | None, item_info, *,
         bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
     kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
                             removed=removed, held=held, matched=matched)
+    if by_id_out is not None:
+        by_id_out.update(by_id)
     if bucket is not None and bucket.has_boosts:
         _boost(kept)
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
@@ -574,11 +589,14 @@ def _boost(kept: list[_Entry]) -> None:
 def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
                   item_info: Callable[[str], ItemInfo | None], *, limit: int,
                   removed: list[Removed] | None, warnings: list[str] | None,
-                  held: frozenset[int] = frozenset()) -> list[_Entry | None]:
+                  held: frozenset[int] = frozenset(), dry: dict[int, int] | None = None) -> list[_Entry | None]:
     """3. Pins: the list's positions with each pin in place (None: free).
 
     Winners first (the best pin of each position by precedence), then the losers take the next free
-    position after theirs. Only blocks and unavailability remove a pinned item (`_pin_entry`)."""
+    position after theirs. Only blocks and unavailability remove a pinned item (`_pin_entry`).
+    `dry`: only note where each pin lands ({pin id: position}), leaving the entries as they are; pins
+    take their slots from the other pins alone (boosts never move a pin), so this is where the full
+    engine would put them."""
     slots: list[_Entry | None] = [None] * limit
     pins = bucket.pins if bucket is not None else []
     if held and pins:
@@ -613,6 +631,12 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
             entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings, held)
             if entry is None:
                 continue
+        if dry is not None:
+            dry[pin.id] = slot + 1
+            slots[slot] = entry
+            free -= 1
+            pinned_ids.add(pin.item_id)
+            continue
         if slot != start:
             winner = slots[start]
             if report:
