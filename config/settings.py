@@ -226,11 +226,17 @@ API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "100000/min")
 # Valid tokens are cached per process this long (a revoked token keeps working in other processes
 # for at most this many seconds; 0 looks every request up in the DB).
 TOKEN_CACHE_SECONDS = env_float("CURIO_TOKEN_CACHE_SECONDS", 5.0)
+# The storefront demo token is public (it is in the demo page): its own, low rate (one budget for all visitors).
+DEMO_THROTTLE_RATE = os.environ.get("CURIO_DEMO_THROTTLE_RATE", "300/min")
+# Bounded work per request: API bodies over this many bytes answer 413 (a 10,000-row batch fits), and
+# JSON nested deeper than this answers 400.
+MAX_BODY_BYTES = env_int("CURIO_MAX_BODY_BYTES", 32 * 1024 * 1024)
+JSON_MAX_DEPTH = env_int("CURIO_JSON_MAX_DEPTH", 32)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["recsys.clients.auth.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["recsys.clients.auth.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["recsys.clients.auth.ClientRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"client": API_THROTTLE_RATE or None},
+    "DEFAULT_THROTTLE_RATES": {"client": API_THROTTLE_RATE or None, "demo": DEMO_THROTTLE_RATE or None},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["recsys.http.guards.SafeJSONParser"],
     "EXCEPTION_HANDLER": "recsys.http.exception_handler.api_exception_handler",

@@ -13,7 +13,9 @@ urlpatterns = [
     path("admin/recsys/modelversion/<int:pk>/card/", admin.site.admin_view(model_card_view), name="admin-model-card"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # GET and HEAD only: OPTIONS would render DRF's metadata through the page's HTML template (a 500).
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+         name="swagger-ui"),
     path("api/v1/", include("recsys.urls")),
     path("api/v1/curation/", include("curation.urls")),
 ]

@@ -5,6 +5,9 @@ Thin views: parse with a serializer, write through curation.services (which vali
 model, bumps the rules stamp and records the API client in the audit history). Either check's
 complaint is one `InvalidInput` ("Invalid rule.", every field listed), answered by
 recsys.http.exception_handler.
+
+Read-scope tokens (held by frontends) do not see the merchandisers' internal fields: a rule's `note` and
+`reason` are left out, and a user-id segment shows its size (`{"user_count": n}`), not the ids.
 """
 from __future__ import annotations
 
@@ -24,14 +27,16 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from recsys.analytics.rule_impact import impact_json
 from recsys.catalog.limits import ID_MAX_LENGTH
+from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, InvalidInput
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
-from .models import HOLDOUT_KINDS, TARGET_FIELDS, Rule, RuleKind, Segment
+from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, Segment
 from .selectors import rule_impacts_measured, rule_list
 from .services import rule_create, rule_delete, rule_update
 
@@ -43,16 +48,22 @@ API_FIELD = {"item": "item_id", "context_item": "context_item_id", "segment_user
     "nullable": True,
     "oneOf": [
         {"type": "string", "enum": ["new", "returning"]},
-        {"type": "object", "properties": {"user_ids": {"type": "array", "items": {"type": "string"}}},
+        {"type": "object", "properties": {"user_ids": {"type": "array", "items": {"type": "string"},
+                                                        "maxItems": SEGMENT_MAX_USER_IDS}},
          "required": ["user_ids"]},
+        {"type": "object", "properties": {"user_count": {"type": "integer"}}, "required": ["user_count"],
+         "readOnly": True},
     ],
-    "description": 'null: everyone; "new", "returning", or {"user_ids": [...]}',
+    "description": 'null: everyone; "new", "returning", or {"user_ids": [...]} (at most 10,000 ids). '
+                   'Read-scope tokens see {"user_count": n} instead of the ids.',
 })
 class SegmentField(serializers.Field):
     """`null` (everyone), "new", "returning" or {"user_ids": ["u1", ...]}."""
 
     def to_representation(self, rule: Rule):
         if rule.segment == Segment.USERS:
+            if not self.context.get("internal"):
+                return {"user_count": len(rule.segment_user_ids)}
             return {"user_ids": list(rule.segment_user_ids)}
         return rule.segment or None
 
@@ -98,6 +109,14 @@ class RuleSerializer(serializers.ModelSerializer):
     placement = serializers.RegexField(PLACEMENT_SLUG, required=False, allow_blank=True, error_messages={
         "invalid": "Use a short slug of lowercase letters, digits, - and _ (e.g. home, product_page)."})
     status = serializers.SerializerMethodField()
+    INTERNAL_FIELDS = ("note", "reason")  # write scope only (context["internal"])
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("internal"):
+            for name in self.INTERNAL_FIELDS:
+                data.pop(name, None)
+        return data
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -143,11 +162,20 @@ def _invalid_rule(exc: Exception) -> Exception:
     return InvalidInput.of(detail, index=0, rename=API_FIELD, detail="Invalid rule.")
 
 
+class RulePagination(LimitOffsetPagination):
+    """Rule lists: `?limit=&offset=` (default 100, at most 1,000): `{"count", "next", "previous", "results"}`."""
+
+    default_limit = 100
+    max_limit = 1000
+
+
 class _RuleViewSet(viewsets.ViewSet):
     """List, create (201), read, update, delete rules of one kind. Changes need a write-scope token."""
 
     kind: str = ""
+    required_scope = {"GET": READ, "POST": WRITE, "PUT": WRITE, "PATCH": WRITE, "DELETE": WRITE}
     lookup_value_regex = r"\d+"
+    pagination_class = RulePagination
 
     def get_serializer_class(self):  # for drf-spectacular
         return SERIALIZERS[self.kind]
@@ -166,8 +194,11 @@ class _RuleViewSet(viewsets.ViewSet):
                 data[key] = None  # "" (or null) means no item
         return data
 
+    def _context(self) -> dict:
+        return {"internal": self.request.user.scope == WRITE}  # note, reason, segment ids: write scope only
+
     def _out(self, rule: Rule, code=status.HTTP_200_OK) -> Response:
-        return Response(self.get_serializer_class()(rule).data, status=code)
+        return Response(self.get_serializer_class()(rule, context=self._context()).data, status=code)
 
     def handle_exception(self, exc):
         return super().handle_exception(_invalid_rule(exc))
@@ -182,7 +213,10 @@ class _RuleViewSet(viewsets.ViewSet):
                 qs = qs.filter(**{param: request.query_params[param]})
         if "enabled" in request.query_params:
             qs = qs.filter(enabled=request.query_params["enabled"].lower() in {"1", "true", "yes", "on"})
-        return Response(self.get_serializer_class()(qs, many=True).data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(qs.order_by("-priority", "-created_at", "-pk"), request, view=self)
+        return paginator.get_paginated_response(
+            self.get_serializer_class()(page, many=True, context=self._context()).data)
 
     def create(self, request):
         rule = rule_create(kind=self.kind, data=self._input(request, partial=False), actor=self._actor(request))
@@ -243,6 +277,11 @@ IMPACT_RESPONSE = inline_serializer("RuleImpact", {
     "p_value": serializers.FloatField(allow_null=True),
     "verdict": serializers.ChoiceField(["helps", "hurts", "unknown"]),
     "needed_impressions": serializers.IntegerField(help_text="planned impressions per arm before a verdict")})
+LIST_PARAMS = [OpenApiParameter("limit", int, description="rules per page: 1 to 1,000, default 100"),
+               OpenApiParameter("offset", int, description="rules to skip (default 0)"),
+               *(OpenApiParameter(name, str, description=f"only rules with this {name}")
+                 for name in ("placement", "category", "item_id")),
+               OpenApiParameter("enabled", bool, description="only enabled (true) or disabled (false) rules")]
 IMPACT_PARAMS = [OpenApiParameter("start", str, description="date or datetime (default: the rule's life)"),
                  OpenApiParameter("end", str, description="date (counted whole) or datetime")]
 
@@ -250,7 +289,7 @@ IMPACT_PARAMS = [OpenApiParameter("start", str, description="date or datetime (d
 def _viewset(kind: str, plural: str) -> type[_RuleViewSet]:
     cls = type(f"{kind.title()}ViewSet", (_RuleViewSet,), {"kind": kind, "__doc__": f"Curation {plural}."})
     return extend_schema_view(
-        list=extend_schema(tags=["curation"], responses=SERIALIZERS[kind](many=True)),
+        list=extend_schema(tags=["curation"], responses=SERIALIZERS[kind](many=True), parameters=LIST_PARAMS),
         create=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses={201: SERIALIZERS[kind]}),
         retrieve=extend_schema(tags=["curation"], responses=SERIALIZERS[kind]),
         update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind]),

@@ -18,6 +18,9 @@ from recsys.catalog.models import Item
 
 from . import rules
 
+# A user-id segment names at most this many shoppers (larger audiences: a segment rule, not a list).
+SEGMENT_MAX_USER_IDS = 10_000
+
 
 class RuleKind(models.TextChoices):
     PIN = "pin", "Pin"
@@ -227,6 +230,9 @@ class Rule(models.Model):
             ids = self.segment_user_ids
             if not ids or not isinstance(ids, list) or not all(isinstance(u, str) and u for u in ids):
                 errors["segment_user_ids"] = "List the shoppers' user ids (non-empty strings)."
+            elif len(ids) > SEGMENT_MAX_USER_IDS:
+                errors["segment_user_ids"] = (f"{len(ids):,} user ids: a segment holds at most "
+                                              f"{SEGMENT_MAX_USER_IDS:,}.")
         elif self.segment_user_ids:
             errors["segment_user_ids"] = "Only used when the segment is 'Listed shoppers'."
         if errors:

@@ -108,6 +108,12 @@ class NotFound(ApplicationError):
     status = 404
 
 
+class PayloadTooLarge(ApplicationError):
+    """413: the request body is over the documented limit."""
+
+    status = 413
+
+
 class Conflict(ApplicationError):
     status = 409
 

@@ -64,3 +64,13 @@ def read_api(db):
 @pytest.fixture
 def anon_api():
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_demo_mode_check():
+    """The demo-mode check is cached per process; each test starts from the database's answer."""
+    from recsys.storefront.selectors import demo_mode_cache_clear
+
+    demo_mode_cache_clear()
+    yield
+    demo_mode_cache_clear()

@@ -4,6 +4,8 @@
   shopper and UTC day under CONTROL_SHARE; anonymous requests drawn per request)?
 - `rules_for(rules, control)`: the rules to apply; control traffic gets blocks and diversity rules only
   (safety, review-queue decisions and policy, never withheld), no pins, boosts or annotations.
+- `blocks_of(rules)`: the block rules alone, for `raw=true` lists (the algorithm's list, but never an
+  item a merchandiser blocked, for every token).
 - `record(...)`: hand the served list to the impression buffer (recsys.analytics.impression_buffer).
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from recsys.analytics.assignment import in_control as _in_control
 from recsys.analytics.impression_buffer import record_list
 
 _blocks_cache: tuple[object, RuleSet] | None = None
+_only_blocks_cache: tuple[object, RuleSet] | None = None
 
 
 def in_control(user_id: str, now) -> bool:
@@ -37,6 +40,16 @@ def rules_for(rules, control: bool):
     if cached is None or cached[0] is not rules:
         cached = (rules, RuleSet([r for r in rules if r.kind in (BLOCK, DIVERSITY)]))
         _blocks_cache = cached
+    return cached[1]
+
+
+def blocks_of(rules) -> RuleSet:
+    """Only the block rules of `rules` (cached per rule set): what a `raw=true` list still applies."""
+    global _only_blocks_cache
+    cached = _only_blocks_cache
+    if cached is None or cached[0] is not rules:
+        cached = (rules, RuleSet([r for r in rules if r.kind == BLOCK]))
+        _only_blocks_cache = cached
     return cached[1]
 
 

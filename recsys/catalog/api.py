@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from recsys.catalog.limits import ID_MAX_LENGTH
 from recsys.catalog.services import shopper_merge
+from recsys.clients.auth import WRITE
 from recsys.errors import BadRequest
 from recsys.http.inputs import validated
 
@@ -21,7 +22,7 @@ class MergeBody(serializers.Serializer):
 
 
 class MergeView(APIView):
-    required_scope = "write"
+    required_scope = {"POST": WRITE}
 
     @extend_schema(request=MergeBody, responses=inline_serializer("MergedShopper", {
         "user_id": serializers.CharField(), "personalization_consent": serializers.BooleanField(),

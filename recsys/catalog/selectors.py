@@ -39,13 +39,17 @@ def item_ids_in_category(*, category: str) -> list[str]:
     return list(Item.objects.filter(category=category).values_list("item_id", flat=True))
 
 
-def event_counts_by_item(*, windows: list[datetime]) -> list[tuple]:
+def event_counts_by_item(*, windows: list[datetime], exclude_user_prefix: str = "") -> list[tuple]:
     """(item_id, category, event type, count since windows[0], since windows[1], ...) for
-    available items with events since the oldest window: one grouped query."""
+    available items with events since the oldest window: one grouped query. `exclude_user_prefix`
+    leaves out the events of shoppers whose ids start with it (demo shoppers outside demo mode)."""
     oldest = min(windows)
     sums = {f"n{i}": Count("id", filter=Q(timestamp__gte=w)) for i, w in enumerate(windows)}
+    events = Event.objects.filter(timestamp__gte=oldest, item__available=True)
+    if exclude_user_prefix:
+        events = events.exclude(shopper__user_id__startswith=exclude_user_prefix)
     return list(
-        Event.objects.filter(timestamp__gte=oldest, item__available=True)
+        events
         .values("item__item_id", "item__category", "type")
         .annotate(**sums)
         .values_list("item__item_id", "item__category", "type", *sums)

@@ -1,22 +1,36 @@
 """Token authentication, scope permission and per-client throttling for the REST API.
 
-`Authorization: Token <key>`; keys are stored as SHA-256 hashes. A view may set
-`required_scope = "read" | "write"`; otherwise safe methods need read and others write.
+`Authorization: Token <key>`; keys are stored as SHA-256 hashes.
+
+Every API view declares its scope per method: `required_scope = {"GET": READ, "POST": WRITE, ...}`,
+one entry for each method it implements. HEAD and OPTIONS are asked as GET (a view without GET: as its
+strictest method), so no method reaches past the scope of the one it mirrors. A method the view does not
+implement is left to DRF's 405 for any valid token. A missing entry is a configuration error, never a
+fallback: the system check `curio.E001` (`manage.py check`, run by `runserver`, `migrate` and the deploy
+checks) names the view, HasScope refuses the request with a 403 for every token (and logs the error), and
+tests/clients/test_scope_matrix.py fails. The scope table is in docs/api.md.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.clients.models import ApiClient
+from recsys.storefront.demo_shop import ITEM_PREFIX as DEMO_ITEM_PREFIX
+
+logger = logging.getLogger(__name__)
 
 READ, WRITE, DEMO = ApiClient.Scope.READ, ApiClient.Scope.WRITE, ApiClient.Scope.DEMO
 # Which scopes satisfy a required scope. Kept as data so new scopes slot in.
@@ -24,7 +38,10 @@ SCOPE_GRANTS = {READ: {READ, WRITE}, WRITE: {WRITE}}
 
 # The demo scope (the storefront demo page's token, visible to anyone who opens the page) allows only
 # these requests, and only for demo shoppers: user ids in the path, in `user_id` parameters or fields,
-# and in every event row must start with DEMO_USER_PREFIX.
+# and in every event row must start with DEMO_USER_PREFIX. What it writes (events, feedback) must be
+# about demo items (ids starting with DEMO_ITEM_PREFIX), at most DEMO_EVENT_BATCH_MAX events a request;
+# it has its own low throttle (CURIO_DEMO_THROTTLE_RATE), and outside demo mode its shoppers' events
+# count neither in popular lists nor in training.
 DEMO_REQUESTS = (
     ("GET", re.compile(r"^/api/v1/users/(?P<user_id>[^/]+)/recommendations/$")),
     ("GET", re.compile(r"^/api/v1/items/[^/]+/similar/$")),
@@ -36,10 +53,13 @@ DEMO_REQUESTS = (
 )
 
 
+DEMO_EVENT_BATCH_MAX = 100  # the demo page sends one event at a time
+
+
 def demo_allows(request) -> bool:
     for method, pattern in DEMO_REQUESTS:
         match = pattern.match(request.path)
-        if match is None or request.method != method:
+        if match is None or scope_method(request.method) != method:
             continue
         user_ids = [match.groupdict().get("user_id") or ""] if "user_id" in pattern.groupindex else []
         if request.query_params.get("user_id"):
@@ -50,8 +70,17 @@ def demo_allows(request) -> bool:
             user_ids += [row.get("user_id") for row in rows if isinstance(row, dict) and "user_id" in row]
             if request.path.endswith("/events/") and not (isinstance(data, list) and len(user_ids) == len(data)):
                 return False  # every event row must name its (demo) shopper
+            if request.path.endswith("/events/") and len(data) > DEMO_EVENT_BATCH_MAX:
+                return False
+            if not request.path.endswith("/basket/") and not all(
+                    isinstance(row, dict) and _is_demo_item(row.get("item_id")) for row in rows):
+                return False  # events and feedback: demo items only
         return all(isinstance(u, str) and u.startswith(DEMO_USER_PREFIX) for u in user_ids)
     return False
+
+
+def _is_demo_item(item_id) -> bool:
+    return isinstance(item_id, str) and item_id.startswith(DEMO_ITEM_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -142,13 +171,82 @@ def _touch(client: ApiClient) -> None:
         ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
 
 
-def required_scope(request, view) -> str:
-    explicit = getattr(view, "required_scope", None)
-    if isinstance(explicit, dict):
-        explicit = explicit.get(request.method)
-    if explicit:
-        return explicit
-    return READ if request.method in permissions.SAFE_METHODS else WRITE
+MIRRORED_METHODS = ("HEAD", "OPTIONS")  # asked as GET
+_STRICTNESS = {READ: 0, WRITE: 1}
+
+
+def scope_method(method: str) -> str:
+    """The method whose scope a request needs: HEAD and OPTIONS as GET."""
+    return "GET" if method in MIRRORED_METHODS else method
+
+
+def implemented_methods(view) -> list[str]:
+    """The methods a view instance handles itself (not HEAD/OPTIONS, which mirror GET)."""
+    names = [m for m in view.http_method_names if m.upper() not in MIRRORED_METHODS]
+    return [m.upper() for m in names if hasattr(view, m)]
+
+
+class ScopeUndeclared(ImproperlyConfigured):
+    """A view that does not declare its scope for a method it implements."""
+
+
+def required_scope(request, view) -> str | None:
+    """The scope `request` needs on `view`; None for a method the view does not implement (DRF's 405).
+
+    Raises ScopeUndeclared when the view does not declare a scope for a method it implements.
+    """
+    table = getattr(view, "required_scope", None)
+    name = type(view).__name__
+    if not isinstance(table, dict):
+        raise ScopeUndeclared(f"{name} must declare required_scope = {{method: scope}} per method.")
+    implemented = implemented_methods(view)
+    method = scope_method(request.method)
+    if method == "GET" and "GET" not in implemented and request.method == "OPTIONS" and implemented:
+        # OPTIONS on a view without GET (POST-only): its strictest declared method.
+        return max((_declared(table, m, name) for m in implemented), key=_STRICTNESS.__getitem__)
+    if method not in implemented:
+        return None
+    return _declared(table, method, name)
+
+
+def _declared(table: dict, method: str, name: str) -> str:
+    scope = table.get(method)
+    if scope not in SCOPE_GRANTS:
+        raise ScopeUndeclared(f"{name}.required_scope declares no scope (read or write) for {method}.")
+    return scope
+
+
+def undeclared_scopes(view) -> list[str]:
+    """What is missing from a view's scope table: one line per problem (none: [])."""
+    table = getattr(view, "required_scope", None)
+    name = type(view).__name__
+    if not isinstance(table, dict):
+        return [f"{name} must declare required_scope = {{method: scope}} per method."]
+    return [f"{name}.required_scope declares no scope (read or write) for {method}."
+            for method in implemented_methods(view) if table.get(method) not in SCOPE_GRANTS]
+
+
+def _api_views(resolver, prefix: str = ""):
+    """(route, view instance) for every DRF view under /api/v1/ (router actions bound as methods)."""
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _api_views(entry, route)
+            continue
+        cls = getattr(entry.callback, "cls", None)
+        if cls is None or not route.startswith("api/v1/"):
+            continue
+        view = cls(**(getattr(entry.callback, "initkwargs", None) or {}))
+        for method, action in (getattr(entry.callback, "actions", None) or {}).items():
+            setattr(view, method, getattr(view, action))
+        yield route, view
+
+
+def check_view_scopes(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """System check curio.E001: every /api/v1/ view declares a scope for every method it implements."""
+    return [checks.Error(f"/{route}: {problem}", id="curio.E001",
+                         hint='Declare it, e.g. required_scope = {"GET": READ, "POST": WRITE} (docs/api.md, "Scopes").')
+            for route, view in _api_views(get_resolver()) for problem in undeclared_scopes(view)]
 
 
 class HasScope(permissions.BasePermission):
@@ -158,9 +256,18 @@ class HasScope(permissions.BasePermission):
         user = request.user
         if not isinstance(user, ClientUser):
             raise exceptions.NotAuthenticated("Send 'Authorization: Token <key>' (see create_api_client).")
+        try:
+            needed = required_scope(request, view)  # checked for every token: a missing entry is always an error
+        except ScopeUndeclared as exc:
+            logger.error("scope refused: %s", exc)
+            raise exceptions.PermissionDenied(
+                f"{request.method} {request.path} declares no scope, so it is refused for every token "
+                "(a configuration error, logged).") from exc
         if user.scope == DEMO:
             return demo_allows(request)
-        return user.scope in SCOPE_GRANTS.get(required_scope(request, view), set())
+        if needed is None:
+            return True  # a method the view does not implement: DRF answers 405
+        return user.scope in SCOPE_GRANTS[needed]
 
 
 class ClientRateThrottle(throttling.SimpleRateThrottle):
@@ -171,6 +278,10 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
     `duration` seconds. DRF's default keeps a list of every request time and pickles it both ways
     on each request: at 100 requests/s a 6,000-entry list, ~0.3 ms per request and growing with
     the rate (over the network with Redis). Refused requests are not counted.
+
+    A request counts as `view.throttle_cost(request)` requests where the view defines it (a batch list:
+    its number of shoppers), else one. The demo token (public) has its own, low rate: the "demo" rate,
+    CURIO_DEMO_THROTTLE_RATE.
     """
 
     scope = "client"
@@ -182,25 +293,32 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": user.client_id}
 
     def allow_request(self, request, view):
+        user = request.user
+        if isinstance(user, ClientUser) and user.scope == DEMO:
+            self.scope = "demo"
+            self.rate = self.THROTTLE_RATES.get("demo")
+            self.num_requests, self.duration = self.parse_rate(self.rate)
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
+        cost = getattr(view, "throttle_cost", None)
+        cost = max(1, int(cost(request))) if cost is not None else 1
         self.now = now = self.timer()
         window = int(now // self.duration)
         self.window_left = (window + 1) * self.duration - now
         key, previous = f"{self.key}:{window}", f"{self.key}:{window - 1}"
         self.cache.add(key, 0, timeout=2 * self.duration + 1)  # kept while the next window weighs it
         try:
-            count = self.cache.incr(key)
+            count = self.cache.incr(key, cost)
         except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, timeout=2 * self.duration + 1)
-            count = 1
+            self.cache.set(key, cost, timeout=2 * self.duration + 1)
+            count = cost
         overlap = self.window_left / self.duration
         if self.cache.get(previous, 0) * overlap + count <= self.num_requests:
             return True
-        self.cache.decr(key)
+        self.cache.decr(key, cost)
         return False
 
     def wait(self):

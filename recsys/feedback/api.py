@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
-from recsys.errors import FieldError, InvalidInput
+from recsys.clients.auth import WRITE
+from recsys.errors import Conflict, FieldError, InvalidInput
 from recsys.feedback.models import FeedbackType
-from recsys.feedback.services import COMMENT_MAX_LENGTH, ItemNotFound, feedback_create
+from recsys.feedback.services import COMMENT_MAX_LENGTH, FeedbackIdConflict, ItemNotFound, feedback_create
 from recsys.http.inputs import json_object, validated
 
 
@@ -23,10 +24,13 @@ class FeedbackInSerializer(serializers.Serializer):
     recommendation_id = serializers.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH, required=False,
                                               allow_blank=True, default="",
                                               help_text="The list's recommendation_id, for attribution.")
+    feedback_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True, default="",
+                                        help_text="Idempotency key: a retry with the same feedback_id is "
+                                                  "stored (and counted in the review queue) once.")
 
 
 class FeedbackView(APIView):
-    required_scope = "write"
+    required_scope = {"POST": WRITE}
 
     @extend_schema(
         summary="Send feedback on an item: not_interested (hidden from this shopper) or report (reviewed by curators)",
@@ -39,7 +43,11 @@ class FeedbackView(APIView):
         data = validated(FeedbackInSerializer, json_object(request.data), index=0)
         try:
             feedback, _ = feedback_create(user_id=user_id, item_id=data["item_id"], type=data["type"],
-                                          comment=data["comment"], recommendation_id=data["recommendation_id"])
+                                          comment=data["comment"], recommendation_id=data["recommendation_id"],
+                                          feedback_id=data["feedback_id"] or None)
+        except FeedbackIdConflict as exc:
+            raise Conflict(f"feedback_id {data['feedback_id']!r} already names other feedback "
+                           "(another shopper, item or type).") from exc
         except ItemNotFound as exc:
             unknown = FieldError(index=0, field="item_id", message=f"Unknown item {data['item_id']!r}.")
             raise InvalidInput([unknown]) from exc

@@ -1,7 +1,7 @@
 """Shoppers' explicit feedback ("not interested", reports) and the curators' review decisions."""
 from django.db import models
 
-from recsys.catalog.limits import RECOMMENDATION_ID_MAX_LENGTH
+from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 from recsys.catalog.models import Item, Shopper
 
 
@@ -52,6 +52,10 @@ class Feedback(models.Model):
     recommendation_id = models.CharField(
         max_length=RECOMMENDATION_ID_MAX_LENGTH, blank=True, default="",
         help_text="The served list the feedback was given on, if known.",
+    )
+    feedback_id = models.CharField(
+        max_length=ID_MAX_LENGTH, null=True, blank=True, unique=True,
+        help_text="The sender's idempotency key: a retried report with the same feedback_id is stored once.",
     )
     status = models.CharField(max_length=8, choices=Status.choices, db_index=True)
     decision = models.ForeignKey(

@@ -5,19 +5,25 @@ surface as 500s deep inside a view. JSON lets both through (`"\\u0000"`, `"\\ud8
 so do URL paths and query strings (`%00`). These guards answer 400 at the door instead.
 The middleware runs before DRF (so before its exception handler): it builds the same
 `{"detail": ...}` body with recsys.errors.error_body.
+
+Work per request is bounded too: a body over settings.MAX_BODY_BYTES (CURIO_MAX_BODY_BYTES, 32 MiB) is
+413 (from its Content-Length at the door, or while the parser reads it), and JSON nested deeper than
+settings.JSON_MAX_DEPTH (CURIO_JSON_MAX_DEPTH, 32) is 400 (Python's parser would hit its recursion limit:
+a 500).
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from recsys.catalog.limits import ID_MAX_LENGTH
-from recsys.errors import error_body
+from recsys.errors import BadRequest, PayloadTooLarge, error_body
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _BAD_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
@@ -46,13 +52,47 @@ class SafeJSONParser(JSONParser):
     """JSON, refusing NUL characters and lone surrogates anywhere in the document."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read()
+        limit = settings.MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(body_too_large_message(limit))
+        depth_limit = settings.JSON_MAX_DEPTH
+        if raw.count(b"[") + raw.count(b"{") > depth_limit:  # cheap: only then can it be too deep
+            _check_depth(raw, depth_limit)
         data = super().parse(_Replay(raw), media_type, parser_context)
         if _SUSPECT_ESCAPE.search(raw):
             where = _find_bad_text(data, "body")
             if where:
                 raise ParseError(f"{where}: text must not contain NUL characters or unpaired surrogates.")
         return data
+
+
+def body_too_large_message(limit: int) -> str:
+    return f"The request body is larger than {limit:,} bytes (CURIO_MAX_BODY_BYTES); send smaller batches."
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_OPENERS = re.compile(rb"[\[{]+")
+
+
+def _check_depth(raw: bytes, limit: int) -> None:
+    """400 when brackets outside strings nest deeper than `limit`, checked before parsing (so a
+    100,000-deep body never reaches the recursive parser), at C speed: strings dropped, only the
+    brackets kept, then the innermost pairs removed `limit` times; whatever is left nests deeper."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return
+        shorter = _INNERMOST.sub(b"", brackets)
+        if len(shorter) == len(brackets):  # unbalanced, not JSON: deep if it opens more than `limit` in a row
+            if max(map(len, _OPENERS.findall(brackets)), default=0) <= limit:
+                return  # the parser says what is wrong
+            break
+        brackets = shorter
+    if brackets:
+        raise BadRequest(f"JSON nested deeper than {limit} levels (CURIO_JSON_MAX_DEPTH).")
 
 
 class _Replay:
@@ -81,6 +121,13 @@ class ApiInputGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith("/api/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.MAX_BODY_BYTES:
+                return JsonResponse(error_body(body_too_large_message(settings.MAX_BODY_BYTES)), status=413)
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):

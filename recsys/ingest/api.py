@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from recsys.catalog.limits import CATEGORY_MAX_LENGTH, ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH, TITLE_MAX_LENGTH
 from recsys.catalog.models import Item
+from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, FieldError, InvalidInput
 from recsys.ingest.services import BatchRefused, IngestCounts, RowsRejected, events_ingest, items_upsert
 from recsys.ml.events import EVENT_TYPES
@@ -66,7 +67,7 @@ def _ingested(ingest, payload) -> IngestCounts:
 
 
 class ItemBatchView(APIView):
-    required_scope = "write"
+    required_scope = {"POST": WRITE}
 
     @extend_schema(
         summary="Create or update items (bulk upsert)",
@@ -83,7 +84,7 @@ class ItemBatchView(APIView):
 
 
 class ItemDetailView(APIView):
-    required_scope = "read"
+    required_scope = {"GET": READ}
 
     @extend_schema(summary="One item", responses={200: ItemSerializer})
     def get(self, request, item_id: str):
@@ -91,7 +92,7 @@ class ItemDetailView(APIView):
 
 
 class EventBatchView(APIView):
-    required_scope = "write"
+    required_scope = {"POST": WRITE}
 
     @extend_schema(
         summary="Record events (bulk, idempotent)",

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recsys.catalog.models import Shopper
+from recsys.clients.auth import WRITE
 from recsys.http.inputs import json_object, validated
 from recsys.privacy.services import shopper_erase, shopper_export, shopper_set_consent
 
@@ -26,7 +27,7 @@ class ConsentInSerializer(serializers.Serializer):
 
 
 class ShopperView(APIView):
-    required_scope = {"PATCH": "write", "DELETE": "write"}
+    required_scope = {"PATCH": WRITE, "DELETE": WRITE}
 
     @extend_schema(summary="Set a shopper's personalization consent", request=ConsentInSerializer,
                    responses={200: ShopperSerializer})
@@ -45,7 +46,7 @@ class ShopperView(APIView):
 
 
 class ShopperDataView(APIView):
-    required_scope = {"GET": "write"}
+    required_scope = {"GET": WRITE}
 
     @extend_schema(summary="Export everything stored about a shopper (write scope)",
                    responses={200: inline_serializer("ShopperExport", {

@@ -2,7 +2,8 @@
 
 Every list view validates its parameters, builds a `ListRequest` and calls `serve_lists`.
 Lists need a read-scope token; `?explain=full` adds the engine trace for write-scope tokens;
-`raw=true` (query, or body field for POSTs) answers the algorithm's list without curation rules.
+`raw=true` (query, or body field for POSTs) answers the algorithm's list without curation rules, except
+blocks (safety decisions: they apply to every list, for every token).
 Errors are raised as recsys.errors exceptions and answered by recsys.http.exception_handler.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rest_framework.views import APIView
 
 from recsys.catalog.limits import CATEGORY_MAX_LENGTH
 from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
-from recsys.clients.auth import WRITE
+from recsys.clients.auth import READ, WRITE
 from recsys.errors import NotFound
 from recsys.http.inputs import validated
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
@@ -103,7 +104,8 @@ LIST_PARAMS = [
     OpenApiParameter("category", str, description="only items of this category"),
     OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),
     OpenApiParameter("raw", bool, description="the algorithm's list: filters (availability, seen, category, "
-                                              "excluded) but no curation rules; the response says \"raw\": true"),
+                                              "excluded) and blocks, but no other curation rules; the response "
+                                              "says \"raw\": true"),
 ]
 
 
@@ -119,7 +121,7 @@ def _query(request) -> dict:
 
 
 class _ListView(APIView):
-    required_scope = "read"  # list requests are reads, whatever the method
+    required_scope = {"GET": READ, "POST": READ}  # list requests are reads, whatever the method
 
     def _explain(self, params: dict) -> bool:
         return params.get("explain") == "full" and self.request.user.scope == WRITE
@@ -171,6 +173,13 @@ class BasketListView(_ListView):
 
 
 class BatchListView(_ListView):
+    @staticmethod
+    def throttle_cost(request) -> int:
+        """A batch counts as its number of shoppers for the client's throttle."""
+        data = request.data
+        user_ids = data.get("user_ids") if isinstance(data, dict) else None
+        return len(user_ids) if isinstance(user_ids, list) else 1
+
     @extend_schema(request=BatchBody, responses=inline_serializer(
         "BatchResponse", {"results": serializers.ListField(child=LIST_RESPONSE)}), summary="Lists for many shoppers")
     def post(self, request):

@@ -100,8 +100,9 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
     out = []
     for u in _uncurated(requests, now, now, pinned):
         request = u.request
-        if request.raw:  # the algorithm's list beside the curated one: filters only, no impressions
-            ranked = curation_rules.apply(u.candidates, u.context, (), limit=request.limit, item_info=u.item_info)
+        if request.raw:  # the algorithm's list beside the curated one: filters and blocks only, no impressions
+            ranked = curation_rules.apply(u.candidates, u.context, serving_trust.blocks_of(rules),
+                                          limit=request.limit, item_info=u.item_info)
             out.append(_response(request, u, ranked))
             continue
         control = serving_trust.in_control(request.user_id, now)  # randomized control: no curation

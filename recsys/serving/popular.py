@@ -4,6 +4,7 @@ Weights: an event in the last day counts fully, in the last week 0.5, in the win
 the event type's weight (a purchase says more than a view). Computed with one grouped query and
 kept per process for SERVING_POPULAR_CACHE_SECONDS. When too few items have events, the newest
 available items fill the tail, so a popular list is full whenever the catalog can fill it.
+Outside demo mode, demo shoppers' events (the public demo token's) do not count.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from recsys.catalog import selectors as item_selectors
+from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.serving.weights import weight_config
+from recsys.storefront.selectors import demo_mode_on
 
 BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
 TAIL = 500
@@ -68,7 +71,8 @@ class PopularCache:
                 now = timezone.now()
                 windows = [now - timedelta(days=1), now - timedelta(days=7),
                            now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
-                rows = item_selectors.event_counts_by_item(windows=windows)
+                rows = item_selectors.event_counts_by_item(
+                    windows=windows, exclude_user_prefix="" if demo_mode_on() else DEMO_USER_PREFIX)
                 # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
                 self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
                 self._ranking.computed_at = time.monotonic()

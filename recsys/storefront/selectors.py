@@ -1,9 +1,12 @@
 """Reads for the storefront demo page: demo shoppers with a taste summary, categories, the active model."""
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count
 
 from recsys.catalog.models import Event, Item, Shopper
@@ -11,6 +14,43 @@ from recsys.storefront import demo_shop as demo
 from recsys.training.models import ModelVersion
 
 HEADLINE_METRIC = "ndcg@10"
+# "auto" demo mode asks the database whether demo events are loaded; the answer is kept this long per
+# process (every anonymous GET / and every popular-list rebuild ask), and dropped when the demo is loaded
+# or reset in this process.
+DEMO_MODE_CACHE_SECONDS = 30.0
+_demo_loaded: tuple[float, bool] | None = None
+_demo_lock = threading.Lock()
+
+
+def demo_is_loaded() -> bool:
+    """True when demo events are in the database (demo mode's default switch); cached per process."""
+    global _demo_loaded
+    cached = _demo_loaded
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    loaded = Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).exists()
+    with _demo_lock:
+        _demo_loaded = (time.monotonic() + DEMO_MODE_CACHE_SECONDS, loaded)
+    return loaded
+
+
+def demo_mode_cache_clear() -> None:
+    global _demo_loaded
+    with _demo_lock:
+        _demo_loaded = None
+
+
+def demo_mode_on() -> bool:
+    """Is the storefront in demo mode? (CURIO_DEMO_MODE, or "auto": the demo shop is loaded.)"""
+    if settings.DEMO_MODE == "auto":
+        return demo_is_loaded()
+    return bool(settings.DEMO_MODE)
+
+
+def demo_mode_explicit() -> bool:
+    """Demo mode switched on by hand (CURIO_DEMO_MODE=1) or a DEBUG instance: only then does the demo page
+    print the demo logins' passwords (an "auto" demo on a deployed instance does not)."""
+    return settings.DEMO_MODE is True or (settings.DEBUG and demo_mode_on())
 
 
 @dataclass(frozen=True)

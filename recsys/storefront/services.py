@@ -19,6 +19,7 @@ from recsys.catalog.models import Event, Item, Shopper
 from recsys.clients.models import ApiClient
 from recsys.ml.events import EVENT_TYPES
 from recsys.storefront import demo_shop as demo
+from recsys.storefront.selectors import demo_is_loaded, demo_mode_cache_clear, demo_mode_on
 
 BATCH = 2000
 DEMO_CLIENT_NAME = "storefront-demo"
@@ -45,16 +46,8 @@ class DemoLogin:
     created: bool
 
 
-def demo_is_loaded() -> bool:
-    """True when demo events are in the database (demo mode's default switch)."""
-    return Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).exists()
-
-
-def demo_mode_on() -> bool:
-    """Is the storefront in demo mode? (CURIO_DEMO_MODE, or "auto": the demo shop is loaded.)"""
-    if settings.DEMO_MODE == "auto":
-        return demo_is_loaded()
-    return bool(settings.DEMO_MODE)
+# The demo-mode check is a read, cached per process (recsys.storefront.selectors); re-exported here.
+__all__ = ["demo_is_loaded", "demo_mode_on"]
 
 
 def demo_token_ensure() -> str | None:
@@ -85,6 +78,8 @@ def demo_reset() -> int:
     deleted, _ = Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).delete()
     deleted += Shopper.objects.filter(user_id__startswith=demo.USER_PREFIX).delete()[0]
     deleted += Item.objects.filter(item_id__startswith=demo.ITEM_PREFIX).delete()[0]
+    transaction.on_commit(demo_mode_cache_clear)
+    demo_mode_cache_clear()
     return deleted
 
 
@@ -116,6 +111,8 @@ def demo_load(
             # Ignoring conflicts on event_id makes a rerun (or a half-loaded earlier run) add only what is missing.
             Event.objects.bulk_create(batch, ignore_conflicts=True)
         created = Event.objects.filter(event_id__startswith=prefix).count() - before
+        transaction.on_commit(demo_mode_cache_clear)
+    demo_mode_cache_clear()
     return DemoLoadResult(items_created, shoppers_created, created, len(shop), already_loaded=False)
 
 

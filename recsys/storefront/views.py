@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from recsys.storefront import demo_shop as demo
-from recsys.storefront.selectors import active_model_summary, demo_shoppers, shop_categories
+from recsys.storefront.selectors import active_model_summary, demo_mode_explicit, demo_shoppers, shop_categories
 from recsys.storefront.services import demo_mode_on, demo_token_ensure
 
 LIST_LENGTH = 8
@@ -36,6 +36,9 @@ def storefront(request):
         "config": config,
         "token_revoked": token is None,
         "shoppers": shoppers,
-        "merchandiser": (demo.MERCHANDISER_USERNAME, demo.MERCHANDISER_PASSWORD),
+        # The password only where demo mode is explicit (CURIO_DEMO_MODE=1, or DEBUG): never on a deployed
+        # instance that merely has the demo shop loaded.
+        "merchandiser": (demo.MERCHANDISER_USERNAME,
+                         demo.MERCHANDISER_PASSWORD if demo_mode_explicit() else None),
     }
     return render(request, "storefront/shop.html", context)

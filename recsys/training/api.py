@@ -1,5 +1,8 @@
 """Training runs and model versions: thin views over recsys.training.services and its selectors.
 
+A run's `error`, `worker_host` and `worker_pid` and a version's `artifact_path` are internal: only
+write-scope tokens see them (read tokens get the rest).
+
 Errors are recsys.errors exceptions, answered by recsys.http.exception_handler.
 """
 from drf_spectacular.utils import extend_schema
@@ -7,13 +10,32 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, Conflict, NotFound, Unavailable
 from recsys.training import selectors
 from recsys.training.models import ModelVersion, TrainingRun
 from recsys.training.services import ActivationError, model_version_activate, training_run_start
 
 
-class ModelVersionSerializer(serializers.ModelSerializer):
+class _InternalFieldsMixin:
+    """Leaves out INTERNAL_FIELDS unless the serializer's context says `internal` (a write-scope token)."""
+
+    INTERNAL_FIELDS: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("internal"):
+            for name in self.INTERNAL_FIELDS:
+                data.pop(name, None)
+        return data
+
+
+def _context(request) -> dict:
+    return {"internal": request.user.scope == WRITE}
+
+
+class ModelVersionSerializer(_InternalFieldsMixin, serializers.ModelSerializer):
+    INTERNAL_FIELDS = ("artifact_path",)
     run = serializers.IntegerField(source="run_id", allow_null=True)
 
     class Meta:
@@ -22,7 +44,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
                   "artifact_path", "run", "created_at", "activated_at"]
 
 
-class TrainingRunSerializer(serializers.ModelSerializer):
+class TrainingRunSerializer(_InternalFieldsMixin, serializers.ModelSerializer):
+    INTERNAL_FIELDS = ("error", "worker_host", "worker_pid")
     model_version = serializers.SerializerMethodField()
 
     class Meta:
@@ -33,7 +56,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
     def get_model_version(self, run) -> dict | None:
         version = getattr(run, "model_version", None)
-        return None if version is None else ModelVersionSerializer(version).data
+        return None if version is None else ModelVersionSerializer(version, context=self.context).data
 
 
 class StartedRunSerializer(serializers.Serializer):
@@ -43,9 +66,12 @@ class StartedRunSerializer(serializers.Serializer):
 
 
 class TrainingRunListView(APIView):
+    required_scope = {"GET": READ, "POST": WRITE}
+
     @extend_schema(responses=TrainingRunSerializer(many=True))
     def get(self, request):
-        return Response(TrainingRunSerializer(selectors.training_runs_recent(), many=True).data)
+        return Response(TrainingRunSerializer(selectors.training_runs_recent(), many=True,
+                                              context=_context(request)).data)
 
     @extend_schema(request=None, responses={202: StartedRunSerializer, 503: None})
     def post(self, request):
@@ -59,21 +85,28 @@ class TrainingRunListView(APIView):
 
 
 class TrainingRunDetailView(APIView):
+    required_scope = {"GET": READ}
+
     @extend_schema(responses=TrainingRunSerializer)
     def get(self, request, run_id: int):
         run = selectors.training_run_get(run_id)
         if run is None:
             raise NotFound(f"No training run {run_id}.")
-        return Response(TrainingRunSerializer(run).data)
+        return Response(TrainingRunSerializer(run, context=_context(request)).data)
 
 
 class ModelVersionListView(APIView):
+    required_scope = {"GET": READ}
+
     @extend_schema(responses=ModelVersionSerializer(many=True))
     def get(self, request):
-        return Response(ModelVersionSerializer(selectors.model_versions_recent(), many=True).data)
+        return Response(ModelVersionSerializer(selectors.model_versions_recent(), many=True,
+                                               context=_context(request)).data)
 
 
 class ModelVersionActivateView(APIView):
+    required_scope = {"POST": WRITE}
+
     @extend_schema(request=None, responses=ModelVersionSerializer)
     def post(self, request, version_id: int):
         if not ModelVersion.objects.filter(pk=version_id).exists():
@@ -82,4 +115,4 @@ class ModelVersionActivateView(APIView):
             version = model_version_activate(version_id=version_id)
         except ActivationError as exc:
             raise Conflict(str(exc)) from exc
-        return Response(ModelVersionSerializer(version).data)
+        return Response(ModelVersionSerializer(version, context=_context(request)).data)

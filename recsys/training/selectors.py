@@ -16,14 +16,16 @@ import numpy as np
 import psycopg
 from django.conf import settings
 from django.db import connection, connections
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from recsys.analytics.models import Impression
+from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.catalog.models import Event, Item, Shopper
 from recsys.feedback.models import Feedback, FeedbackType
 from recsys.ml import matrix as mx
 from recsys.ml.matrix import TYPE_CODES
 from recsys.ml.promoted_interactions import downweight
+from recsys.storefront.selectors import demo_mode_on
 from recsys.training.models import ModelVersion, TrainingRun
 
 PG_CHUNK_BLOCKS = 4_096  # 8 kB blocks per query (~32 MB of table, ~300k events)
@@ -46,11 +48,14 @@ def _sqlite_events_sql() -> str:
 
 def event_arrays(*, config: mx.WeightConfig, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(shopper pks, item pks, weights, events read) of consenting shoppers inside the window.
-    Events that weigh nothing (low ratings, past the window) are dropped chunk by chunk."""
+    Events that weigh nothing (low ratings, past the window) are dropped chunk by chunk. Outside demo
+    mode, demo shoppers (the public demo token's) are left out like shoppers without consent."""
     since = now - timedelta(days=config.window_days) if config.window_days > 0 else datetime(1971, 1, 1, tzinfo=UTC)
     chunks = _pg_chunks(since) if connection.vendor == "postgresql" else _generic_chunks(since)
-    withdrawn = np.fromiter(Shopper.objects.filter(personalization_consent=False).values_list("pk", flat=True),
-                            dtype=np.int64)
+    left_out = Q(personalization_consent=False)
+    if not demo_mode_on():
+        left_out |= Q(user_id__startswith=DEMO_USER_PREFIX)
+    withdrawn = np.fromiter(Shopper.objects.filter(left_out).values_list("pk", flat=True), dtype=np.int64)
     now_s = now.timestamp()
     users, items, weights, total = [], [], [], 0
     for u, i, t, v, ts in chunks:

@@ -39,9 +39,9 @@ def test_each_kind_lives_at_its_own_path(write_api):
     for path, body in cases.items():
         resp = write_api.post(f"/api/v1/curation/{path}/", body, format="json")
         assert resp.status_code == 201, (path, resp.content)
-    assert write_api.get("/api/v1/curation/boosts/").json()[0]["segment"] == {"user_ids": ["u1", "u2"]}
-    assert [r["kind"] for r in write_api.get("/api/v1/curation/blocks/").json()] == ["block"]
-    block_id = write_api.get("/api/v1/curation/blocks/").json()[0]["id"]
+    assert write_api.get("/api/v1/curation/boosts/").json()["results"][0]["segment"] == {"user_ids": ["u1", "u2"]}
+    assert [r["kind"] for r in write_api.get("/api/v1/curation/blocks/").json()["results"]] == ["block"]
+    block_id = write_api.get("/api/v1/curation/blocks/").json()["results"][0]["id"]
     assert write_api.get(f"/api/v1/curation/pins/{block_id}/").status_code == 404  # not a pin
 
 
@@ -123,3 +123,47 @@ def test_placement_must_be_a_slug_and_unknown_fields_are_refused(write_api):
     assert extra.status_code == 400
     assert extra.json()["errors"][0]["field"] == "strength"
     assert "no field" in extra.json()["errors"][0]["message"]
+
+
+def test_read_tokens_do_not_see_note_reason_or_segment_user_ids(write_api, read_api):
+    created = write_api.post("/api/v1/curation/annotations/", {
+        "item_id": "sku-1", "label": "Staff pick", "note": "supplier pays us", "reason": "Q3 deal",
+        "segment": {"user_ids": ["vip-1", "vip-2"]}}, format="json")
+    assert created.status_code == 201, created.content
+    rule = created.json()
+    assert rule["note"] == "supplier pays us" and rule["reason"] == "Q3 deal"
+    assert rule["segment"] == {"user_ids": ["vip-1", "vip-2"]}
+    path = f"/api/v1/curation/annotations/{rule['id']}/"
+    for seen in (read_api.get(path).json(), read_api.get("/api/v1/curation/annotations/").json()["results"][0]):
+        assert "note" not in seen and "reason" not in seen
+        assert seen["segment"] == {"user_count": 2} and "vip-1" not in str(seen)
+        assert seen["label"] == "Staff pick" and seen["item_id"] == "sku-1"
+    assert write_api.get(path).json()["note"] == "supplier pays us"
+
+
+def test_segments_hold_at_most_10000_user_ids(write_api):
+    ids = [f"u{n}" for n in range(10_001)]
+    resp = write_api.post("/api/v1/curation/blocks/", {"item_id": "sku-1", "segment": {"user_ids": ids}},
+                          format="json")
+    assert resp.status_code == 400
+    error = resp.json()["errors"][0]
+    assert error["field"] == "segment" and "at most 10,000" in error["message"]
+    ok = write_api.post("/api/v1/curation/blocks/", {"item_id": "sku-1", "segment": {"user_ids": ids[:10_000]}},
+                        format="json")
+    assert ok.status_code == 201, ok.content
+
+
+def test_rule_lists_are_paginated_with_limit_and_offset(write_api, read_api):
+    for n in range(5):
+        assert write_api.post("/api/v1/curation/blocks/", {"item_id": "sku-1", "priority": n},
+                              format="json").status_code == 201
+    page = read_api.get("/api/v1/curation/blocks/", {"limit": 2, "offset": 1}).json()
+    assert set(page) == {"count", "next", "previous", "results"}
+    assert page["count"] == 5 and len(page["results"]) == 2
+    assert "limit=2" in page["next"] and "offset=3" in page["next"] and page["previous"]
+    assert [r["priority"] for r in page["results"]] == [3, 2]  # highest priority first, as before
+    whole = read_api.get("/api/v1/curation/blocks/").json()
+    assert whole["count"] == 5 and len(whole["results"]) == 5 and whole["next"] is None
+    assert read_api.get("/api/v1/curation/blocks/", {"limit": 5000}).json()["results"]  # capped at 1,000
+    from curation.api import RulePagination
+    assert (RulePagination.default_limit, RulePagination.max_limit) == (100, 1000)

@@ -153,3 +153,16 @@ def test_decisions_need_permission(client, django_user_model, reported):
     item = Item.objects.get(item_id="a")
     assert client.post(f"/admin/recsys/feedback/{item.pk}/decide/", {"action": "block"}).status_code == 403
     assert ReviewDecision.objects.count() == 0
+
+
+def test_a_retried_report_with_the_same_feedback_id_is_counted_once(write_api):
+    items("a", "b")
+    body = {"item_id": "a", "type": "report", "comment": "Broken", "feedback_id": "app-report-77"}
+    first, retry = post(write_api, "u1", body), post(write_api, "u1", body)
+    assert first.status_code == retry.status_code == 201
+    assert first.json()["id"] == retry.json()["id"]
+    assert Feedback.objects.filter(type="report", status="open").count() == 1
+    other = post(write_api, "u1", {**body, "item_id": "b"})  # the id names other feedback
+    assert other.status_code == 409 and "feedback_id" in other.json()["detail"]
+    post(write_api, "u1", {"item_id": "a", "type": "report"})  # without an id: every report counts
+    assert Feedback.objects.filter(type="report").count() == 2

@@ -1,4 +1,4 @@
-"""`raw=true`: the algorithm's list beside the curated one (filters, no curation rules)."""
+"""`raw=true`: the algorithm's list beside the curated one (filters and blocks, no other curation rules)."""
 from __future__ import annotations
 
 import pytest
@@ -61,7 +61,8 @@ def test_raw_personal_list_ignores_rules_but_keeps_filters(read_api, write_api, 
 
     raw = personal(read_api, raw="true")
     assert raw["raw"] is True and raw["model_version"] == als.pk
-    assert ids(raw) == ids(before)
+    assert ids(before)[0] not in ids(raw)  # blocks apply to raw lists too (safety, for every token)
+    assert ids(raw)[:7] == ids(before)[1:] and len(ids(raw)) == 8  # no pin, no annotation, refilled
     assert all(i["annotations"] == [] and i["source"] == "model" for i in raw["items"])
     assert serving_env.stats()["buffered"] == buffered  # a comparison view, not an impression
 
@@ -93,7 +94,9 @@ def test_raw_on_similar_popular_and_basket(read_api, write_api, als):
     for name, fn in lists.items():
         assert before[name][0] not in ids(fn()), name
         raw = fn(raw=True) if name == "basket" else fn(raw="true")
-        assert raw["raw"] is True and ids(raw) == before[name], name
+        blocked = {first for first, *_ in before.values()}  # blocks apply to raw lists too
+        kept = [i for i in before[name] if i not in blocked]
+        assert raw["raw"] is True and not blocked & set(ids(raw)) and ids(raw)[:len(kept)] == kept, name
         assert item not in ids(raw)  # the context item stays excluded
 
 
@@ -113,3 +116,18 @@ def test_demo_tokens_may_ask_for_raw_lists_of_demo_shoppers(als):
                        {"item_ids": [world.item_id("books", 0)], "raw": True, "user_id": "demo-anna"}, format="json")
     assert basket.status_code == 200 and basket.json()["raw"] is True
     assert demo.get("/api/v1/users/bench-1/recommendations/", {"raw": "true"}).status_code == 403
+
+
+def test_blocks_apply_to_raw_lists_for_every_token(read_api, write_api, als):
+    demo = make_client("storefront-demo", "demo")
+    before = ids(personal(read_api, raw="true"))
+    blocked_category = Item.objects.get(item_id=before[1]).category
+    for body in ({"item_id": before[0]}, {"item_category": blocked_category}):
+        assert write_api.post("/api/v1/curation/blocks/", body, format="json").status_code == 201
+    assert write_api.post("/api/v1/curation/pins/", {"item_id": before[5], "position": 1},
+                          format="json").status_code == 201
+    for api, user in ((read_api, USER), (write_api, USER), (demo, "demo-anna")):
+        raw = get(api, f"/api/v1/users/{user}/recommendations/", raw="true", limit=8)
+        assert raw["raw"] is True and raw["items"], user
+        assert before[0] not in ids(raw) and blocked_category not in {i["category"] for i in raw["items"]}
+        assert all(i["source"] != "pinned" for i in raw["items"])  # other rules stay off

@@ -97,3 +97,18 @@ def kombu_pools_reset(app):
     kombu.pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
+
+
+def test_read_tokens_do_not_see_errors_workers_or_artifact_paths(write_api, read_api):
+    run = TrainingRun.objects.create(status=TrainingRun.Status.FAILED, error="Traceback: /srv/curio/secret.py",
+                                     worker_host="worker-7.internal", worker_pid=4242)
+    version = ModelVersion.objects.create(run=run, kind="als", artifact_path="/var/lib/curio/models/v1")
+    hidden = {"error", "worker_host", "worker_pid"}
+    read_run = read_api.get(f"/api/v1/training-runs/{run.pk}/").json()
+    assert not hidden & set(read_run) and read_run["status"] == "failed"
+    assert "artifact_path" not in read_run["model_version"] and read_run["model_version"]["id"] == version.pk
+    assert not hidden & set(read_api.get("/api/v1/training-runs/").json()[0])
+    assert "artifact_path" not in read_api.get("/api/v1/model-versions/").json()[0]
+    write_run = write_api.get(f"/api/v1/training-runs/{run.pk}/").json()
+    assert write_run["worker_host"] == "worker-7.internal" and write_run["worker_pid"] == 4242
+    assert write_run["error"].startswith("Traceback") and write_run["model_version"]["artifact_path"]
