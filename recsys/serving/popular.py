@@ -3,13 +3,16 @@
 Weights: an event in the last day counts fully, in the last week 0.5, in the window 0.2, times
 the event type's weight (a purchase says more than a view). Computed with one grouped query and
 kept per process for SERVING_POPULAR_CACHE_SECONDS. When too few items have events, the newest
-available items fill the tail, so a popular list is full whenever the catalog can fill it.
-Outside demo mode, demo shoppers' events (the public demo token's) do not count.
+available items fill the tail, so a popular list is full whenever the catalog can fill it; the
+per-category tails are an LRU of at most TAIL_CACHE_MAX categories (a category is any string a
+request names, so an unbounded dict would grow with every new one). Outside demo mode, demo
+shoppers' events (the public demo token's) do not count.
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +26,7 @@ from recsys.storefront.selectors import demo_mode_on
 
 BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
 TAIL = 500
+TAIL_CACHE_MAX = 256  # categories whose newest-items tail is kept per process (least recently used goes first)
 
 
 @dataclass
@@ -53,11 +57,11 @@ class PopularCache:
     def __init__(self):
         self._lock = threading.Lock()
         self._ranking: Ranking | None = None
-        self._tails: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+        self._tails: OrderedDict[str, tuple[float, list[tuple[str, float]]]] = OrderedDict()
 
     def clear(self) -> None:
         with self._lock:
-            self._ranking, self._tails = None, {}
+            self._ranking, self._tails = None, OrderedDict()
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < settings.SERVING_POPULAR_CACHE_SECONDS
@@ -76,15 +80,21 @@ class PopularCache:
                 # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
                 self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
                 self._ranking.computed_at = time.monotonic()
-                self._tails = {}
+                self._tails = OrderedDict()
             return self._ranking
 
     def tail(self, category: str) -> list[tuple[str, float]]:
-        hit = self._tails.get(category)
-        if hit is not None and self._fresh(hit[0]):
-            return hit[1]
+        with self._lock:
+            hit = self._tails.get(category)
+            if hit is not None and self._fresh(hit[0]):
+                self._tails.move_to_end(category)
+                return hit[1]
         tail = [(item_id, 0.0) for item_id, _ in item_selectors.newest_items(category=category, limit=TAIL)]
-        self._tails[category] = (time.monotonic(), tail)
+        with self._lock:
+            self._tails[category] = (time.monotonic(), tail)
+            self._tails.move_to_end(category)
+            while len(self._tails) > TAIL_CACHE_MAX:
+                self._tails.popitem(last=False)
         return tail
 
 

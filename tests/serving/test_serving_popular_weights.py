@@ -1,8 +1,10 @@
-"""Popular lists weigh event types as training does (TRAINING_EVENT_WEIGHTS / CURIO_WEIGHT_*)."""
+"""Popular lists weigh event types as training does (TRAINING_EVENT_WEIGHTS / CURIO_WEIGHT_*); their
+per-category tails are a bounded LRU."""
 from __future__ import annotations
 
 import pytest
 
+from recsys.serving import popular
 from recsys.serving.popular import popular_items
 from tests.factories import event, items
 from tests.serving_world import reset_serving_caches
@@ -22,3 +24,18 @@ def test_popular_ranking_uses_the_training_type_weights(settings, purchase_weigh
         assert ranked[0] == first and set(ranked) == {"viewed", "bought"}  # 3 views vs 1 purchase
     finally:
         reset_serving_caches()
+
+
+@pytest.mark.django_db
+def test_per_category_tails_are_a_bounded_lru(monkeypatch):
+    monkeypatch.setattr(popular, "TAIL_CACHE_MAX", 3)
+    cache = popular.PopularCache()
+    for category in ("a", "b", "c"):
+        cache.tail(category)
+    cache.tail("a")  # used again: "b" is now the least recently used
+    for category in ("d", "e"):
+        cache.tail(category)
+    assert list(cache._tails) == ["a", "d", "e"]
+    for n in range(100):  # a request can name any category: the cache never grows past the bound
+        cache.tail(f"x{n}")
+    assert len(cache._tails) == 3
