@@ -34,6 +34,7 @@ from recsys.analytics.rule_impact import impact_json
 from recsys.catalog.limits import ID_MAX_LENGTH
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, InvalidInput
+from recsys.http.serializers import InternalFieldsMixin
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
 from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, Segment
@@ -100,7 +101,7 @@ class HoldoutShareField(serializers.Field):
         return float(data)
 
 
-class RuleSerializer(serializers.ModelSerializer):
+class RuleSerializer(InternalFieldsMixin, serializers.ModelSerializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True)
     context_item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True,
                                             allow_null=True)
@@ -110,13 +111,6 @@ class RuleSerializer(serializers.ModelSerializer):
         "invalid": "Use a short slug of lowercase letters, digits, - and _ (e.g. home, product_page)."})
     status = serializers.SerializerMethodField()
     INTERNAL_FIELDS = ("note", "reason")  # write scope only (context["internal"])
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self.context.get("internal"):
-            for name in self.INTERNAL_FIELDS:
-                data.pop(name, None)
-        return data
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))

@@ -12,29 +12,17 @@ from rest_framework.views import APIView
 
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, Conflict, NotFound, Unavailable
+from recsys.http.serializers import InternalFieldsMixin
 from recsys.training import selectors
 from recsys.training.models import ModelVersion, TrainingRun
 from recsys.training.services import ActivationError, model_version_activate, training_run_start
-
-
-class _InternalFieldsMixin:
-    """Leaves out INTERNAL_FIELDS unless the serializer's context says `internal` (a write-scope token)."""
-
-    INTERNAL_FIELDS: tuple[str, ...] = ()
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self.context.get("internal"):
-            for name in self.INTERNAL_FIELDS:
-                data.pop(name, None)
-        return data
 
 
 def _context(request) -> dict:
     return {"internal": request.user.scope == WRITE}
 
 
-class ModelVersionSerializer(_InternalFieldsMixin, serializers.ModelSerializer):
+class ModelVersionSerializer(InternalFieldsMixin, serializers.ModelSerializer):
     INTERNAL_FIELDS = ("artifact_path",)
     run = serializers.IntegerField(source="run_id", allow_null=True)
 
@@ -44,7 +32,7 @@ class ModelVersionSerializer(_InternalFieldsMixin, serializers.ModelSerializer):
                   "artifact_path", "run", "created_at", "activated_at"]
 
 
-class TrainingRunSerializer(_InternalFieldsMixin, serializers.ModelSerializer):
+class TrainingRunSerializer(InternalFieldsMixin, serializers.ModelSerializer):
     INTERNAL_FIELDS = ("error", "worker_host", "worker_pid")
     model_version = serializers.SerializerMethodField()
 
