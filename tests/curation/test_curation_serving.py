@@ -4,20 +4,14 @@ from __future__ import annotations
 import pytest
 
 from recsys.models import Item
-from tests.serving_world import build_shop, reset_serving_caches
 
 pytestmark = pytest.mark.django_db
 POPULAR = "/api/v1/popular/"
 
 
 @pytest.fixture(autouse=True)
-def shop(db, tmp_path, settings):
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
-    reset_serving_caches()
-    build_shop(shoppers_per_category=4)
+def shop(small_shop):
     yield
-    reset_serving_caches()
 
 
 def _list(api, **params):

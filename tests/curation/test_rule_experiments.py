@@ -14,23 +14,17 @@ from curation.services import rule_create
 from recsys.analytics import impression_buffer
 from recsys.analytics.models import RuleImpression
 from recsys.models import Event, Item, Shopper
-from tests.serving_world import build_shop, reset_serving_caches
 
 pytestmark = pytest.mark.django_db
 POPULAR = "/api/v1/popular/"
 
 
 @pytest.fixture(autouse=True)
-def shop(db, tmp_path, settings):
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
+def shop(small_shop, settings):
     settings.CURATION_RULES_CHECK_SECONDS = 0
-    reset_serving_caches()
-    build_shop(shoppers_per_category=4)
     impression_buffer.buffer().drain(10**6)
     yield
     impression_buffer.buffer().drain(10**6)
-    reset_serving_caches()
 
 
 def _popular(api, **params) -> list[dict]:
