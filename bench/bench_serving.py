@@ -397,6 +397,54 @@ def delete_rules() -> None:
         services.rules_stamp_bump()
 
 
+def curation_load(args, users, token, workers) -> tuple[dict[bool, list[dict]], int, int]:
+    """Recommendation phases with the 1,000 rules disabled and enabled, alternating (so drift in the
+    machine's load hits both), each with the workers' CPU per request; then how many listed items
+    the rules touched."""
+    phases: dict[bool, list[dict]] = {False: [], True: []}
+    enabled = False
+    for want in (False, True) * ROUNDS:
+        if want != enabled:
+            set_rules_enabled(want)
+            enabled = want
+            # Every worker reloads the rules on its next request (once per change): warm that up apart,
+            # so the phases compare steady states. The reload itself is timed in bench_curation.py.
+            load("recs", users, token, 1.0)
+        cpu0 = cpu_times(workers)
+        phase = load("recs", users, token, args.seconds / ROUNDS)
+        phase["worker_cpu_s"] = sum(cpu_times(workers).values()) - sum(cpu0.values())
+        phases[want].append(phase)
+    touched = listed = 0
+    for u in users[:50]:  # the rules do act on these lists
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{PORT}/api/v1/users/{u}/recommendations/?limit={LIMIT}&placement={PLACEMENT}",
+            headers={"Authorization": f"Token {token}"})
+        items = json.loads(urllib.request.urlopen(req).read())["items"]
+        listed += len(items)
+        touched += sum(i["source"] in ("pinned", "boosted") or bool(i["annotations"]) for i in items)
+    set_rules_enabled(False)
+    return phases, touched, listed
+
+
+def print_curation(args, phases: dict[bool, list[dict]], touched: int, listed: int) -> None:
+    off, on = merged(phases[False]), merged(phases[True])
+    cpu = {want: sum(p["worker_cpu_s"] for p in phases[want]) * 1000 / max(1, sum(p["requests"] for p in phases[want]))
+           for want in (False, True)}
+    for name, r, c in (("recs, 0 rules", off, cpu[False]), ("recs, 1,000 rules", on, cpu[True])):
+        print(f"{name:18s} {r['requests']:6d} req in {ROUNDS} x {args.seconds / ROUNDS:.1f}s (alternating), "
+              f"errors {r['errors']}, "
+              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms, worker CPU {c:.2f} ms/req")
+    print(f"curation: 1,000 active rules add {on['p50'] - off['p50']:+.2f} ms to the recommendations p50 "
+          f"({off['p50']:.2f} -> {on['p50']:.2f} ms; target <= +1 ms) and {cpu[True] - cpu[False]:+.2f} ms of worker "
+          f"CPU per request; with them on, {touched} of {listed} listed items were pinned, boosted or annotated")
+
+
+def curation_only(args, users, token, workers) -> None:
+    phases, touched, listed = curation_load(args, users, token, workers)
+    print_curation(args, phases, touched, listed)
+    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
 # --- in-process measurements -----------------------------------------------------------------
 
 def model_part_vs_raw(users: list[str], m, als) -> None:
@@ -533,6 +581,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="per load phase")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only-curation", action="store_true",
+                        help="only the curation phases (0 and 1,000 rules), after the warm-up")
     args = parser.parse_args()
     if "postgres" not in os.environ.get("DATABASE_URL", ""):
         sys.exit("set DATABASE_URL=postgres://... (the bench COPYs its shop into PostgreSQL)")
@@ -601,6 +651,9 @@ def main() -> None:
         time.sleep(1.5)
         warm = load("recs", users, token, 20)  # steady state: model pages and item cards warm
         load("raw", users, token, 3)  # the floor's connections and prepared statements too
+        if args.only_curation:
+            curation_only(args, users, token, workers)
+            return
         health = load("healthz", users, token, args.seconds)
         pg = postgres_pids()
         cpu0, pg0 = cpu_times(workers), cpu_times(pg)
@@ -613,22 +666,7 @@ def main() -> None:
         cpu0 = cpu_times(workers)
         pop = load("popular", users, token, args.seconds)
         pop["worker_cpu_ms"] = cpu_ms_per_request(workers, cpu0, pop["requests"])
-        curation_phases: dict[bool, list[dict]] = {False: [], True: []}
-        enabled = False
-        for want in (False, True) * ROUNDS:  # alternating, so drift in the machine's load hits both
-            if want != enabled:
-                set_rules_enabled(want)
-                enabled = want
-            curation_phases[want].append(load("recs", users, token, args.seconds / ROUNDS))
-        touched = listed = 0
-        for u in users[:50]:  # the rules do act on these lists
-            req = urllib.request.Request(
-                f"http://127.0.0.1:{PORT}/api/v1/users/{u}/recommendations/?limit={LIMIT}&placement={PLACEMENT}",
-                headers={"Authorization": f"Token {token}"})
-            items = json.loads(urllib.request.urlopen(req).read())["items"]
-            listed += len(items)
-            touched += sum(i["source"] in ("pinned", "boosted") or bool(i["annotations"]) for i in items)
-        set_rules_enabled(False)
+        curation_phases, touched, listed = curation_load(args, users, token, workers)
         health2 = load("healthz", users, token, args.seconds)
         after = {p: memory(p, model_path) for p in workers}
         req = urllib.request.Request(f"http://127.0.0.1:{PORT}/api/v1/users/{users[0]}/recommendations/",
@@ -684,14 +722,7 @@ def main() -> None:
           f"{model_pss / used:.2f}x the arrays serving reads ({mb(used)}; user_factors are never touched: "
           f"shoppers are folded in); total PSS growth of all workers after activation {mb(total_pss_delta)} = "
           f"{total_pss_delta / sum(arrays.values()):.2f}x all arrays; target <= 1.2x")
-    off, on = merged(curation_phases[False]), merged(curation_phases[True])
-    for name, r in (("recs, 0 rules", off), ("recs, 1,000 rules", on)):
-        print(f"{name:18s} {r['requests']:6d} req in {ROUNDS} x {args.seconds / ROUNDS:.1f}s (alternating), "
-              f"errors {r['errors']}, "
-              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms")
-    print(f"curation: 1,000 active rules add {on['p50'] - off['p50']:+.2f} ms to the recommendations p50 "
-          f"({off['p50']:.2f} -> {on['p50']:.2f} ms; target <= +1 ms); with them on, {touched} of {listed} listed "
-          "items were pinned, boosted or annotated")
+    print_curation(args, curation_phases, touched, listed)
     model_part_vs_raw(users, m, als)
     impressions_in_process(users, token)
     profile_request(users, token)

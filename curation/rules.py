@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+import numpy as np
+
 PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY = "pin", "block", "boost", "annotation", "diversity"
 RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY)
 HOLDOUT_KINDS = (PIN, BOOST, ANNOTATION)  # blocks and diversity are safety and policy: never held out
@@ -206,6 +208,19 @@ def holdout_draw(rule_id: int, seed: int) -> float:
     return (z ^ (z >> 31)) / 2**64
 
 
+def held_rule_ids(rule_ids: np.ndarray, shares: np.ndarray, key: str) -> frozenset[int]:
+    """The rules (ids as uint64, with their shares) whose holdout `key` is in: `holdout_draw` for
+    many rules at once (uint64 arithmetic wraps like the masks there; the division by 2**64 is exact
+    after the same rounding to a double, so the two agree bit for bit)."""
+    if not key or not len(rule_ids):
+        return frozenset()
+    z = np.uint64(holdout_seed(key)) ^ (rule_ids * np.uint64(0x9E3779B97F4A7C15))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return frozenset(rule_ids[z / 2.0**64 < shares].tolist())
+
+
 def in_holdout(rule_id: int, key: str, share: float) -> bool:
     """Is the shopper (or request) `key` in this rule's holdout? (No key: never.)"""
     if share <= 0 or not key:
@@ -222,9 +237,11 @@ class _Bucket:
 
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
                  "holdout_rules", "measured_ids", "_bounds", "_scope_categories", "_scope_items", "_scope_users",
-                 "_active")
+                 "_active", "_pinned", "item_rules_memo", "pin_order", "pin_ids", "kind_of", "holdout_arrays",
+                 "diversity_caps")
 
     MAX_CACHED_SCOPES = 256
+    MAX_MEMO_ITEMS = 20_000
 
     def __init__(self, rules: Iterable[Rule], *, index_scope: bool = True) -> None:
         self.rules: list[Rule] = list(rules)
@@ -238,8 +255,18 @@ class _Bucket:
         for rule in self.rules:
             self.add(rule)
         self.pins.sort(key=_precedence)
+        self.pin_order = _pin_order(self.pins)
+        self.pin_ids = frozenset(p.id for p in self.pins)
+        self.kind_of = {r.id: r.kind for r in self.rules}
+        self.diversity_caps = _Caps(self.diversity) if self.diversity else None
         self.measured_ids = frozenset(r.id for r in self.holdout_rules)
+        self.holdout_arrays = (np.array([r.id for r in self.holdout_rules], dtype=np.uint64),
+                               np.array([r.holdout_share for r in self.holdout_rules], dtype=np.float64))
         self._active: dict[tuple, _Bucket] = {}
+        self._pinned: dict[tuple[int, int], frozenset[str]] = {}
+        # item id -> (category, attributes, its rules): the lookup runs for every candidate of every
+        # list, and an active view's answer for an item only changes with the item's card.
+        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule]]] = {}
         if index_scope:
             bounds = set()
             for rule in self.rules:
@@ -268,6 +295,16 @@ class _Bucket:
         elif rule.item_attribute:
             # Indexed under its first pair; the other pairs are checked on a hit.
             self.by_attribute.setdefault(rule.item_attribute[0], []).append(rule)
+
+    def pinned_item_ids(self, now: datetime, reach: int) -> frozenset[str]:
+        window = bisect_right(self._bounds, now) if self._bounds else 0
+        found = self._pinned.get((window, reach))
+        if found is None:
+            found = frozenset(p.item_id for p in self.pins if p.position <= reach and p.is_live(now))
+            if len(self._pinned) >= self.MAX_CACHED_SCOPES:
+                self._pinned.clear()
+            self._pinned[(window, reach)] = found
+        return found
 
     def active(self, ctx: Context, ignore_enabled: bool) -> _Bucket:
         """The live, in-scope rules for this request (cached by everything that decides that)."""
@@ -339,6 +376,14 @@ class RuleSet:
         bucket = self.bucket(placement)
         return bucket.pins if bucket else []
 
+    def pinned_item_ids(self, placement: str, now: datetime, reach: int) -> frozenset[str]:
+        """Items of the pins live at `now` on `placement` at positions up to `reach` (a pin never moves
+        up, so one below a list's length cannot land). Cached per liveness window."""
+        bucket = self.bucket(placement)
+        if bucket is None or not bucket.pins:
+            return frozenset()
+        return bucket.pinned_item_ids(now, reach)
+
 
 def _as_ruleset(rules) -> RuleSet:
     return rules if isinstance(rules, RuleSet) else RuleSet(rules)
@@ -350,7 +395,23 @@ def _matches_attributes(rule: Rule, attributes: dict) -> bool:
 
 def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) -> list[Rule]:
     """The block/boost/annotation rules of an active view that target this item, best priority first
-    (less the rules in `held`, the shopper's holdouts)."""
+    (less the rules in `held`, the shopper's holdouts). The list returned is shared: never mutate it."""
+    memo = b.item_rules_memo
+    hit = memo.get(info.item_id)
+    # Cards are cached per process, so the same attributes dict comes back while the card is unchanged.
+    if hit is not None and hit[1] is info.attributes and hit[0] == info.category:
+        found = hit[2]
+    else:
+        found = _lookup_item_rules(b, info)
+        if len(memo) >= b.MAX_MEMO_ITEMS:
+            memo.clear()
+        memo[info.item_id] = (info.category, info.attributes, found)
+    if held and found:
+        return [r for r in found if r.id not in held]
+    return found
+
+
+def _lookup_item_rules(b: _Bucket, info: ItemInfo) -> list[Rule]:
     found = b.by_item.get(info.item_id)
     found = list(found) if found else []
     if info.category and b.by_category:
@@ -365,11 +426,9 @@ def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) 
                 # Indexed under its first pair, which just matched: check the others, if any.
                 if len(rule.item_attribute) == 1 or _matches_attributes(rule, attrs):
                     found.append(rule)
-    if held and found:
-        found = [r for r in found if r.id not in held]
     if len(found) > 1:
         found.sort(key=_precedence)
-    return found
+    return found or _NO_RULES
 
 
 _NO_RULES: list[Rule] = []  # shared, never mutated
@@ -414,6 +473,15 @@ class _Entry:
         self.kept = kept
         self.pinned = False
 
+    def reset(self, rules: list[Rule] | None = None) -> None:
+        """As filtered, before any arrangement (optionally with its rules put back)."""
+        if rules is not None:
+            self.rules = rules
+        self.fired = []
+        self.strength = 0.0
+        self.key = 0.0
+        self.pinned = False
+
 
 def apply(candidates: Iterable[Candidate], context: Context, rules: Iterable = (), **options) -> list[RankedItem]:
     """Filter, curate and cut `candidates` to at most `limit` items, best first (options as `curate()`)."""
@@ -444,38 +512,58 @@ def curate(
     bucket = _live_rules(_as_ruleset(rules), context, ignore_enabled)
     held: frozenset[int] = frozenset()
     if bucket is not None and bucket.holdout_rules and context.holdout_key:
-        seed = holdout_seed(context.holdout_key)
-        held = frozenset(r.id for r in bucket.holdout_rules if holdout_draw(r.id, seed) < r.holdout_share)
+        held = held_rule_ids(*bucket.holdout_arrays, context.holdout_key)
     # Only rules with a holdout are measured: the others' impressions need no per-rule rows.
     measured = bucket.measured_ids if bucket is not None else frozenset()
+    # One filter pass serves every arrangement below: filters never depend on held rules (blocks
+    # have no holdout), so the held run and the full run differ only in the rules entries carry.
+    scan_all = removed is not None or (
+        bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
+    kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
+                            removed=removed)
     if not held:
-        final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
+        final = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
         return CurationResult([_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)],
                               removed or [], warnings or [])
     # Held out: serve without those rules, and note which positions they would have filled, so the
-    # impressions there measure "what was shown instead".
+    # impressions there measure "what was shown instead". The held run takes the held rules off the
+    # entries (kept aside in `full`); a full arrangement, when needed, resets the entries first.
     matched: set[int] = set()
-    seen_entries: dict[str, _Entry] = {}
-    final = _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings,
-                     held=held, matched=matched, by_id_out=seen_entries)
+    full: dict[str, list[Rule]] = {}
+    for item_id, entry in by_id.items():
+        rules = entry.rules
+        if rules:
+            hits = [r.id for r in rules if r.id in held]
+            if hits:
+                matched.update(hits)
+                full[item_id] = rules
+                entry.rules = [r for r in rules if r.id not in held]
+    resolved: dict[str, tuple | None] = {}
+    final = _arranged(list(kept), by_id, context, bucket, item_info, limit=limit, removed=removed,
+                      warnings=warnings, held=held, resolved=resolved)
+    items = [_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)]
     positions: dict[int, list[int]] = {}
-    held_pins = any(pin.id in held for pin in bucket.pins)
-    held_moves = any(r.kind == BOOST for r in bucket.rules if r.id in matched) or (held_pins and matched)
+    held_pins = not held.isdisjoint(bucket.pin_ids)
+    kind_of = bucket.kind_of
+    held_moves = any(kind_of[i] == BOOST for i in matched) or (held_pins and bool(matched))
     if held_pins and len(final) < limit:
         held_moves = True  # a short list closes gaps: only a full run knows the ranks the pins end at
     if held_pins and not held_moves:
-        # Only pins were held: where they would land depends on the pins alone (no second engine run).
-        # The filters do not depend on held rules, so the entries of the run above serve (a dry run
-        # reads only which items survived them).
+        # Only pins were held: where they would land depends on the pins alone (no second arrangement).
+        # A dry run reads only which items survived the filters.
         landed: dict[int, int] = {}
-        _pinned_slots(bucket, context, seen_entries, item_info, limit=limit, removed=None, warnings=None, dry=landed)
+        _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=None, warnings=None, dry=landed,
+                      resolved=resolved)
         positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held}
     elif held_moves:
-        # A held boost (or pins beside held labels) would have moved items: run the engine with every
-        # rule, bookkeeping off.
-        would = _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None)
+        # A held boost (or pins beside held labels) would have moved items: arrange the same entries,
+        # reset, with every rule, bookkeeping off.
+        for item_id, entry in by_id.items():
+            entry.reset(full.get(item_id))
+        would = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=None, warnings=None,
+                          resolved=resolved)
         for rank, entry in enumerate(would, start=1):
-            for rule_id in _explained(entry, rank, held).rule_ids:  # its own entries: explaining changes nothing here
+            for rule_id in _explained(entry, rank, held).rule_ids:
                 if rule_id in held:
                     positions.setdefault(rule_id, []).append(rank)
     elif matched:  # only labels were held: they move nothing, so their positions are where their items are
@@ -483,33 +571,23 @@ def curate(
             for rule in _item_rules(bucket, entry.info) if entry.info is not None else ():
                 if rule.id in matched:
                     positions.setdefault(rule.id, []).append(rank)
-    items = []
-    for rank, entry in enumerate(final, start=1):
-        item = _explained(entry, rank, measured)
-        item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if rank in ranks))
-        items.append(item)
+    for item in items:
+        item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if item.rank in ranks))
     return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
 
 
-def _curated(candidates, context: Context, bucket: _Bucket | None, item_info, *, limit: int,
-             removed: list[Removed] | None, warnings: list[str] | None,
-             held: frozenset[int] = frozenset(), matched: set[int] | None = None,
-             by_id_out: dict[str, _Entry] | None = None) -> list[_Entry]:
-    """Filters, boosts, pins and the refill under the diversity caps: the final entries in order.
-    `held`: rules this shopper is held out of, skipped wherever they would match (added to `matched`)."""
-    # Without boosts, pins or diversity nothing below the first `limit` survivors can reach the list.
-    scan_all = removed is not None or (
-        bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
-    kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
-                            removed=removed, held=held, matched=matched)
-    if by_id_out is not None:
-        by_id_out.update(by_id)
+def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bucket: _Bucket | None, item_info, *,
+              limit: int, removed: list[Removed] | None, warnings: list[str] | None,
+              held: frozenset[int] = frozenset(), resolved: dict | None = None) -> list[_Entry]:
+    """Boosts, pins and the refill under the diversity caps: the final entries in order (`held`:
+    pins this shopper is held out of, and rules skipped on pinned items; `resolved`: pinned items
+    already looked at in this request)."""
     if bucket is not None and bucket.has_boosts:
         _boost(kept)
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
-                          held=held)
+                          held=held, resolved=resolved)
     if bucket is not None and bucket.diversity:
-        return _diverse_refill(slots, kept, bucket.diversity, context, removed=removed)
+        return _diverse_refill(slots, kept, bucket.diversity, bucket.diversity_caps, context, removed=removed)
     return _refilled(slots, kept, removed=removed)
 
 
@@ -524,9 +602,7 @@ def _live_rules(ruleset: RuleSet, context: Context, ignore_enabled: bool) -> _Bu
 
 def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket | None,
               item_info: Callable[[str], ItemInfo | None], *, limit: int | None,
-              removed: list[Removed] | None,
-              held: frozenset[int] = frozenset(),
-              matched: set[int] | None = None) -> tuple[list[_Entry], dict[str, _Entry]]:
+              removed: list[Removed] | None) -> tuple[list[_Entry], dict[str, _Entry]]:
     """1. Filters: unavailable, excluded, seen, outside the list's category, blocked.
 
     Returns the survivors in algorithm order and every entry by item id; seen items are kept aside
@@ -550,10 +626,6 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 removed.append(Removed(item_id, algo_rank, reason))
             continue
         entry_rules = _item_rules(bucket, info) if bucket is not None else _NO_RULES
-        if held and entry_rules:
-            if matched is not None:
-                matched.update(r.id for r in entry_rules if r.id in held)
-            entry_rules = [r for r in entry_rules if r.id not in held]
         if entry_rules:
             block = next((r for r in entry_rules if r.kind == BLOCK), None)
             if block is not None:
@@ -589,7 +661,8 @@ def _boost(kept: list[_Entry]) -> None:
 def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
                   item_info: Callable[[str], ItemInfo | None], *, limit: int,
                   removed: list[Removed] | None, warnings: list[str] | None,
-                  held: frozenset[int] = frozenset(), dry: dict[int, int] | None = None) -> list[_Entry | None]:
+                  held: frozenset[int] = frozenset(), dry: dict[int, int] | None = None,
+                  resolved: dict | None = None) -> list[_Entry | None]:
     """3. Pins: the list's positions with each pin in place (None: free).
 
     Winners first (the best pin of each position by precedence), then the losers take the next free
@@ -598,20 +671,15 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
     take their slots from the other pins alone (boosts never move a pin), so this is where the full
     engine would put them."""
     slots: list[_Entry | None] = [None] * limit
-    pins = bucket.pins if bucket is not None else []
-    if held and pins:
-        pins = [pin for pin in pins if pin.id not in held]
-    if not pins:
+    if bucket is None or not bucket.pins:
         return slots
+    order = bucket.pin_order
+    if held and not held.isdisjoint(bucket.pin_ids):
+        order = _pin_order([pin for pin in bucket.pins if pin.id not in held])
     report = removed is not None
     pinned_ids: set[str] = set()
-    taken_positions: set[int] = set()
-    winners, losers = [], []
-    for pin in pins:
-        (losers if pin.position in taken_positions else winners).append(pin)
-        taken_positions.add(pin.position)
     free = limit
-    for pin in winners + losers:
+    for pin in order:
         if not free and not report:
             break  # the list is all pins: the rest cannot place (only the preview wants to know)
         if pin.item_id in pinned_ids:
@@ -628,7 +696,7 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
             continue
         entry = by_id.get(pin.item_id)
         if entry is None or not entry.kept:
-            entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings, held)
+            entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings, held, resolved)
             if entry is None:
                 continue
         if dry is not None:
@@ -654,6 +722,17 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
     return slots
 
 
+def _pin_order(pins: list[Rule]) -> list[Rule]:
+    """Pins (by precedence) in the order they take positions: the best pin of each position first,
+    then the losers, each to the next free position after its own."""
+    taken: set[int] = set()
+    winners, losers = [], []
+    for pin in pins:
+        (losers if pin.position in taken else winners).append(pin)
+        taken.add(pin.position)
+    return winners + losers
+
+
 def _refilled(slots: list[_Entry | None], kept: list[_Entry], *, removed: list[Removed] | None) -> list[_Entry]:
     """4. Refill the free positions with the (boosted) survivors in order, then close gaps."""
     pinned_ids = {e.cand.item_id for e in slots if e is not None}
@@ -672,7 +751,7 @@ class _Caps:
 
     __slots__ = ("per_category", "per_attribute", "counts", "rule_of", "last_key")
 
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(self, rules: list[Rule] = ()) -> None:
         self.per_category = 0
         self.per_attribute: dict[str, int] = {}
         self.rule_of: dict[str, Rule] = {}  # "category" or the attribute name -> the rule that set its cap
@@ -684,6 +763,12 @@ class _Caps:
                     self.per_attribute[name], self.rule_of[name] = cap, rule
         self.counts: dict[tuple[str, str], int] = {}
         self.last_key = "category"
+
+    def fresh(self) -> _Caps:
+        """The same caps with no item counted yet (the caps of a view are worked out once)."""
+        out = _Caps()
+        out.per_category, out.per_attribute, out.rule_of = self.per_category, self.per_attribute, self.rule_of
+        return out
 
     def _keys(self, info: ItemInfo | None) -> list[tuple[str, str]]:
         if info is None:
@@ -708,11 +793,11 @@ class _Caps:
             self.counts[key] = self.counts.get(key, 0) + delta
 
 
-def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[Rule], context: Context, *,
-                    removed: list[Removed] | None) -> list[_Entry]:
+def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[Rule], template: _Caps,
+                    context: Context, *, removed: list[Removed] | None) -> list[_Entry]:
     """4'. Refill under the diversity caps: pins count first and stay; a survivor that would exceed a
     cap is skipped and the next one takes the place. Then room for new items (`min_new_items`)."""
-    caps = _Caps(rules)
+    caps = template.fresh()
     for entry in slots:
         if entry is not None:
             caps.count(entry.info)
@@ -839,8 +924,29 @@ def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
     return ""
 
 
-def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=frozenset()) -> _Entry | None:
-    """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate)."""
+def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=frozenset(),
+               resolved: dict | None = None) -> _Entry | None:
+    """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate).
+
+    `resolved` keeps what was found per item (filters and rules do not change within a request), so
+    a second arrangement of the same request does not look again; it is read only without a report,
+    since the first look is the one that reports."""
+    if resolved is not None and removed is None and pin.item_id in resolved:
+        hit = resolved[pin.item_id]
+        if hit is None:
+            return None
+        cand, info, algo_rank, rules = hit
+        return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held else rules)
+    entry = _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings)
+    if resolved is not None:
+        resolved[pin.item_id] = entry
+    if entry is None:
+        return None
+    cand, info, algo_rank, rules = entry
+    return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held and rules else rules)
+
+
+def _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> tuple | None:
     if seen_entry is not None:
         info, cand, algo_rank = seen_entry.info, seen_entry.cand, seen_entry.algo_rank
         reason = ""  # seen: a pin brings it back
@@ -857,10 +963,10 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=
                 warnings.append(f"{pin.title}: the pinned item is unavailable and is skipped")
             removed.append(Removed(pin.item_id, algo_rank, label, pin.ref(f"skipped: item {reason}")))
         return None
-    entry_rules = _item_rules(bucket, info, held) if bucket is not None else []
+    entry_rules = _item_rules(bucket, info) if bucket is not None else _NO_RULES
     for rule in entry_rules:
-        if rule.kind == BLOCK:
+        if rule.kind == BLOCK:  # blocks are never held out
             if removed is not None:
                 removed.append(Removed(pin.item_id, algo_rank, "blocked", rule.ref("blocked (beats the pin)")))
             return None
-    return _Entry(cand, info, algo_rank, entry_rules)
+    return cand, info, algo_rank, entry_rules

@@ -10,9 +10,15 @@ from recsys.catalog.models import Item
 from recsys.privacy.services import erased_since
 
 BULK_SIZE = 2000
-_STAGING = "curio_impression_staging"
-_COLUMNS = ("recommendation_id", "position", "source", "rule_id", "placement", "list_type", "model_version",
-            "user_id", "is_control", "created_at")
+# PostgreSQL writes go through COPY: (staging table, columns with their types in row order); the
+# text column `item_id` is resolved to the item's primary key on the way in.
+_IMPRESSION_COLUMNS = (("recommendation_id", "text"), ("position", "int2"), ("item_id", "text"),
+                       ("source", "text"), ("rule_id", "int8"), ("placement", "text"), ("list_type", "text"),
+                       ("model_version", "int4"), ("user_id", "text"), ("is_control", "bool"),
+                       ("created_at", "timestamptz"))
+_RULE_IMPRESSION_COLUMNS = (("rule_id", "int8"), ("arm", "text"), ("recommendation_id", "text"),
+                            ("position", "int2"), ("item_id", "text"), ("user_id", "text"),
+                            ("created_at", "timestamptz"))
 
 
 @transaction.atomic
@@ -36,10 +42,12 @@ def impressions_write(*, rows: list[tuple]) -> int:
         for arm, rule_ids in ((RuleImpression.Arm.EXPOSED, row[11] if len(row) > 11 else ()),
                               (RuleImpression.Arm.HOLDOUT, row[12] if len(row) > 12 else ())):
             arms.extend((int(rule_id), arm, row[0], row[1], row[2], row[8], created_at) for rule_id in rule_ids or ())
+    if connection.vendor == "postgresql":
+        if arms:
+            _copy_insert(RuleImpression, "curio_rule_impression_staging", _RULE_IMPRESSION_COLUMNS, arms)
+        return _copy_insert(Impression, "curio_impression_staging", _IMPRESSION_COLUMNS, kept)
     if arms:
         _rule_impressions_insert(arms)
-    if connection.vendor == "postgresql":
-        return _copy_insert(kept)
     item_pks = dict(Item.objects.filter(item_id__in={r[2] for r in kept}).values_list("item_id", "id"))
     objs = [Impression(recommendation_id=rec_id, position=position, item_id=item_pks[item_id], source=source,
                        rule_id=rule_id, placement=placement, list_type=list_type, model_version=version,
@@ -50,7 +58,7 @@ def impressions_write(*, rows: list[tuple]) -> int:
     return len(objs)
 
 
-def _copy_insert(rows: list[tuple]) -> int:
+def _copy_insert(model, staging: str, columns: tuple[tuple[str, str], ...], rows: list[tuple]) -> int:
     """PostgreSQL: binary COPY into a staging table, then one INSERT ... SELECT that resolves item
     ids (skipping unknown items). Serving hands over ~10 rows per list, so the ORM's per-object work
     was most of a list request's CPU; this is about a tenth of it.
@@ -59,28 +67,26 @@ def _copy_insert(rows: list[tuple]) -> int:
     catalog is probed by index for the batch's distinct items: joined plainly, PostgreSQL hashed the
     whole catalog on every flush (it has no statistics for the staging table).
     """
-    table, item_table = (connection.ops.quote_name(m._meta.db_table) for m in (Impression, Item))
-    columns = ", ".join(_COLUMNS)
+    table, item_table = (connection.ops.quote_name(m._meta.db_table) for m in (model, Item))
+    names = [name for name, _ in columns if name != "item_id"]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (recommendation_id text, position int2, item_id text, "
-            "source text, rule_id int8, placement text, list_type text, model_version int4, user_id text, "
-            f"is_control bool, created_at timestamptz) ON COMMIT DELETE ROWS; DELETE FROM {_STAGING}")
-        with cursor.cursor.copy(f"COPY {_STAGING} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["text", "int2", "text", "text", "int8", "text", "text", "int4", "text", "bool",
-                            "timestamptz"])
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({', '.join(f'{n} {t}' for n, t in columns)}) "
+            f"ON COMMIT DELETE ROWS; DELETE FROM {staging}")
+        with cursor.cursor.copy(f"COPY {staging} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([t for _, t in columns])
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
             f"WITH i AS (SELECT id, item_id FROM {item_table} "
-            f"WHERE item_id = ANY(ARRAY(SELECT DISTINCT item_id FROM {_STAGING})) FOR KEY SHARE) "
-            f"INSERT INTO {table} ({columns}, item_id) SELECT {', '.join('s.' + c for c in _COLUMNS)}, i.id "
-            f"FROM {_STAGING} s JOIN i ON i.item_id = s.item_id")
+            f"WHERE item_id = ANY(ARRAY(SELECT DISTINCT item_id FROM {staging})) FOR KEY SHARE) "
+            f"INSERT INTO {table} ({', '.join(names)}, item_id) SELECT {', '.join('s.' + n for n in names)}, i.id "
+            f"FROM {staging} s JOIN i ON i.item_id = s.item_id")
         return cursor.rowcount
 
 
 def _rule_impressions_insert(arms: list[tuple]) -> None:
-    """The per-rule rows of a flush (only positions rules touched: few next to the impressions)."""
+    """The per-rule rows of a flush, through the ORM (SQLite; PostgreSQL COPYs them like impressions)."""
     item_pks = dict(Item.objects.filter(item_id__in={a[4] for a in arms}).values_list("item_id", "id"))
     RuleImpression.objects.bulk_create(
         [RuleImpression(rule_id=rule_id, arm=arm, recommendation_id=rec_id, position=position,

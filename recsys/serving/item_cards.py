@@ -10,8 +10,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from django.conf import settings
+
+from curation.rules import ItemInfo
 
 from recsys.catalog import selectors as item_selectors
 
@@ -26,6 +29,16 @@ class ItemCard:
     price: str | None = None
     attributes: dict = field(default_factory=dict)
     created_at: datetime | None = None  # when it joined the catalog (diversity's room for new items)
+
+    # What the curation engine matches rules on, built once per cached card (availability is the
+    # request's: one object for each answer). cached_property writes past the frozen dataclass.
+    @cached_property
+    def engine_info(self) -> ItemInfo:
+        return ItemInfo(self.item_id, self.category, self.attributes, True, self.created_at)
+
+    @cached_property
+    def engine_info_unavailable(self) -> ItemInfo:
+        return ItemInfo(self.item_id, self.category, self.attributes, False, self.created_at)
 
     def as_json(self) -> dict:
         return {"item_id": self.item_id, "title": self.title, "category": self.category, "url": self.url,

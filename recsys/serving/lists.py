@@ -94,9 +94,13 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
     now = timezone.now()
     rules = current_rules()
     # Pinned items may not be candidates at all: the engine needs their cards and availability too
-    # (only those of live pins that can apply on these lists' placements).
-    pinned = {pin.item_id for placement in {r.placement for r in requests if not r.raw}
-              for pin in rules.pins(placement) if pin.is_live(now)}
+    # (only those of live pins that can apply on these lists' placements, at a position a list reaches:
+    # a pin never moves up, so one below the longest list cannot land).
+    curated = [r for r in requests if not r.raw]
+    longest = max((r.limit for r in curated), default=0)
+    pinned: set[str] = set()
+    for placement in {r.placement for r in curated}:
+        pinned.update(rules.pinned_item_ids(placement, now, longest))
     out = []
     for u in _uncurated(requests, now, now, pinned):
         request = u.request
@@ -147,8 +151,7 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime, extra_i
         card = cards.get(item_id)
         if card is None:
             return None
-        return curation_rules.ItemInfo(item_id, card.category, card.attributes, item_id not in unavailable,
-                                       card.created_at)
+        return card.engine_info_unavailable if item_id in unavailable else card.engine_info
 
     version = model.version if model is not None else None
     return [Uncurated(r, _candidates(r, plan, cards), _context(r, plan, not_interested.get(r.user_id, frozenset()), at),

@@ -1,9 +1,11 @@
 """The engine's diversity caps and per-rule holdouts (curation.rules, pure: no database)."""
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from curation.rules import (
@@ -16,6 +18,7 @@ from curation.rules import (
     RuleSet,
     apply,
     curate,
+    held_rule_ids,
     in_holdout,
 )
 
@@ -127,6 +130,18 @@ def test_holdout_assignment_is_stable_near_its_share_and_independent_across_rule
     assert a == {u for u in users if in_holdout(1, u, 0.2)}  # stable
     assert abs(len(a & b) / 10_000 - 0.04) < 0.01  # independent: about 0.2 x 0.2 in both
     assert not any(in_holdout(1, u, 0.0) for u in users[:100]) and not in_holdout(1, "", 0.5)
+
+
+def test_the_draw_for_many_rules_at_once_agrees_with_the_one_rule_draw():
+    rng = random.Random(3)
+    rule_ids = [rng.randrange(1, 2**40) for _ in range(300)] + [1, 2, 3]
+    shares = [rng.choice([0.0, 0.05, 0.1, 0.25, 0.5]) for _ in rule_ids]
+    ids, arr = np.array(rule_ids, dtype=np.uint64), np.array(shares)
+    for n in range(300):
+        key = f"shopper-{n}"
+        assert held_rule_ids(ids, arr, key) == {r for r, s in zip(rule_ids, shares, strict=True)
+                                                if in_holdout(r, key, s)}
+    assert held_rule_ids(ids, arr, "") == frozenset()
 
 
 def _held_user(rule_id, share, *, inside=True):

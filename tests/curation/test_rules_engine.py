@@ -326,3 +326,17 @@ def test_early_stop_without_boosts_or_pins_gives_the_same_list():
 
         assert shape(fast) == shape(full)
         assert len(fast) == limit
+
+
+def test_rules_of_an_item_follow_its_card_when_it_changes():
+    # The engine remembers each item's rules per active rule view; a changed card (new category or
+    # attributes, as the card cache hands out after a catalog update) must be matched afresh.
+    rules = RuleSet([Rule(id=1, kind="block", item_category="shoes"),
+                     Rule(id=2, kind="block", item_attribute=(("brand", "Acme"),))])
+    cards = {"x": ItemInfo("x", category="shoes")}
+    listed = lambda: [i.item_id for i in apply([Candidate("x", 1.0)], ctx(), rules, limit=5, item_info=cards.get)]  # noqa: E731
+    assert listed() == []
+    cards["x"] = ItemInfo("x", category="hats", attributes={"brand": "Zed"})
+    assert listed() == ["x"]
+    cards["x"] = ItemInfo("x", category="hats", attributes={"brand": "Acme"})
+    assert listed() == []
