@@ -238,7 +238,7 @@ class _Bucket:
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
                  "holdout_rules", "measured_ids", "_bounds", "_scope_categories", "_scope_items", "_scope_users",
                  "_active", "_pinned", "item_rules_memo", "pin_order", "pin_ids", "kind_of", "holdout_arrays",
-                 "diversity_caps")
+                 "diversity_caps", "_pin_orders")
 
     MAX_CACHED_SCOPES = 256
     MAX_MEMO_ITEMS = 20_000
@@ -256,6 +256,7 @@ class _Bucket:
             self.add(rule)
         self.pins.sort(key=_precedence)
         self.pin_order = _pin_order(self.pins)
+        self._pin_orders: dict[frozenset[int], list[Rule]] = {}
         self.pin_ids = frozenset(p.id for p in self.pins)
         self.kind_of = {r.id: r.kind for r in self.rules}
         self.diversity_caps = _Caps(self.diversity) if self.diversity else None
@@ -266,7 +267,7 @@ class _Bucket:
         self._pinned: dict[tuple[int, int], frozenset[str]] = {}
         # item id -> (category, attributes, its rules): the lookup runs for every candidate of every
         # list, and an active view's answer for an item only changes with the item's card.
-        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule]]] = {}
+        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule], Rule | None]] = {}
         if index_scope:
             bounds = set()
             for rule in self.rules:
@@ -295,6 +296,19 @@ class _Bucket:
         elif rule.item_attribute:
             # Indexed under its first pair; the other pairs are checked on a hit.
             self.by_attribute.setdefault(rule.item_attribute[0], []).append(rule)
+
+    def pin_order_without(self, held: frozenset[int]) -> list[Rule]:
+        """The pin order with some pins held out (a shopper's few held pins: cached per set)."""
+        off = held & self.pin_ids
+        if not off:
+            return self.pin_order
+        order = self._pin_orders.get(off)
+        if order is None:
+            order = _pin_order([pin for pin in self.pins if pin.id not in off])
+            if len(self._pin_orders) >= self.MAX_CACHED_SCOPES:
+                self._pin_orders.clear()
+            self._pin_orders[off] = order
+        return order
 
     def pinned_item_ids(self, now: datetime, reach: int) -> frozenset[str]:
         window = bisect_right(self._bounds, now) if self._bounds else 0
@@ -396,19 +410,26 @@ def _matches_attributes(rule: Rule, attributes: dict) -> bool:
 def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) -> list[Rule]:
     """The block/boost/annotation rules of an active view that target this item, best priority first
     (less the rules in `held`, the shopper's holdouts). The list returned is shared: never mutate it."""
-    memo = b.item_rules_memo
-    hit = memo.get(info.item_id)
-    # Cards are cached per process, so the same attributes dict comes back while the card is unchanged.
-    if hit is not None and hit[1] is info.attributes and hit[0] == info.category:
-        found = hit[2]
-    else:
-        found = _lookup_item_rules(b, info)
-        if len(memo) >= b.MAX_MEMO_ITEMS:
-            memo.clear()
-        memo[info.item_id] = (info.category, info.attributes, found)
+    hit = b.item_rules_memo.get(info.item_id)
+    if hit is None or hit[1] is not info.attributes or hit[0] != info.category:
+        hit = _remember_item_rules(b, info)
+    found = hit[2]
     if held and found:
         return [r for r in found if r.id not in held]
     return found
+
+
+def _remember_item_rules(b: _Bucket, info: ItemInfo) -> tuple[str, dict, list[Rule], Rule | None]:
+    """(category, attributes, rules, its first block) of an item, kept in the view's memo. A hit is
+    checked against the card's category and the identity of its attributes: cards are cached per
+    process, so the same dict comes back while the card is unchanged."""
+    memo = b.item_rules_memo
+    found = _lookup_item_rules(b, info)
+    hit = (info.category, info.attributes, found, next((r for r in found if r.kind == BLOCK), None))
+    if len(memo) >= b.MAX_MEMO_ITEMS:
+        memo.clear()
+    memo[info.item_id] = hit
+    return hit
 
 
 def _lookup_item_rules(b: _Bucket, info: ItemInfo) -> list[Rule]:
@@ -610,24 +631,31 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
     survivors when nothing (boosts, pins, the report) needs to look further."""
     kept: list[_Entry] = []
     by_id: dict[str, _Entry] = {}
+    memo = bucket.item_rules_memo if bucket is not None else None
+    excluded, category = context.excluded, context.category
+    seen = () if context.include_seen else context.seen
+    # The hot loop of every list: _filter_reason's checks and _item_rules' memo hit, inlined.
     for algo_rank, cand in enumerate(candidates, start=1):
         item_id = cand.item_id
         if item_id in by_id:
             continue
         info = item_info(item_id)
-        reason = _filter_reason(info, item_id, context)
-        if reason == "seen":
-            by_id[item_id] = _Entry(cand, info, algo_rank, [])
+        if info is None or not info.available or item_id in excluded or (category and info.category != category):
             if removed is not None:
-                removed.append(Removed(item_id, algo_rank, reason))
+                removed.append(Removed(item_id, algo_rank, _filter_reason(info, item_id, context)))
             continue
-        if reason:
+        if item_id in seen:
+            by_id[item_id] = _Entry(cand, info, algo_rank, _NO_RULES)
             if removed is not None:
-                removed.append(Removed(item_id, algo_rank, reason))
+                removed.append(Removed(item_id, algo_rank, "seen"))
             continue
-        entry_rules = _item_rules(bucket, info) if bucket is not None else _NO_RULES
-        if entry_rules:
-            block = next((r for r in entry_rules if r.kind == BLOCK), None)
+        if memo is None:
+            entry_rules = _NO_RULES
+        else:
+            hit = memo.get(item_id)
+            if hit is None or hit[1] is not info.attributes or hit[0] != info.category:
+                hit = _remember_item_rules(bucket, info)
+            entry_rules, block = hit[2], hit[3]
             if block is not None:
                 if removed is not None:
                     removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
@@ -673,9 +701,7 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
     slots: list[_Entry | None] = [None] * limit
     if bucket is None or not bucket.pins:
         return slots
-    order = bucket.pin_order
-    if held and not held.isdisjoint(bucket.pin_ids):
-        order = _pin_order([pin for pin in bucket.pins if pin.id not in held])
+    order = bucket.pin_order_without(held) if held else bucket.pin_order
     report = removed is not None
     pinned_ids: set[str] = set()
     free = limit
