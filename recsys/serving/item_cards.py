@@ -15,7 +15,6 @@ from functools import cached_property
 from django.conf import settings
 
 from curation.rules import ItemInfo
-
 from recsys.catalog import selectors as item_selectors
 
 
