@@ -21,3 +21,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """A worker stopping hands its buffered impressions over (to Redis or the database) before it goes."""
+    from recsys.analytics.impression_buffer import buffer
+
+    buffer().close()
