@@ -8,7 +8,12 @@ right whichever process (web, Celery worker) did the work.
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # a process started outside gunicorn (manage.py, Celery)
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import Counter, Gauge, Histogram  # noqa: E402 - reads the directory at import
 
 LISTS_SERVED = Counter("curio_lists_served", "Lists served, by endpoint (list type) and source "
                        "(model: at least one model item; popular; empty).", ["endpoint", "source"])
