@@ -34,7 +34,8 @@ def test_postgres_stopped_and_started_under_load(tmp_path, capsys):
         web.start()
         load = Load(web.url, token, users=users, items=items)
         try:
-            assert call("POST", f"{web.url}/api/v1/items/", token, [{"item_id": i, "title": i} for i in items])[0] == 200
+            catalog = [{"item_id": i, "title": i} for i in items]
+            assert call("POST", f"{web.url}/api/v1/items/", token, catalog)[0] == 200
             load.start()
             time.sleep(2)
 
