@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import runtime
-from .models import HOLDOUT_KINDS, Rule, RulesStamp
+from .models import HOLDOUT_KINDS, Rule, RulesStamp, Segment
 
 EDITABLE_FIELDS = (
     "name", "item_id", "item_category", "item_attribute", "position", "strength", "label", "note",
@@ -152,7 +152,7 @@ def segments_forget_users(*, user_ids: Iterable[str]) -> int:
     gone = set(user_ids)
     changed = 0
     for model in (Rule, Rule.history.model):
-        for pk, listed in model.objects.exclude(segment_user_ids=[]).values_list("pk", "segment_user_ids"):
+        for pk, listed in model.objects.filter(segment=Segment.USERS).values_list("pk", "segment_user_ids"):
             if listed and gone.intersection(listed):
                 model.objects.filter(pk=pk).update(segment_user_ids=[u for u in listed if u not in gone])
                 changed += model is Rule

@@ -124,11 +124,22 @@ class ImpressionBuffer:
                 log.warning("impression flush failed (%s: %s); the rows stay buffered, will retry",
                             type(exc).__name__, exc)
                 stalled = True
-            finally:
-                if connection.vendor == "sqlite":
-                    connection.close()  # don't hold a SQLite connection in a sleeping thread
+            if stop and settings.REDIS_URL and self._rows:
+                self._write_left_at_exit()
+            if connection.vendor == "sqlite":
+                connection.close()  # don't hold a SQLite connection in a sleeping thread
             if stop:
                 return
+
+    def _write_left_at_exit(self) -> None:
+        """The process stops while Redis is down: what it still buffers goes straight to the database."""
+        batch = self.drain()
+        try:
+            impressions_write(rows=batch)
+            metrics.IMPRESSIONS_FLUSHED.inc(len(batch))
+            log.warning("impressions: Redis down at exit, %s buffered rows written to the database", len(batch))
+        except Exception:  # noqa: BLE001 - at exit there is nowhere left to keep them
+            log.exception("impressions: %s buffered rows lost at exit (Redis and the database failed)", len(batch))
 
     def close(self) -> None:
         thread = self._thread
