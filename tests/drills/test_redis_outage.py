@@ -96,7 +96,17 @@ def test_redis_killed_and_restarted_under_load(tmp_path, capsys):
     assert stored == load.acked_events
     assert impressions == load.served_items
     assert not load.bad_bodies, load.bad_bodies[:5]
-    assert status == 200 and "curio_redis_errors_total" in metrics.get("_text", "")
+    text = metrics.get("_text", "")
+    assert status == 200 and _sample(text, "curio_redis_errors_total") > 0
+    assert _sample(text, "curio_impressions_buffered_total") > 0
+    assert not any(line.startswith("curio_impressions_dropped_total{") for line in text.splitlines())
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert 1 <= log.count("WARNING curio.redis: Redis unreachable") <= 2 * web.workers  # once per outage per worker
+
+
+def _sample(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
+               or line.startswith(name + "{"))
 
 
 def _readyz(base: str, want: str):
