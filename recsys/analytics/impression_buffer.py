@@ -11,11 +11,13 @@ IMPRESSION_FLUSH_SECONDS, and at exit:
 A full buffer drops new rows (counted in `stats()`) rather than slow serving down. With
 IMPRESSION_BACKGROUND_FLUSH off (the test suite), nothing is written until `flush()` is called.
 
-Nothing is lost to a fault below the caps: a batch that Redis or the database refuses goes back to
-the front of the buffer; while Redis is down (its circuit open) rows wait in the buffer, and are pushed
-when it is back; the flush task puts batches it could not write back at the head of the Redis list. The
-Redis list is capped at IMPRESSION_REDIS_MAX_BATCHES batches (no worker writing them): beyond it new
-batches are dropped and counted (curio_impressions_dropped_total{where="redis"}).
+Nothing is lost to a fault below the caps: a batch that the database refuses goes back to the front of
+the buffer, and one whose push to Redis got no answer is pushed again under the same id (a Lua script
+pushes a batch id once, so a lost answer never doubles its rows); while Redis is down (its circuit open)
+rows wait in the buffer, and are pushed when it is back; the flush task puts batches it could not write
+back at the head of the Redis list. The Redis list is capped at IMPRESSION_REDIS_MAX_BATCHES batches (no
+worker writing them): beyond it new batches are dropped and counted
+(curio_impressions_dropped_total{where="redis"}).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import deque
 
 from django.conf import settings
@@ -39,6 +42,13 @@ log = logging.getLogger("curio.impressions")
 REDIS_KEY = "curio:impressions"
 # The flush task, sent by name: the task module (recsys.analytics.tasks) imports this one.
 FLUSH_TASK = "recsys.tasks_trust.flush_impressions"
+# KEYS: the list, this batch's marker; ARGV: the batch, the cap. -1: pushed before; -2: the list is full.
+PUSH_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -2 end
+redis.call('SET', KEYS[2], '1', 'EX', 86400)
+return redis.call('RPUSH', KEYS[1], ARGV[1])
+"""
 FIELDS = ("recommendation_id", "position", "item_id", "source", "rule_id", "placement", "list_type",
           "model_version", "user_id", "is_control", "created_at", "rule_ids", "holdout_rule_ids")
 # rule_ids: the pins/boosts/annotations that touched the item (exposed); holdout_rule_ids: the rules the
@@ -82,6 +92,8 @@ class ImpressionBuffer:
         self.dropped_redis = 0
         self.written = 0
         self._redis = None
+        self._push_script = None
+        self._unsent: tuple[str, list[tuple]] | None = None  # a batch whose push got no answer
 
     # -- request path ------------------------------------------------------------------------
     def add(self, rows: list[tuple]) -> None:
@@ -119,12 +131,12 @@ class ImpressionBuffer:
             close_old_connections()
             try:
                 self.flush()
-                stalled = bool(self._rows)
+                stalled = self.buffered() > 0
             except Exception as exc:  # noqa: BLE001 - the flusher must survive a DB or Redis hiccup
                 log.warning("impression flush failed (%s: %s); the rows stay buffered, will retry",
                             type(exc).__name__, exc)
                 stalled = True
-            if stop and settings.REDIS_URL and self._rows:
+            if stop and settings.REDIS_URL and self.buffered():
                 self._write_left_at_exit()
             if connection.vendor == "sqlite":
                 connection.close()  # don't hold a SQLite connection in a sleeping thread
@@ -133,7 +145,8 @@ class ImpressionBuffer:
 
     def _write_left_at_exit(self) -> None:
         """The process stops while Redis is down: what it still buffers goes straight to the database."""
-        batch = self.drain()
+        batch = (self._unsent[1] if self._unsent is not None else []) + self.drain()
+        self._unsent = None
         try:
             impressions_write(rows=batch)
             metrics.IMPRESSIONS_FLUSHED.inc(len(batch))
@@ -165,55 +178,68 @@ class ImpressionBuffer:
 
     def flush(self) -> int:
         """Move everything buffered to its sink now; returns the rows handed over. A batch the sink
-        refuses (Redis or the database down) is put back and the error raised; while Redis's circuit is
+        refuses (Redis or the database down) is kept and the error raised; while Redis's circuit is
         open nothing is tried: the rows wait here, within IMPRESSION_BUFFER_MAX."""
         total = 0
         try:
             while True:
                 if settings.REDIS_URL and not circuit.available():
                     break
-                batch = self.drain(max(1, settings.IMPRESSION_FLUSH_SIZE) * 5)
-                if not batch:
-                    break
+                if self._unsent is not None:  # a push whose answer never came: the same batch, the same id
+                    batch_id, batch = self._unsent
+                else:
+                    batch, batch_id = self.drain(max(1, settings.IMPRESSION_FLUSH_SIZE) * 5), uuid.uuid4().hex
+                    if not batch:
+                        break
                 try:
                     if settings.REDIS_URL:
-                        self._push_to_redis(batch)
+                        self._push_to_redis(batch_id, batch)
                     else:
                         impressions_write(rows=batch)
                         metrics.IMPRESSIONS_FLUSHED.inc(len(batch))
                 except BaseException:
-                    self.put_back(batch)
+                    if settings.REDIS_URL:
+                        self._unsent = (batch_id, batch)
+                    else:
+                        self.put_back(batch)
                     raise
+                self._unsent = None
                 total += len(batch)
         finally:
             self.written += total
-            metrics.IMPRESSION_BUFFER_ROWS.set(len(self._rows))
+            metrics.IMPRESSION_BUFFER_ROWS.set(self.buffered())
         return total
 
-    def _push_to_redis(self, batch: list[tuple]) -> None:
+    def buffered(self) -> int:
+        return len(self._rows) + (len(self._unsent[1]) if self._unsent is not None else 0)
+
+    def _push_to_redis(self, batch_id: str, batch: list[tuple]) -> None:
+        """One atomic, idempotent push (a Lua script): a batch already pushed under `batch_id` (its answer lost
+        to a timeout or a crash) is not pushed twice, and a full list (the cap) drops the batch, counted."""
         if self._redis is None:
             self._redis = redis_state.client()
+            self._push_script = self._redis.register_script(PUSH_SCRIPT)
         try:
-            if self._redis.llen(REDIS_KEY) >= settings.IMPRESSION_REDIS_MAX_BATCHES:
-                # Nobody is writing them to the database (no worker?): the list is capped, newest dropped.
-                self.dropped_redis += len(batch)
-                metrics.IMPRESSIONS_DROPPED.labels("redis").inc(len(batch))
-                log.warning("impressions: the Redis list holds %s batches (the cap): %s rows dropped",
-                            settings.IMPRESSION_REDIS_MAX_BATCHES, len(batch))
-                return
-            length = self._redis.rpush(REDIS_KEY, json.dumps(batch))
+            length = self._push_script(keys=[REDIS_KEY, f"{REDIS_KEY}:pushed:{batch_id}"],
+                                       args=[json.dumps(batch), settings.IMPRESSION_REDIS_MAX_BATCHES])
         except redis_state.REDIS_ERRORS as exc:
             circuit.failed(exc)
             raise
         circuit.succeeded()
-        if length == 1:  # the list was empty: nobody is flushing yet
+        if length == -2:
+            # Nobody is writing them to the database (no worker?): the list is capped, newest dropped.
+            self.dropped_redis += len(batch)
+            metrics.IMPRESSIONS_DROPPED.labels("redis").inc(len(batch))
+            log.warning("impressions: the Redis list holds %s batches (the cap): %s rows dropped",
+                        settings.IMPRESSION_REDIS_MAX_BATCHES, len(batch))
+        elif length == 1:  # the list was empty: nobody is flushing yet
             try:
                 enqueue_flush_task()
             except Exception:  # noqa: BLE001 - the batch is in Redis; the beat backstop sends the task
                 log.warning("impressions: could not send the flush task (the beat backstop will)", exc_info=True)
 
     def stats(self) -> dict:
-        return {"buffered": len(self._rows), "dropped": self.dropped, "dropped_redis": self.dropped_redis,
+        return {"buffered": self.buffered(), "dropped": self.dropped, "dropped_redis": self.dropped_redis,
                 "written": self.written}
 
 

@@ -75,3 +75,14 @@ def test_a_batch_the_database_refuses_goes_back_to_the_head_of_the_redis_list(se
         write_redis_batches(client, 50)
     assert client.llen(REDIS_KEY) == 2 and json.loads(client.lindex(REDIS_KEY, 0)) == good
     assert Impression.objects.count() == 0
+
+
+def test_a_push_retried_after_a_lost_answer_is_stored_once(fresh_buffer, settings, redis_url):
+    """A push whose answer never came (a timeout, a crash after the write) is sent again with its batch id:
+    the script pushes each id once, so the rows are not doubled."""
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = redis_url
+    batch = [("r1", 1, "a", "model", None, "", "", None, "u1", False, 1.0, [], [])]
+    fresh_buffer._push_to_redis("batch-1", batch)
+    fresh_buffer._push_to_redis("batch-1", batch)  # the retry
+    fresh_buffer._push_to_redis("batch-2", batch)
+    assert redis_state.client(redis_url).llen(REDIS_KEY) == 2
