@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from recsys.ml.events import EVENT_KINDS, weight_setting_name
 
@@ -99,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "recsys.http.guards.ApiInputGuardMiddleware",
+    "recsys.ops.db_outage.DatabaseOutageMiddleware",  # admin/storefront views: a DB outage is a 503 JSON
 ]
 # The token REST API (paths under API_PREFIX) runs through its own, shorter chain (config/wsgi.py):
 # it has no sessions, cookies, CSRF forms, messages or admin history users, and those middlewares
@@ -157,15 +160,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, cache, celery -----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# Redis is optional at run time too (docs/operations.md, "Faults"): short socket timeouts, no client-side
+# retry loop, and a per-process circuit that tries a Redis found down again every this many seconds.
+REDIS_CONNECT_TIMEOUT = env_float("CURIO_REDIS_CONNECT_TIMEOUT", 0.25)
+REDIS_SOCKET_TIMEOUT = env_float("CURIO_REDIS_SOCKET_TIMEOUT", 0.5)
+REDIS_RETRY_SECONDS = env_float("CURIO_REDIS_RETRY_SECONDS", 3.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, missing through (reads miss, writes are skipped) while Redis is down.
+            "BACKEND": "recsys.ops.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "curio",
+            "OPTIONS": {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                        "retry": Retry(NoBackoff(), 0)},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1.0}
 else:
     # No Redis anywhere: per-process cache; Celery uses Kombu's filesystem transport so
     # tasks queued by the web process reach a worker started beside it (`make run`).
@@ -269,12 +282,18 @@ EVENT_MAX_FUTURE_SECONDS = env_int("CURIO_EVENT_MAX_FUTURE_SECONDS", 300)
 # Events older than this are purged by the scheduled retention task; 0 keeps them forever.
 EVENT_RETENTION_DAYS = env_int("CURIO_EVENT_RETENTION_DAYS", 730)
 RETENTION_BATCH_SIZE = env_int("CURIO_RETENTION_BATCH_SIZE", 5000)
+# An erasure waits at most this long for another erasure's lock on a model version; past it the DELETE
+# answers 503 and the erasure stays pending (a retried DELETE or the periodic task finishes it).
+ERASURE_LOCK_TIMEOUT = env_float("CURIO_ERASURE_LOCK_TIMEOUT", 20.0)
 # Impressions are buffered in-process and written in bulk (through Redis + a Celery task
 # when REDIS_URL is set); a full buffer drops new impressions rather than slow serving.
 IMPRESSIONS_ENABLED = env_bool("CURIO_IMPRESSIONS", True)
 IMPRESSION_FLUSH_SIZE = env_int("CURIO_IMPRESSION_FLUSH_SIZE", 1000)
 IMPRESSION_FLUSH_SECONDS = env_float("CURIO_IMPRESSION_FLUSH_SECONDS", 2.0)
 IMPRESSION_BUFFER_MAX = env_int("CURIO_IMPRESSION_BUFFER_MAX", 200_000)
+# The Redis list of pushed batches (each up to 5 x IMPRESSION_FLUSH_SIZE rows) holds at most this many;
+# beyond it new batches are dropped and counted (no worker is writing them to the database).
+IMPRESSION_REDIS_MAX_BATCHES = env_int("CURIO_IMPRESSION_REDIS_MAX_BATCHES", 2000)
 # Off in the test suite: rows stay buffered until a test calls flush() (no stray writes).
 IMPRESSION_BACKGROUND_FLUSH = env_bool("CURIO_IMPRESSION_BACKGROUND_FLUSH", not TESTING)
 # Share of shoppers (per day, stable hash) served without curation as a randomized control.

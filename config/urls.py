@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from recsys.health import healthz, readyz
+from recsys.ops.metrics_view import MetricsView
 from recsys.storefront.views import storefront
 from recsys.training.admin import model_card_view
 
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", storefront, name="storefront"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/recsys/modelversion/<int:pk>/card/", admin.site.admin_view(model_card_view), name="admin-model-card"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,3 +23,4 @@ urlpatterns = [
 ]
 
 handler404 = "recsys.http.guards.api_not_found"
+handler500 = "recsys.ops.db_outage.server_error"

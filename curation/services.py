@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import runtime
-from .models import HOLDOUT_KINDS, Rule, RulesStamp
+from .models import HOLDOUT_KINDS, Rule, RulesStamp, Segment
 
 EDITABLE_FIELDS = (
     "name", "item_id", "item_category", "item_attribute", "position", "strength", "label", "note",
@@ -143,3 +143,19 @@ def merchandiser_group_ensure():
         wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     group.permissions.set(wanted)
     return group
+
+
+@transaction.atomic
+def segments_forget_users(*, user_ids: Iterable[str]) -> int:
+    """Erasure: take these shoppers out of every listed-shopper segment, in the rules and in their audit
+    history (rows edited in place, so the history keeps no trace of the ids). Returns rules changed."""
+    gone = set(user_ids)
+    changed = 0
+    for model in (Rule, Rule.history.model):
+        for pk, listed in model.objects.filter(segment=Segment.USERS).values_list("pk", "segment_user_ids"):
+            if listed and gone.intersection(listed):
+                model.objects.filter(pk=pk).update(segment_user_ids=[u for u in listed if u not in gone])
+                changed += model is Rule
+    if changed:
+        rules_stamp_bump()
+    return changed

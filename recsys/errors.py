@@ -119,4 +119,7 @@ class Conflict(ApplicationError):
 
 
 class Unavailable(ApplicationError):
+    """503: try again later; answered with `Retry-After: retry_after` (seconds)."""
+
     status = 503
+    retry_after: ClassVar[int] = 5

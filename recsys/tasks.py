@@ -4,8 +4,8 @@ The tasks live in their domains; their `name=` stays what it always was, since d
 rows and queued messages refer to tasks by name.
 """
 from recsys.analytics.tasks import flush_impressions
-from recsys.privacy.tasks import purge_expired_events
+from recsys.privacy.tasks import finish_pending_erasures, purge_expired_events
 from recsys.training.tasks import reap_lost_training_runs, train_model, train_scheduled, tune_model
 
-__all__ = ["flush_impressions", "purge_expired_events", "reap_lost_training_runs", "train_model", "train_scheduled",
-           "tune_model"]
+__all__ = ["finish_pending_erasures", "flush_impressions", "purge_expired_events", "reap_lost_training_runs",
+           "train_model", "train_scheduled", "tune_model"]

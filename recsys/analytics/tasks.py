@@ -1,12 +1,11 @@
 """Analytics' task: write impressions that serving processes pushed to Redis (thin, idempotent)."""
 from __future__ import annotations
 
-import redis
 from celery import shared_task
 from django.conf import settings
 
-from recsys.analytics.impression_buffer import FLUSH_TASK, buffer, pop_redis_batches
-from recsys.analytics.services import impressions_write
+from recsys.analytics.impression_buffer import FLUSH_TASK, buffer, write_redis_batches
+from recsys.ops import redis_state
 
 FLUSH_BATCHES_PER_ROUND = 50
 
@@ -16,8 +15,8 @@ def flush_impressions() -> int:
     """Write impressions pushed to Redis by serving processes to the database, in bulk."""
     if not settings.REDIS_URL:
         return buffer().flush()  # no Redis: only this process's own buffer exists
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    client = redis_state.client()
     written = 0
-    while rows := pop_redis_batches(client, FLUSH_BATCHES_PER_ROUND):
-        written += impressions_write(rows=rows)
+    while n := write_redis_batches(client, FLUSH_BATCHES_PER_ROUND):
+        written += n
     return written

@@ -28,9 +28,11 @@ from rest_framework import authentication, exceptions, permissions, throttling
 
 from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.clients.models import ApiClient
+from recsys.ops.redis_state import OncePerInterval, circuit
 from recsys.storefront.demo_shop import ITEM_PREFIX as DEMO_ITEM_PREFIX
 
 logger = logging.getLogger(__name__)
+_throttle_off_log = OncePerInterval(60.0)
 
 READ, WRITE, DEMO = ApiClient.Scope.READ, ApiClient.Scope.WRITE, ApiClient.Scope.DEMO
 # Which scopes satisfy a required scope. Kept as data so new scopes slot in.
@@ -302,6 +304,11 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
             return True
         self.key = self.get_cache_key(request, view)
         if self.key is None:
+            return True
+        if settings.REDIS_URL and circuit.down and not circuit.probe_due():
+            # Redis is down: no shared counter to count on, so the throttle fails open (logged once a minute).
+            if _throttle_off_log.due():
+                logger.warning("throttle off: Redis unreachable, requests are not rate-limited until it is back")
             return True
         cost = getattr(view, "throttle_cost", None)
         cost = max(1, int(cost(request))) if cost is not None else 1

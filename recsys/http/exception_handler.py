@@ -7,6 +7,8 @@
 - DRF's other exceptions (ParseError, NotAuthenticated, AuthenticationFailed, PermissionDenied,
   NotFound and Django's Http404, MethodNotAllowed, UnsupportedMediaType, Throttled, ...): DRF's
   own answer, `{"detail": ...}` with its headers (`WWW-Authenticate`, `Retry-After`).
+- the database unreachable (OperationalError, InterfaceError): 503 `{"detail"}` with `Retry-After`
+  (recsys.ops.db_outage), never Django's 500 page.
 - anything else: None, so Django answers 500 (and logs it).
 """
 from __future__ import annotations
@@ -18,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from recsys.errors import ApplicationError, InvalidInput
+from recsys.errors import ApplicationError, InvalidInput, Unavailable
+from recsys.ops.db_outage import DATABASE_DOWN, database_unavailable
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -26,7 +29,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = invalid_input(exc)
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(exc.body(), status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+        return Response(exc.body(), status=exc.status, headers=headers)
+    if isinstance(exc, DATABASE_DOWN):
+        return database_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is not None and not (isinstance(response.data, dict) and "detail" in response.data):
         # An APIException raised with a list or dict as its detail: still one message.

@@ -37,6 +37,7 @@ from recsys.ingest.validation import (
     dedupe_events,
     dedupe_items,
 )
+from recsys.ops import metrics
 
 # Ids cannot contain control characters (recsys.ingest.validation), so \x1f safely separates them.
 _ID_SEP = "\x1f"
@@ -100,6 +101,7 @@ def events_ingest(*, payload) -> IngestCounts:
         if errors:
             raise RowsRejected(sorted(errors))  # rolls the transaction back
     writer.counts.duplicates += duplicates
+    metrics.EVENTS_STORED.inc(writer.counts.accepted)
     return writer.counts
 
 

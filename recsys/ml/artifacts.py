@@ -20,9 +20,11 @@ workers share the pages through the OS page cache.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,11 +145,35 @@ ACTIVE_STAMP = "ACTIVE"
 
 
 def write_active_stamp(model_dir: Path, version: int | None) -> None:
+    """Atomically: a temp file of its own (two writers never share one), fsynced, renamed over the stamp."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = model_dir / (ACTIVE_STAMP + ".tmp")
-    tmp.write_text("" if version is None else f"{version}\n")
-    os.replace(tmp, model_dir / ACTIVE_STAMP)
+    write_atomic(model_dir / ACTIVE_STAMP, ("" if version is None else f"{version}\n").encode())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: a uniquely named temp file beside it, fsynced, renamed, the directory
+    fsynced; a reader sees the old or the new file, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_active_stamp(model_dir: Path) -> int | None:

@@ -23,6 +23,10 @@ class Interactions:
     matrix: sp.csr_matrix  # float32 confidences, shape (n_users, n_items)
     user_pks: np.ndarray  # row i <-> Shopper pk user_pks[i] (sorted)
     item_pks: np.ndarray  # column j <-> Item pk item_pks[j] (sorted)
+    # The external ids of those rows/columns, read right after the events ("" for a row whose shopper was
+    # erased or merged away meanwhile): the artifact never maps a row to whoever holds a pk later.
+    user_ids: np.ndarray | None = None
+    item_ids: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -8,6 +8,9 @@ class ErasureReceipt(models.Model):
     user_hash = models.CharField(max_length=64, db_index=True)
     counts = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+    model_completed_at = models.DateTimeField(
+        null=True, blank=True, db_index=True,
+        help_text="When the shopper's rows were cleared from every retained model version; empty while pending.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -8,9 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from curation.services import segments_forget_users
 from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import Event, Shopper
 from recsys.catalog.services import ShopperNotFound
+from recsys.errors import Unavailable
 from recsys.feedback.models import Feedback
 from recsys.ml import artifact_erasure
 from recsys.ml.artifacts import read_active_stamp, write_active_stamp
@@ -82,12 +84,21 @@ def shopper_export(*, user_id: str) -> dict:
     }
 
 
+class ErasurePending(Unavailable):
+    """The database part is committed, the model part is not (a version's lock timed out, a disk error):
+    the receipt stays pending; a retried DELETE or the periodic task finishes it."""
+
+    retry_after = 10
+
+
 def shopper_erase(*, user_id: str) -> ErasureReceipt:
     """Erase a shopper: database rows in one transaction, then every retained model version.
 
     The receipt is written in the same transaction: the impression flusher checks it so
     impressions still buffered at erasure time are dropped, and training checks it to scrub
-    shoppers erased while it was running.
+    shoppers erased while it was running. Its `model_completed_at` is set once the model part is
+    done; until then the erasure is pending: a retry of the same erasure (a shopper with no data left
+    but a pending receipt) finishes the model part instead of answering 404.
     """
     hashed = user_hash(user_id)
     with transaction.atomic():
@@ -101,26 +112,79 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
         if shopper is not None:
             events = Event.objects.filter(shopper=shopper).delete()[0]
             feedback = Feedback.objects.filter(shopper=shopper).delete()[0]
-            shopper.delete()
+            shopper.delete()  # its aliases go with it (cascade)
         if shopper is None and not impressions:
-            raise ShopperNotFound(_no_data(user_id))
+            pending = ErasureReceipt.objects.filter(user_hash=hashed, model_completed_at__isnull=True).first()
+            if pending is None:
+                raise ShopperNotFound(_no_data(user_id))
+            # A retry: the merged ids are known only by hash now, so the rows are matched by hash.
+            return erasure_finish_model_part(receipt=pending)
+        segments = segments_forget_users(user_ids=[user_id, *aliases])
         receipt = ErasureReceipt.objects.create(
             user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
-                                      "rule_impressions": rule_impressions, "merged_ids": len(aliases)}
+                                      "rule_impressions": rule_impressions, "merged_ids": len(aliases),
+                                      "segment_rules": segments}
         )
         # A receipt per merged id too: the impression flusher and training check receipts by id hash.
         ErasureReceipt.objects.bulk_create([ErasureReceipt(user_hash=user_hash(alias), counts={"merged_into": hashed})
                                             for alias in aliases])
-    model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, user_id, *aliases)
-    active = read_active_stamp(settings.MODEL_DIR)
-    if model_rows and active is not None:
-        # Serving processes re-stat the stamp file: re-writing it (same version) tells them the
-        # files changed. (Serving folds shoppers in from their events and never reads user rows.)
-        write_active_stamp(settings.MODEL_DIR, active)
-    receipt.counts = {**receipt.counts, "model_versions": len(model_rows), "model_rows": sum(model_rows.values())}
-    receipt.save(update_fields=["counts"])
-    logger.info("erasure receipt %s user=%s counts=%s", receipt.pk, hashed[:16], receipt.counts)
+    return erasure_finish_model_part(receipt=receipt, user_ids=[user_id, *aliases])
+
+
+def erasure_finish_model_part(*, receipt: ErasureReceipt, user_ids: list[str] | None = None) -> ErasureReceipt:
+    """Clear the receipt's shopper (and the ids merged into it) from every retained model version, then
+    mark it (and its merged ids' receipts) complete. With `user_ids` (the shopper's and merged ids, known
+    in the erasure's first request) rows are matched by id; without (a retry, the periodic task) by keyed
+    hash. Raises ErasurePending when it fails."""
+    merged = list(ErasureReceipt.objects.filter(counts__merged_into=receipt.user_hash, model_completed_at__isnull=True))
+    hashes = [receipt.user_hash, *(r.user_hash for r in merged)]
+    try:
+        if user_ids is not None:
+            model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, *user_ids,
+                                                     lock_timeout=settings.ERASURE_LOCK_TIMEOUT)
+        else:
+            model_rows = {}
+            for version in artifact_erasure.version_dirs(settings.MODEL_DIR):
+                if n := artifact_erasure.scrub_hashes(version, hashes, settings.SECRET_KEY,
+                                                      lock_timeout=settings.ERASURE_LOCK_TIMEOUT):
+                    model_rows[version.name] = n
+        active = read_active_stamp(settings.MODEL_DIR)
+        if model_rows and active is not None:
+            # Serving processes re-stat the stamp file: re-writing it (same version) tells them the
+            # files changed. (Serving folds shoppers in from their events and never reads user rows.)
+            write_active_stamp(settings.MODEL_DIR, active)
+    except (artifact_erasure.LockTimeout, OSError, ValueError) as exc:
+        logger.warning("erasure receipt %s user=%s: model part pending (%s: %s)", receipt.pk, receipt.user_hash[:16],
+                       type(exc).__name__, exc)
+        raise ErasurePending("The shopper's data is erased from the database; removing them from the model "
+                             "files did not finish. Send the same DELETE again (or wait for the periodic task) "
+                             "to finish it.") from exc
+    done = timezone.now()
+    counts = receipt.counts
+    receipt.counts = {**counts, "model_versions": counts.get("model_versions", 0) + len(model_rows),
+                      "model_rows": counts.get("model_rows", 0) + sum(model_rows.values())}
+    receipt.model_completed_at = done
+    receipt.save(update_fields=["counts", "model_completed_at"])
+    ErasureReceipt.objects.filter(pk__in=[r.pk for r in merged]).update(model_completed_at=done)
+    logger.info("erasure receipt %s user=%s counts=%s", receipt.pk, receipt.user_hash[:16], receipt.counts)
     return receipt
+
+
+def erasures_finish_pending(*, limit: int = 100) -> int:
+    """The periodic task's work: finish the model part of pending erasures, oldest first (a shopper's
+    receipt also finishes the receipts of the ids merged into it)."""
+    finished = 0
+    pending = ErasureReceipt.objects.filter(model_completed_at__isnull=True).order_by("created_at")
+    for pk in list(pending.values_list("pk", flat=True)[:limit]):
+        receipt = ErasureReceipt.objects.filter(pk=pk, model_completed_at__isnull=True).first()
+        if receipt is None:  # finished with its shopper's receipt
+            continue
+        try:
+            erasure_finish_model_part(receipt=receipt)
+        except ErasurePending:
+            continue
+        finished += 1
+    return finished
 
 
 def erased_since(user_ids: set[str]) -> dict[str, object]:

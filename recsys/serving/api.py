@@ -9,6 +9,7 @@ Errors are raised as recsys.errors exceptions and answered by recsys.http.except
 from __future__ import annotations
 
 import re
+import time
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -21,6 +22,7 @@ from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import NotFound
 from recsys.http.inputs import validated
+from recsys.ops import metrics
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -128,10 +130,17 @@ class _ListView(APIView):
 
     @staticmethod
     def _serve(requests: list[ListRequest]) -> list[dict]:
+        started = time.perf_counter()
         try:
-            return serve_lists(requests)
+            bodies = serve_lists(requests)
         except UnknownItem as exc:
             raise NotFound(f"Unknown item {exc.item_id!r}.") from exc
+        if any(it["source"] == "model" for body in bodies for it in body["items"]):
+            source = "model"
+        else:
+            source = "popular" if any(body["items"] for body in bodies) else "empty"
+        metrics.list_served(requests[0].list_type, source, time.perf_counter() - started)
+        return bodies
 
 
 class PersonalListView(_ListView):

@@ -127,6 +127,9 @@ def extract(tracker: RunTracker, config: mx.WeightConfig) -> tuple[mx.Interactio
     users, items, weights, n_events = selectors.event_arrays(config=config, now=now)
     data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
     data = downweight_promoted(data, config=config, now=now)  # trust: curators' promotions count less
+    # Id maps now, beside the events they belong to, not at save time: a shopper merged or erased while the
+    # run fits would otherwise shift rows onto other shoppers' ids (the erased row stays "", then is scrubbed).
+    data.user_ids, data.item_ids = selectors.shopper_ids(data.user_pks), selectors.item_ids(data.item_pks)
     del users, items, weights
     counts = {"events": n_events, "shoppers": data.shape[0], "items": data.shape[1],
               "interactions": int(data.matrix.nnz), "matrix_bytes": mx.matrix_bytes(data.matrix)}
@@ -253,7 +256,7 @@ def save(tracker: RunTracker, model: fitting.Model, winner: fitting.Candidate, v
     """The artifact on disk (shoppers erased meanwhile scrubbed from it), its path on the version."""
     tracker.stage("save")
     artifact = model.to_artifact(
-        version=version.pk, user_ids=selectors.shopper_ids(data.user_pks), item_ids=selectors.item_ids(data.item_pks),
+        version=version.pk, user_ids=data.user_ids, item_ids=data.item_ids,
         similar_items=settings.TRAINING_SIMILAR_ITEMS, params={"kind": winner.kind, **winner.params,
                                                                "run": tracker.run_id})
     path = artifacts.save(artifact, settings.MODEL_DIR)

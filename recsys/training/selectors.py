@@ -164,7 +164,8 @@ def negative_interactions() -> tuple[np.ndarray, np.ndarray]:
 
 
 def external_ids(model, pks: np.ndarray, field: str) -> np.ndarray:
-    """The external ids (user_id / item_id) of sorted `pks`, as a numpy unicode array."""
+    """The external ids (user_id / item_id) of sorted `pks`, as a numpy unicode array; "" for a pk that is
+    gone (never the id of a neighbouring row)."""
     if len(pks) == 0:
         return np.zeros(0, dtype=str)
     lo, hi = int(pks[0]), int(pks[-1])
@@ -174,8 +175,12 @@ def external_ids(model, pks: np.ndarray, field: str) -> np.ndarray:
         all_pks.append(pk)
         ids.append(external)
     all_pks = np.asarray(all_pks, dtype=np.int64)
-    where = np.searchsorted(all_pks, pks)
-    return np.asarray(ids, dtype=str)[where]
+    found = np.asarray(ids + [""], dtype=str)
+    where = np.minimum(np.searchsorted(all_pks, pks), len(all_pks))
+    exact = where < len(all_pks)
+    exact[exact] = all_pks[where[exact]] == pks[exact]
+    where[~exact] = len(all_pks)  # the trailing "": a row whose shopper or item is gone
+    return found[where]
 
 
 def shopper_ids(pks: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ through here too.
 """
 from __future__ import annotations
 
+import logging
 import shutil
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from django.utils import timezone
 
 from recsys.ml import artifacts
 from recsys.training.models import ModelVersion
+
+log = logging.getLogger(__name__)
 
 
 class ActivationError(Exception):
@@ -34,6 +37,22 @@ def model_version_activate(*, version_id: int) -> ModelVersion:
     model_dir = settings.MODEL_DIR
     transaction.on_commit(lambda: artifacts.write_active_stamp(model_dir, version.pk))
     return version
+
+
+def active_stamp_reconcile() -> int | None:
+    """Make MODEL_DIR/ACTIVE name the database's active version (at start and in /readyz): a crash between
+    the activation's commit and the stamp's write, or a stamp restored from a backup, would otherwise
+    leave serving on another version. Only a version with a complete artifact is stamped. Returns the
+    version written, None when nothing changed."""
+    active = ModelVersion.objects.filter(is_active=True).values_list("pk", "artifact_path").first()
+    if active is None:
+        return None
+    pk, path = active
+    if artifacts.read_active_stamp(settings.MODEL_DIR) == pk or not path or not artifacts.is_complete(path):
+        return None
+    log.warning("ACTIVE stamp did not name the active version %s: rewritten", pk)
+    artifacts.write_active_stamp(settings.MODEL_DIR, pk)
+    return pk
 
 
 def model_versions_prune(*, keep: int | None = None) -> list[int]:

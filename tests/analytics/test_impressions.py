@@ -66,7 +66,7 @@ def test_lists_are_buffered_then_written_in_bulk(fresh_buffer, django_assert_max
             first.model_version, first.user_id, first.is_control) == ("a", "pinned", 41, "home", "personal", 4,
                                                                       "u1", False)
     assert rows[("r2", 1)].is_control and rows[("r2", 1)].list_type == "basket"
-    assert fresh_buffer.stats() == {"buffered": 0, "dropped": 0, "written": 4}
+    assert fresh_buffer.stats() == {"buffered": 0, "dropped": 0, "dropped_redis": 0, "written": 4}
 
 
 @pytest.mark.django_db

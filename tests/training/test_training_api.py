@@ -72,10 +72,14 @@ def test_scopes_and_unknown_runs(read_api, anon_api):
     assert not TrainingRun.objects.exists()
 
 
-def test_broker_down_fails_the_run_at_once_and_frees_the_lock(write_api, settings):
+def test_broker_down_still_answers_202_and_runs_the_run_in_this_process(write_api, settings, monkeypatch):
     from config.celery import app
+    from recsys.ops.redis_state import circuit
+    from recsys.training import executors
 
     settings.TRAINING_EXECUTOR = "celery"
+    threads = []
+    monkeypatch.setattr(executors, "start_thread", lambda *, run_id, target: threads.append(run_id))
     saved = app.conf.broker_url, app.conf.broker_transport_options
     app.conf.broker_url, app.conf.broker_transport_options = "redis://127.0.0.1:1/0", {}
     kombu_pools_reset(app)
@@ -84,11 +88,10 @@ def test_broker_down_fails_the_run_at_once_and_frees_the_lock(write_api, setting
     finally:
         app.conf.broker_url, app.conf.broker_transport_options = saved
         kombu_pools_reset(app)
+        circuit.reset()
     body = response.json()
-    assert response.status_code == 503 and "broker" in body["detail"]
-    run = TrainingRun.objects.get(pk=body["id"])
-    assert run.status == "failed" and run.lock is None
-    assert "could not queue the run on the broker" in run.error
+    assert response.status_code == 202 and body["status"] == "queued"
+    assert threads == [body["id"]]
 
 
 def kombu_pools_reset(app):

@@ -1,0 +1,30 @@
+"""gunicorn settings for Curio: `gunicorn -c config/gunicorn.conf.py config.wsgi:application` (docs/operations.md).
+
+Metrics in multiprocess mode (prometheus-client): every worker writes its samples under
+PROMETHEUS_MULTIPROC_DIR (default var/metrics, emptied when the master starts) and GET /metrics adds
+the workers up; a worker that exits is marked dead so its live gauges drop out.
+"""
+import os
+import shutil
+from pathlib import Path
+
+_metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                                          str(Path(__file__).resolve().parent.parent / "var" / "metrics")))
+
+
+def on_starting(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)  # samples of a previous run must not add up with ours
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """A worker stopping hands its buffered impressions over (to Redis or the database) before it goes."""
+    from recsys.analytics.impression_buffer import buffer
+
+    buffer().close()
