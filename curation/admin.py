@@ -23,6 +23,7 @@ from recsys.catalog.models import Item
 
 from . import board as board_mod
 from . import preview as preview_mod
+from . import widgets
 from .models import HOLDOUT_KINDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
 from .selectors import change_set_conflicts, change_set_drafts, change_set_open_for, rule_impacts_measured
 from .services import (
@@ -87,6 +88,15 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+KIND_HELP = {
+    RuleKind.PIN: "Show one item at a fixed position (1 = first) on the lists in scope.",
+    RuleKind.BLOCK: "Never show an item, a whole category, or the items whose attributes match.",
+    RuleKind.BOOST: "Move an item, a category or matching items up (strength > 0) or down (< 0, a bury).",
+    RuleKind.ANNOTATION: "Add a shopper-facing label (\u201cStaff pick\u201d) and an internal note to an item.",
+    RuleKind.DIVERSITY: "Cap how many items of one category or attribute value a list shows; bring in new items.",
+}
+
+
 class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
@@ -94,14 +104,33 @@ class RuleForm(forms.ModelForm):
                   "max_per_category", "max_per_attribute", "min_new_items", "new_item_days", "holdout_share",
                   "placement", "category", "context_item", "segment", "segment_user_ids", "starts_at", "ends_at",
                   "enabled", "priority", "reason")
-        widgets = {"reason": forms.Textarea(attrs={"rows": 2}), "note": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "reason": forms.Textarea(attrs={"rows": 2}),
+            "note": forms.Textarea(attrs={"rows": 2}),
+            "item": widgets.ItemPickerWidget(),
+            "context_item": widgets.ItemPickerWidget(),
+            "item_attribute": widgets.KeyValueWidget(key_label="attribute", value_label="value"),
+            "max_per_attribute": widgets.KeyValueWidget(key_label="attribute", value_label="at most", integers=True),
+            "segment_user_ids": widgets.ListWidget(),
+            "position": forms.NumberInput(attrs={"min": 1, "step": 1, "style": "width:6em"}),
+            "strength": forms.NumberInput(attrs={"min": -1, "max": 1, "step": 0.05, "style": "width:6em"}),
+            "holdout_share": forms.NumberInput(attrs={"min": 0, "max": 0.5, "step": 0.05, "style": "width:6em"}),
+        }
+        labels = {"item_attribute": "Item attributes", "segment_user_ids": "Shopper ids",
+                  "holdout_share": "Holdout share", "context_item": "Context item"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "kind" in self.fields and not self.instance.pk:
+            self.fields["kind"].widget = forms.HiddenInput()  # chosen before the form opens (?kind=)
         if "holdout_share" in self.fields:
             self.fields["holdout_share"].required = False  # left empty: no holdout
+            self.fields["holdout_share"].help_text = ("Share of shoppers (0 to 0.5) served without this rule, so "
+                                                      "its effect can be measured. Empty or 0: no holdout.")
             if not self.instance.pk and not self.is_bound:
                 self.fields["holdout_share"].initial = PROPOSED_HOLDOUT_SHARE
+        if "segment_user_ids" in self.fields:
+            self.fields["segment_user_ids"].help_text = "Listed shoppers only: one user id per line."
 
     def clean_holdout_share(self):
         return self.cleaned_data.get("holdout_share") or 0.0
@@ -126,7 +155,6 @@ class RuleAdmin(SimpleHistoryAdmin):
     list_filter = ("kind", StatusFilter, "placement", "segment", "enabled")
     search_fields = ("name", "item__item_id", "item__title", "item_category", "label", "reason", "placement")
     search_help_text = "Rule name, item id or title, category, label, reason or placement."
-    autocomplete_fields = ("item", "context_item")
     list_select_related = ("item",)
     actions = ("enable_rules", "disable_rules", "duplicate_rules")
     history_list_display = ("updated_by",)
@@ -139,20 +167,31 @@ class RuleAdmin(SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         kind = self._kind(request, obj)
-        target = TARGET_FIELDS.get(kind) or ("item", "position", "item_category", "item_attribute", "strength",
-                                            "label", "note")
+        target = TARGET_FIELDS.get(kind, ())
         measure = () if kind in (RuleKind.BLOCK, RuleKind.DIVERSITY) else (
             ("Measure", {"fields": MEASURE_FIELDS,
                          "description": "Shoppers in the holdout are served without this rule; the rule's impact "
                                         "compares them with the others on the positions it touches."}),)
         return (
-            (None, {"fields": ("kind", "name"), "description": ORDER_HELP}),
+            (None, {"fields": ("kind", "name"), "description": f"{KIND_HELP.get(kind, '')} {ORDER_HELP}"}),
             ("What", {"fields": target}),
             ("Where and for whom (empty = everywhere)", {"fields": SCOPE_FIELDS}),
             ("When", {"fields": LIFE_FIELDS}),
             *measure,
             ("Record", {"fields": ("created_by", "updated_by", "created_at", "updated_at")}),
         )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        kind = request.POST.get("kind") or request.GET.get("kind") or ""
+        if kind not in RuleKind.values:  # first choose the kind: each kind's form shows only its fields
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Add rule",
+                       "kinds": [(value, label, KIND_HELP[value]) for value, label in RuleKind.choices]}
+            return TemplateResponse(request, "admin/curation/rule/choose_kind.html", context)
+        extra_context = {**(extra_context or {}), "title": f"Add {RuleKind(kind).label.lower()}",
+                         "kind_help": KIND_HELP[kind]}
+        return super().add_view(request, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("created_by", "updated_by", "created_at", "updated_at")
