@@ -24,7 +24,7 @@ from recsys.catalog.models import Item
 from . import board as board_mod
 from . import preview as preview_mod
 from . import widgets
-from .models import HOLDOUT_KINDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
+from .models import HOLDOUT_KINDS, TARGET_FIELDS, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
 from .selectors import change_set_conflicts, change_set_drafts, change_set_open_for, rule_impacts_measured
 from .services import (
     ChangeSetConflicts,
@@ -155,7 +155,7 @@ class RuleAdmin(SimpleHistoryAdmin):
     list_filter = ("kind", StatusFilter, "placement", "segment", "enabled")
     search_fields = ("name", "item__item_id", "item__title", "item_category", "label", "reason", "placement")
     search_help_text = "Rule name, item id or title, category, label, reason or placement."
-    list_select_related = ("item",)
+    list_select_related = ("item", "change_set")
     actions = ("enable_rules", "disable_rules", "duplicate_rules")
     history_list_display = ("updated_by",)
     list_per_page = 100
@@ -218,6 +218,11 @@ class RuleAdmin(SimpleHistoryAdmin):
     @admin.display(description="status")
     def status_badge(self, rule):
         status = rule.status()
+        if status == RuleStatus.DISABLED and rule.change_set_id and rule.change_set.status == ChangeSetStatus.OPEN:
+            return format_html('<span class="rule-status rule-status-draft" style="background:#b8860b;color:#fff;'
+                               'border-radius:8px;padding:1px 8px;font-size:11px;white-space:nowrap" '
+                               'title="not live: published from the board by its author">Draft #{}</span>',
+                               rule.change_set_id)
         return format_html(
             '<span class="rule-status rule-status-{}" style="background:{};color:#fff;border-radius:8px;'
             'padding:1px 8px;font-size:11px;white-space:nowrap">{}</span>',

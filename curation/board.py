@@ -19,6 +19,7 @@ from . import rules as engine
 from .models import Rule
 from .preview import PERSONAL, POPULAR, SIMILAR, PreviewRequest, algorithm_inputs
 from .selectors import rule_impacts_measured, rules_for_serving
+from .widgets import ItemPickerWidget
 
 # New pins, boosts and labels made on the board are measured on this share of shoppers unless changed.
 DEFAULT_HOLDOUT_SHARE = 0.1
@@ -33,6 +34,7 @@ class BoardForm(forms.Form):
                               help_text="Optional: preview a shopper's personal list (rules still apply to all).")
     category = forms.CharField(required=False, max_length=200, help_text="Optional: a category's list.")
     context_item_id = forms.CharField(label="Context item", required=False, max_length=128,
+                                      widget=ItemPickerWidget(attrs={"size": 14}),
                                       help_text="Optional: the product page's similar items for this item.")
     limit = forms.IntegerField(min_value=1, max_value=48, initial=12, required=False)
     holdout_share = forms.FloatField(label="Holdout", min_value=0.0, max_value=engine.MAX_HOLDOUT_SHARE,

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 
 from curation.services import merchandiser_group_ensure
 from recsys.clients.services import api_client_create
+from recsys.models import Item
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE_IMAGES = ROOT / "docs" / "img"
@@ -21,6 +22,20 @@ def merchandiser() -> User:
     user = User.objects.create_user(MERCH_USER, password=MERCH_PASSWORD, is_staff=True)
     user.groups.add(merchandiser_group_ensure())  # a transactional test before may have flushed the migration's
     return user
+
+
+COLOURS = {"books": "#8e5a2b", "games": "#2b6f8e", "garden": "#3d8e2b"}
+
+
+def picture_items() -> None:
+    """Give the test shop's items small inline pictures (the shop's own image host is not reachable here),
+    so the cards and pickers in the guide's screenshots show thumbnails."""
+    for category, colour in COLOURS.items():
+        svg = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'>"
+               f"<rect width='64' height='64' rx='8' fill='{colour.replace('#', '%23')}'/>"
+               "<circle cx='32' cy='26' r='12' fill='white' fill-opacity='.8'/>"
+               "<rect x='14' y='44' width='36' height='8' rx='4' fill='white' fill-opacity='.6'/></svg>")
+        Item.objects.filter(category=category).update(image_url=svg)
 
 
 def read_headers() -> dict[str, str]:

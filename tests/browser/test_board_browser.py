@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from curation.models import ChangeSet, ChangeSetStatus, Rule
-from tests.browser.admin_pages import log_in, merchandiser, read_headers, screenshot, served_items, write_headers
+from tests.browser.admin_pages import (
+    log_in,
+    merchandiser,
+    picture_items,
+    read_headers,
+    screenshot,
+    served_items,
+    write_headers,
+)
 from tests.serving_world import build_shop
 
 pytestmark = pytest.mark.browser
@@ -20,6 +28,7 @@ def curated_ids(page) -> list[str]:
 @pytest.fixture
 def shop(live_server_url, page):
     build_shop(shoppers_per_category=4)
+    picture_items()
     merchandiser()
     log_in(page, live_server_url, BOARD)
     return live_server_url

@@ -11,7 +11,7 @@ from curation.services import rule_create
 from recsys.analytics.models import RuleImpression
 from recsys.feedback.services import feedback_create
 from recsys.models import Event, Item, Shopper
-from tests.browser.admin_pages import MERCH_PASSWORD, log_in, merchandiser, screenshot
+from tests.browser.admin_pages import MERCH_PASSWORD, log_in, merchandiser, picture_items, screenshot
 from tests.serving_world import build_shop
 
 pytestmark = pytest.mark.browser
@@ -48,6 +48,7 @@ def _measured_boost(item_id: str, *, exposed_clicks: int, holdout_clicks: int, n
 def test_the_landing_page_shows_live_rules_this_week_reports_and_verdicts(measured_env, live_server_url, page,
                                                                          artifacts_dir):
     build_shop(shoppers_per_category=4)
+    picture_items()
     merchandiser()
     now = timezone.now()
     live = rule_create(kind="pin", data={"item_id": "books-1", "position": 1, "placement": "home",

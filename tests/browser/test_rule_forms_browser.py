@@ -6,7 +6,7 @@ import re
 import pytest
 
 from curation.models import Rule
-from tests.browser.admin_pages import log_in, merchandiser, screenshot
+from tests.browser.admin_pages import log_in, merchandiser, picture_items, screenshot
 from tests.serving_world import build_shop
 
 pytestmark = pytest.mark.browser
@@ -35,6 +35,7 @@ def pick_item(page, field: str, query: str, item_id: str) -> None:
 @pytest.fixture
 def admin_page(live_server_url, page):
     build_shop(shoppers_per_category=2)
+    picture_items()
     merchandiser()
     log_in(page, live_server_url, RULES)
     return page

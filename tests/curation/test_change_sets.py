@@ -18,6 +18,7 @@ from curation.services import (
     change_set_open,
     change_set_publish,
     change_set_remove,
+    merchandiser_group_ensure,
     rule_create,
     rule_update,
 )
@@ -152,3 +153,27 @@ def test_drafts_are_validated_like_any_rule_and_removed_one_by_one(small_shop, m
     with pytest.raises(ChangeSetError):
         change_set_remove(change_set=cs, rule=live, actor=ACTOR)
     assert Item.objects.filter(item_id="books-9").exists()
+
+
+def test_the_board_pages_for_a_merchandiser_and_not_for_other_staff(small_shop, merch, client):
+    merch.groups.add(merchandiser_group_ensure())
+    staff = User.objects.create_user("staff", password="x", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/curation/rule/board/").status_code == 403
+    assert client.post("/admin/curation/rule/board/change/", {"action": "pin"}).status_code == 403
+    client.force_login(merch)
+    resp = client.post("/admin/curation/rule/board/change/", {"action": "pin", "item_id": "books-3",
+                                                              "position": "0", "placement": "home"})
+    assert resp.status_code == 302 and "placement=home" in resp["Location"]
+    assert not Rule.objects.exists()  # position 0 refused, with the model's message
+    page = client.get(resp["Location"]).content.decode()
+    assert "Not drafted: position:" in page
+    client.post("/admin/curation/rule/board/change/", {"action": "label", "item_id": "books-3", "label": "New",
+                                                       "placement": "home", "holdout_share": "0.2"})
+    rule = Rule.objects.get()
+    assert (rule.kind, rule.label, rule.holdout_share, rule.enabled) == ("annotation", "New", 0.2, False)
+    assert f"Draft #{rule.change_set_id}" in client.get("/admin/curation/rule/").content.decode()
+    board_page = client.get("/admin/curation/rule/board/?placement=home").content.decode()
+    assert 'id="draft-list"' in board_page and "Label books-3" in board_page
+    found = client.get("/admin/curation/rule/items/", {"q": "Books 3"}).json()["results"]
+    assert [r["item_id"] for r in found] == ["books-3"] and set(found[0]) >= {"title", "image_url", "price"}
