@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from curation.services import rule_create
-from recsys.analytics.models import RuleImpression
+from recsys.analytics.models import Impression, RuleImpression
 from recsys.feedback.services import feedback_create
 from recsys.models import Event, Item, Shopper
 from tests.browser.admin_pages import MERCH_PASSWORD, log_in, merchandiser, picture_items, screenshot
@@ -31,16 +31,24 @@ def _measured_boost(item_id: str, *, exposed_clicks: int, holdout_clicks: int, n
     shopper = Shopper.objects.first()
     item = Item.objects.get(item_id=item_id)
     now = timezone.now()
-    impressions, events = [], []
-    for arm, clicks in (("exposed", exposed_clicks), ("holdout", holdout_clicks)):
+    shown, rule_shown, events = [], [], []
+    at = now - timedelta(minutes=5)
+    # exposed: the boost placed it; holdout: what held-out shoppers saw there; control: served without curation.
+    for arm, clicks in (("exposed", exposed_clicks), ("holdout", holdout_clicks), ("control", holdout_clicks // 2)):
         for k in range(n):
             rec = f"rec-{rule.pk}-{arm}-{k}"
-            impressions.append(RuleImpression(rule_id=rule.pk, arm=arm, recommendation_id=rec, position=1, item=item,
-                                              user_id=shopper.user_id, created_at=now - timedelta(minutes=5)))
+            shown.append(Impression(recommendation_id=rec, position=1, item=item, placement="home",
+                                    list_type="personal", source="boosted" if arm == "exposed" else "popular",
+                                    rule_id=rule.pk if arm == "exposed" else None, user_id=shopper.user_id,
+                                    is_control=arm == "control", created_at=at))
+            if arm != "control":
+                rule_shown.append(RuleImpression(rule_id=rule.pk, arm=arm, recommendation_id=rec, position=1,
+                                                 item=item, user_id=shopper.user_id, created_at=at))
             if k < clicks:
                 events.append(Event(event_id=f"click-{rec}", shopper=shopper, item=item, type="click",
                                     recommendation_id=rec, timestamp=now - timedelta(minutes=4)))
-    RuleImpression.objects.bulk_create(impressions)
+    Impression.objects.bulk_create(shown)
+    RuleImpression.objects.bulk_create(rule_shown)
     Event.objects.bulk_create(events)
     return rule
 
