@@ -63,6 +63,19 @@ def test_drag_to_position_1_is_a_draft_until_published_then_the_api_serves_it_fi
     rule.refresh_from_db()
     assert rule.enabled and rule.history.latest().history_change_reason.startswith("published in change set")
 
+    # Undo: the publish message links the rule's history; revert to the draft version and save.
+    page.locator(".messagelist").first.get_by_role("link", name=f"#{rule.pk} history").click()
+    draft = rule.history.get(history_change_reason__startswith="drafted")
+    page.click(f'a[href$="/history/{draft.history_id}/"]')
+    page.wait_for_selector("#id_enabled")
+    assert "Revert" in page.locator("h1").inner_text() and not page.is_checked("#id_enabled")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist")
+    rule.refresh_from_db()
+    assert not rule.enabled
+    items = served_items(page, api, headers, until=lambda items: items[0]["item_id"] != target)
+    assert [i["item_id"] for i in items] == before
+
 
 def test_block_from_a_card_then_publish(shop, page):
     headers = read_headers()
