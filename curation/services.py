@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -160,11 +160,14 @@ class Published:
 
 def change_set_open(*, author) -> ChangeSet:
     """The author's open change set, created when there is none (one per author: a unique constraint)."""
-    with transaction.atomic():
-        change_set = ChangeSet.objects.filter(author=author, status=ChangeSetStatus.OPEN).first()
-        if change_set is not None:
-            return change_set
-        return ChangeSet.objects.create(author=author)
+    change_set = ChangeSet.objects.filter(author=author, status=ChangeSetStatus.OPEN).first()
+    if change_set is not None:
+        return change_set
+    try:
+        with transaction.atomic():
+            return ChangeSet.objects.create(author=author)
+    except IntegrityError:  # the same author's other tab created it a moment ago
+        return ChangeSet.objects.get(author=author, status=ChangeSetStatus.OPEN)
 
 
 def _locked_open(change_set: ChangeSet) -> ChangeSet:
