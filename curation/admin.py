@@ -24,7 +24,7 @@ from recsys.catalog.models import Item
 from . import board as board_mod
 from . import preview as preview_mod
 from . import widgets
-from .models import HOLDOUT_KINDS, TARGET_FIELDS, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
+from .models import HOLDOUT_KINDS, TARGET_FIELDS, ChangeSet, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
 from .selectors import change_set_conflicts, change_set_drafts, change_set_open_for, rule_impacts_measured
 from .services import (
     ChangeSetConflicts,
@@ -364,6 +364,7 @@ class RuleAdmin(SimpleHistoryAdmin):
             "drafts": drafts,
             "conflicts": change_set_conflicts(change_set=change_set) if drafts else [],
             "hidden": board.request.query() if board else {},
+            "pin_any": board_mod.PinAnyItemForm(),
         }
         return TemplateResponse(request, "admin/curation/rule/board.html", context)
 
@@ -517,3 +518,20 @@ class HistoricalRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 admin.site.register(Rule.history.model, HistoricalRuleAdmin)
+
+
+@admin.register(ChangeSet)
+class ChangeSetAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The board's change sets: who drafted what, when it was published or discarded (rules link to history)."""
+
+    list_display = ("__str__", "author", "status", "created_at", "closed_at", "closed_by", "rule_links")
+    list_filter = ("status",)
+    list_select_related = ("author",)
+    search_fields = ("author__username", "closed_by")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="rules (history)")
+    def rule_links(self, change_set):
+        ids = Rule.history.filter(change_set_id=change_set.pk).values_list("id", flat=True).distinct()
+        return format_html_join(", ", '<a href="{}">#{}</a>', (
+            (reverse("admin:curation_rule_history", args=[rid]), rid) for rid in sorted(set(ids)))) or "-"

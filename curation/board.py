@@ -50,6 +50,13 @@ class BoardForm(forms.Form):
                             holdout_share=DEFAULT_HOLDOUT_SHARE if share is None else share)
 
 
+class PinAnyItemForm(forms.Form):
+    """Pin an item that is in neither list (the board's drafts form posts it with action=pin)."""
+
+    item_id = forms.CharField(label="Item", max_length=128, widget=ItemPickerWidget(attrs={"id": "id_pin_item"}))
+    position = forms.IntegerField(min_value=1, initial=1, widget=forms.NumberInput(attrs={"style": "width:5em"}))
+
+
 @dataclass(frozen=True)
 class BoardRequest:
     placement: str = ""

@@ -263,7 +263,7 @@ MERCHANDISER_GROUP = "Merchandiser"
 MERCHANDISER_PERMISSIONS = (
     "curation.add_rule", "curation.change_rule", "curation.delete_rule", "curation.view_rule",
     "curation.preview_rules", "curation.view_historicalrule", "recsys.view_item", "recsys.view_modelversion",
-    "recsys.view_impression", "recsys.view_feedback",
+    "recsys.view_impression", "recsys.view_feedback", "curation.view_changeset",
 )
 
 

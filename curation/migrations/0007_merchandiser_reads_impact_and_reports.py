@@ -1,16 +1,18 @@
-"""Merchandisers also read the curation impact report (impressions) and the review queue (feedback):
-the landing page and the guide send them there. Deciding on reports stays a separate permission."""
+"""Merchandisers also read the curation impact report (impressions), the review queue (feedback) and the
+board's change sets: the landing page and the guide send them there. Deciding on reports stays separate."""
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 GROUP = "Merchandiser"
-PERMISSIONS = [("recsys", "impression", "view_impression"), ("recsys", "feedback", "view_feedback")]
+PERMISSIONS = [("recsys", "impression", "view_impression"), ("recsys", "feedback", "view_feedback"),
+               ("curation", "changeset", "view_changeset")]
 
 
 def grant(apps, schema_editor):
-    config = apps.get_app_config("recsys")
-    config.models_module = True
-    create_permissions(config, apps=apps, verbosity=0)
+    for label in ("curation", "recsys"):
+        config = apps.get_app_config(label)
+        config.models_module = True
+        create_permissions(config, apps=apps, verbosity=0)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=GROUP)
@@ -25,7 +27,8 @@ def revoke(apps, schema_editor):
     group = Group.objects.filter(name=GROUP).first()
     if group is not None:
         group.permissions.remove(*Permission.objects.filter(
-            codename__in=[codename for _, _, codename in PERMISSIONS], content_type__app_label="recsys"))
+            codename__in=[codename for _, _, codename in PERMISSIONS],
+            content_type__app_label__in=["curation", "recsys"]))
 
 
 class Migration(migrations.Migration):

@@ -175,5 +175,11 @@ def test_the_board_pages_for_a_merchandiser_and_not_for_other_staff(small_shop, 
     assert f"Draft #{rule.change_set_id}" in client.get("/admin/curation/rule/").content.decode()
     board_page = client.get("/admin/curation/rule/board/?placement=home").content.decode()
     assert 'id="draft-list"' in board_page and "Label books-3" in board_page
+    assert 'id="pin-any"' in board_page  # an item in neither list can be pinned too
+    client.post("/admin/curation/rule/board/change/", {"action": "pin", "item_id": "garden-9", "position": "3",
+                                                       "placement": "home", "holdout_share": "0"})
+    assert Rule.objects.get(kind="pin").item_id == "garden-9"
+    sets = client.get("/admin/curation/changeset/").content.decode()
+    assert f"change set #{rule.change_set_id}" in sets and f"/admin/curation/rule/{rule.pk}/history/" in sets
     found = client.get("/admin/curation/rule/items/", {"q": "Books 3"}).json()["results"]
     assert [r["item_id"] for r in found] == ["books-3"] and set(found[0]) >= {"title", "image_url", "price"}
