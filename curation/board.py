@@ -29,17 +29,17 @@ class BoardForm(forms.Form):
     """What list the board shows; rules made on it take this placement, category and context item."""
 
     placement = forms.CharField(required=False, max_length=64, initial="home",
-                                help_text="The list the rules apply to (home, product_page, cart, email...).")
+                                help_text="The list (home, product_page, cart...).")
     user_id = forms.CharField(label="Shopper", required=False, max_length=128,
-                              help_text="Optional: preview a shopper's personal list (rules still apply to all).")
-    category = forms.CharField(required=False, max_length=200, help_text="Optional: a category's list.")
+                              help_text="Optional: their personal list.")
+    category = forms.CharField(required=False, max_length=200, help_text="Optional: a category page's list.")
     context_item_id = forms.CharField(label="Context item", required=False, max_length=128,
                                       widget=ItemPickerWidget(attrs={"size": 14}),
-                                      help_text="Optional: the product page's similar items for this item.")
+                                      help_text="Optional: its similar items.")
     limit = forms.IntegerField(min_value=1, max_value=48, initial=12, required=False)
     holdout_share = forms.FloatField(label="Holdout", min_value=0.0, max_value=engine.MAX_HOLDOUT_SHARE,
                                      required=False, initial=DEFAULT_HOLDOUT_SHARE,
-                                     help_text="Share of shoppers served without new pins, boosts and labels.")
+                                     help_text="Shoppers held out of new rules.")
 
     def to_request(self) -> BoardRequest:
         d = self.cleaned_data
