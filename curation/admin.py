@@ -9,18 +9,36 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from recsys.admin_mixins import ReadOnlyAdminMixin
+from recsys.catalog.models import Item
 
+from . import board as board_mod
 from . import preview as preview_mod
-from .models import HOLDOUT_KINDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
-from .selectors import rule_impacts_measured
-from .services import rule_delete, rule_save, rules_duplicate, rules_set_enabled
+from . import widgets
+from .models import HOLDOUT_KINDS, TARGET_FIELDS, ChangeSet, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
+from .selectors import change_set_conflicts, change_set_drafts, change_set_open_for, rule_impacts_measured
+from .services import (
+    ChangeSetConflicts,
+    ChangeSetError,
+    change_set_discard,
+    change_set_draft,
+    change_set_open,
+    change_set_publish,
+    change_set_remove,
+    rule_delete,
+    rule_save,
+    rules_duplicate,
+    rules_set_enabled,
+)
 
 ORDER_HELP = (
     "Rules apply in this order on every list: filters (unavailable, seen, not interested, blocks) → "
@@ -70,6 +88,15 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+KIND_HELP = {
+    RuleKind.PIN: "Show one item at a fixed position (1 = first) on the lists in scope.",
+    RuleKind.BLOCK: "Never show an item, a whole category, or the items whose attributes match.",
+    RuleKind.BOOST: "Move an item, a category or matching items up (strength > 0) or down (< 0, a bury).",
+    RuleKind.ANNOTATION: "Add a shopper-facing label (\u201cStaff pick\u201d) and an internal note to an item.",
+    RuleKind.DIVERSITY: "Cap how many items of one category or attribute value a list shows; bring in new items.",
+}
+
+
 class RuleForm(forms.ModelForm):
     class Meta:
         model = Rule
@@ -77,14 +104,33 @@ class RuleForm(forms.ModelForm):
                   "max_per_category", "max_per_attribute", "min_new_items", "new_item_days", "holdout_share",
                   "placement", "category", "context_item", "segment", "segment_user_ids", "starts_at", "ends_at",
                   "enabled", "priority", "reason")
-        widgets = {"reason": forms.Textarea(attrs={"rows": 2}), "note": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "reason": forms.Textarea(attrs={"rows": 2}),
+            "note": forms.Textarea(attrs={"rows": 2}),
+            "item": widgets.ItemPickerWidget(),
+            "context_item": widgets.ItemPickerWidget(),
+            "item_attribute": widgets.KeyValueWidget(key_label="attribute", value_label="value"),
+            "max_per_attribute": widgets.KeyValueWidget(key_label="attribute", value_label="at most", integers=True),
+            "segment_user_ids": widgets.ListWidget(),
+            "position": forms.NumberInput(attrs={"min": 1, "step": 1, "style": "width:6em"}),
+            "strength": forms.NumberInput(attrs={"min": -1, "max": 1, "step": 0.05, "style": "width:6em"}),
+            "holdout_share": forms.NumberInput(attrs={"min": 0, "max": 0.5, "step": 0.05, "style": "width:6em"}),
+        }
+        labels = {"item_attribute": "Item attributes", "segment_user_ids": "Shopper ids",
+                  "holdout_share": "Holdout share", "context_item": "Context item"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "kind" in self.fields and not self.instance.pk:
+            self.fields["kind"].widget = forms.HiddenInput()  # chosen before the form opens (?kind=)
         if "holdout_share" in self.fields:
             self.fields["holdout_share"].required = False  # left empty: no holdout
+            self.fields["holdout_share"].help_text = ("Share of shoppers (0 to 0.5) served without this rule, so "
+                                                      "its effect can be measured. Empty or 0: no holdout.")
             if not self.instance.pk and not self.is_bound:
                 self.fields["holdout_share"].initial = PROPOSED_HOLDOUT_SHARE
+        if "segment_user_ids" in self.fields:
+            self.fields["segment_user_ids"].help_text = "Listed shoppers only: one user id per line."
 
     def clean_holdout_share(self):
         return self.cleaned_data.get("holdout_share") or 0.0
@@ -109,8 +155,7 @@ class RuleAdmin(SimpleHistoryAdmin):
     list_filter = ("kind", StatusFilter, "placement", "segment", "enabled")
     search_fields = ("name", "item__item_id", "item__title", "item_category", "label", "reason", "placement")
     search_help_text = "Rule name, item id or title, category, label, reason or placement."
-    autocomplete_fields = ("item", "context_item")
-    list_select_related = ("item",)
+    list_select_related = ("item", "change_set")
     actions = ("enable_rules", "disable_rules", "duplicate_rules")
     history_list_display = ("updated_by",)
     list_per_page = 100
@@ -122,20 +167,31 @@ class RuleAdmin(SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         kind = self._kind(request, obj)
-        target = TARGET_FIELDS.get(kind) or ("item", "position", "item_category", "item_attribute", "strength",
-                                            "label", "note")
+        target = TARGET_FIELDS.get(kind, ())
         measure = () if kind in (RuleKind.BLOCK, RuleKind.DIVERSITY) else (
             ("Measure", {"fields": MEASURE_FIELDS,
                          "description": "Shoppers in the holdout are served without this rule; the rule's impact "
                                         "compares them with the others on the positions it touches."}),)
         return (
-            (None, {"fields": ("kind", "name"), "description": ORDER_HELP}),
+            (None, {"fields": ("kind", "name"), "description": f"{KIND_HELP.get(kind, '')} {ORDER_HELP}"}),
             ("What", {"fields": target}),
             ("Where and for whom (empty = everywhere)", {"fields": SCOPE_FIELDS}),
             ("When", {"fields": LIFE_FIELDS}),
             *measure,
             ("Record", {"fields": ("created_by", "updated_by", "created_at", "updated_at")}),
         )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        kind = request.POST.get("kind") or request.GET.get("kind") or ""
+        if kind not in RuleKind.values:  # first choose the kind: each kind's form shows only its fields
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Add rule",
+                       "kinds": [(value, label, KIND_HELP[value]) for value, label in RuleKind.choices]}
+            return TemplateResponse(request, "admin/curation/rule/choose_kind.html", context)
+        extra_context = {**(extra_context or {}), "title": f"Add {RuleKind(kind).label.lower()}",
+                         "kind_help": KIND_HELP[kind]}
+        return super().add_view(request, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("created_by", "updated_by", "created_at", "updated_at")
@@ -162,6 +218,11 @@ class RuleAdmin(SimpleHistoryAdmin):
     @admin.display(description="status")
     def status_badge(self, rule):
         status = rule.status()
+        if status == RuleStatus.DISABLED and rule.change_set_id and rule.change_set.status == ChangeSetStatus.OPEN:
+            return format_html('<span class="rule-status rule-status-draft" style="background:#b8860b;color:#fff;'
+                               'border-radius:8px;padding:1px 8px;font-size:11px;white-space:nowrap" '
+                               'title="not live: published from the board by its author">Draft #{}</span>',
+                               rule.change_set_id)
         return format_html(
             '<span class="rule-status rule-status-{}" style="background:{};color:#fff;border-radius:8px;'
             'padding:1px 8px;font-size:11px;white-space:nowrap">{}</span>',
@@ -259,8 +320,122 @@ class RuleAdmin(SimpleHistoryAdmin):
 
     # --- preview --------------------------------------------------------------------
     def get_urls(self):
-        extra = [path("preview/", self.admin_site.admin_view(self.preview_view), name="curation_rule_preview")]
+        view = self.admin_site.admin_view
+        extra = [
+            path("preview/", view(self.preview_view), name="curation_rule_preview"),
+            path("board/", view(self.board_view), name="curation_rule_board"),
+            path("board/change/", view(require_POST(self.board_change_view)), name="curation_rule_board_change"),
+            path("board/publish/", view(require_POST(self.board_publish_view)), name="curation_rule_board_publish"),
+            path("board/discard/", view(require_POST(self.board_discard_view)), name="curation_rule_board_discard"),
+            path("items/", view(self.item_search_view), name="curation_rule_items"),
+        ]
         return extra + super().get_urls()
+
+    # --- the merchandising board (curation/board.py reads, curation.services change sets write) -------
+    def _board_allowed(self, request) -> None:
+        if not (request.user.has_perm("curation.preview_rules") and request.user.has_perm("curation.add_rule")):
+            raise PermissionDenied
+
+    def _board_url(self, request) -> str:
+        keys = ("placement", "user_id", "category", "context_item_id", "limit", "holdout_share")
+        query = {k: request.POST.get(k, "") for k in keys if request.POST.get(k, "") != ""}
+        return f"{reverse('admin:curation_rule_board')}?{urlencode(query)}"
+
+    def board_view(self, request):
+        self._board_allowed(request)
+        form = board_mod.BoardForm(request.GET or {"placement": "home", "limit": 12,
+                                                   "holdout_share": board_mod.DEFAULT_HOLDOUT_SHARE})
+        change_set = change_set_open_for(author=request.user)
+        drafts = change_set_drafts(change_set=change_set)
+        board = error = None
+        if form.is_valid():
+            try:
+                board = board_mod.board_build(form.to_request(), drafts=drafts, now=timezone.now())
+            except preview_mod.PreviewError as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Merchandising board",
+            "form": form,
+            "board": board,
+            "error": error,
+            "change_set": change_set,
+            "drafts": drafts,
+            "conflicts": change_set_conflicts(change_set=change_set) if drafts else [],
+            "hidden": board.request.query() if board else {},
+            "pin_any": board_mod.PinAnyItemForm(),
+        }
+        return TemplateResponse(request, "admin/curation/rule/board.html", context)
+
+    def board_change_view(self, request):
+        self._board_allowed(request)
+        action, actor = request.POST.get("action", ""), _actor(request)
+        try:
+            if action == "remove":
+                change_set = change_set_open(author=request.user)
+                rule = Rule.objects.filter(pk=request.POST.get("rule_id") or 0).first()
+                if rule is None:
+                    raise ChangeSetError("That draft no longer exists.")
+                change_set_remove(change_set=change_set, rule=rule, actor=actor)
+                self.message_user(request, f"Draft #{request.POST.get('rule_id')} removed.", messages.SUCCESS)
+            else:
+                kind, data = _board_rule(request.POST, action)
+                rule = change_set_draft(change_set=change_set_open(author=request.user), kind=kind, data=data,
+                                        actor=actor)
+                self.message_user(request, f"Draft #{rule.pk}: {rule.title}. Not live until you publish.",
+                                  messages.SUCCESS)
+        except ValidationError as exc:
+            self.message_user(request, "Not drafted: " + " ".join(
+                f"{'' if f == NON_FIELD_ERRORS else f + ': '}{' '.join(m)}" for f, m in exc.message_dict.items()),
+                messages.ERROR)
+        except (ChangeSetError, ValueError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return HttpResponseRedirect(self._board_url(request))
+
+    def board_publish_view(self, request):
+        self._board_allowed(request)
+        if not request.user.has_perm("curation.change_rule"):
+            raise PermissionDenied
+        change_set = change_set_open_for(author=request.user)
+        try:
+            if change_set is None:
+                raise ChangeSetError("There are no drafts to publish.")
+            published = change_set_publish(change_set=change_set, actor=_actor(request),
+                                           accept_conflicts=request.POST.get("accept_conflicts") == "1")
+        except ChangeSetConflicts as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+        except ChangeSetError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            links = format_html_join(", ", '<a href="{}">#{} history</a>', (
+                (reverse("admin:curation_rule_history", args=[r.pk]), r.pk) for r in published.rules))
+            self.message_user(request, format_html(
+                "Published change set #{}: {} rule(s) live now. To undo one, revert it in its history: {}.",
+                published.change_set.pk, len(published.rules), links), messages.SUCCESS)
+        return HttpResponseRedirect(self._board_url(request))
+
+    def board_discard_view(self, request):
+        self._board_allowed(request)
+        change_set = change_set_open_for(author=request.user)
+        if change_set is None:
+            self.message_user(request, "There are no drafts to discard.", messages.INFO)
+        else:
+            n = change_set_discard(change_set=change_set, actor=_actor(request))
+            self.message_user(request, f"Discarded change set #{change_set.pk} ({n} draft(s)).", messages.SUCCESS)
+        return HttpResponseRedirect(self._board_url(request))
+
+    def item_search_view(self, request):
+        """Items for the board's and the forms' item picker: id, title, thumbnail, price, category."""
+        if not (request.user.has_perm("curation.view_rule") or request.user.has_perm("recsys.view_item")):
+            raise PermissionDenied
+        q = request.GET.get("q", "").strip()[:100]
+        items = Item.objects.all()
+        if q:
+            items = items.filter(Q(item_id__icontains=q) | Q(title__icontains=q))
+        rows = items.order_by("item_id").values("item_id", "title", "image_url", "price", "category", "available")[:20]
+        return JsonResponse({"results": [{**r, "price": str(r["price"]) if r["price"] is not None else ""}
+                                         for r in rows]})
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "order_help": ORDER_HELP,
@@ -296,6 +471,35 @@ class RuleAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/curation/rule/preview.html", context)
 
 
+BOARD_KINDS = {"pin": RuleKind.PIN, "block": RuleKind.BLOCK, "boost": RuleKind.BOOST, "label": RuleKind.ANNOTATION}
+
+
+def _board_rule(post, action: str) -> tuple[str, dict]:
+    """A board action's rule: the card's item, the action's value, the board's scope and holdout."""
+    kind = BOARD_KINDS.get(action)
+    if kind is None:
+        raise ValueError(f"Unknown board action {action!r}.")
+    form = board_mod.BoardForm(post)
+    if not form.is_valid():
+        raise ValueError("The board's list settings are invalid: " + form.errors.as_text())
+    req = form.to_request()
+    data: dict = {"item_id": post.get("item_id", "").strip() or None, **req.rule_scope()}
+    if not data["context_item_id"]:
+        data.pop("context_item_id")
+    try:
+        if kind == RuleKind.PIN:
+            data["position"] = int(post.get("position", ""))
+        elif kind == RuleKind.BOOST:
+            data["strength"] = float(post.get("strength", ""))
+    except ValueError:
+        raise ValueError("Give a whole position (1 or more) or a strength between -1 and 1.") from None
+    if kind == RuleKind.ANNOTATION:
+        data["label"] = post.get("label", "").strip()
+    if kind in HOLDOUT_KINDS:
+        data["holdout_share"] = req.holdout_share
+    return kind, data
+
+
 class HistoricalRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every create, change and delete of every rule, deleted rules included; revert from a record."""
 
@@ -314,3 +518,20 @@ class HistoricalRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 admin.site.register(Rule.history.model, HistoricalRuleAdmin)
+
+
+@admin.register(ChangeSet)
+class ChangeSetAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The board's change sets: who drafted what, when it was published or discarded (rules link to history)."""
+
+    list_display = ("__str__", "author", "status", "created_at", "closed_at", "closed_by", "rule_links")
+    list_filter = ("status",)
+    list_select_related = ("author",)
+    search_fields = ("author__username", "closed_by")
+    date_hierarchy = "created_at"
+
+    @admin.display(description="rules (history)")
+    def rule_links(self, change_set):
+        ids = Rule.history.filter(change_set_id=change_set.pk).values_list("id", flat=True).distinct()
+        return format_html_join(", ", '<a href="{}">#{}</a>', (
+            (reverse("admin:curation_rule_history", args=[rid]), rid) for rid in sorted(set(ids)))) or "-"

@@ -6,6 +6,7 @@ and `Rule.clean()`; the API exposes each kind at its own path.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -68,6 +69,36 @@ def _history_user(request=None, **kwargs):
 UNKNOWN_ITEM = {"invalid": "Unknown item %(value)r: add it to the catalog first."}
 
 
+class ChangeSetStatus(models.TextChoices):
+    OPEN = "open", "Open (drafts)"
+    PUBLISHED = "published", "Published"
+    DISCARDED = "discarded", "Discarded"
+
+
+class ChangeSet(models.Model):
+    """A merchandiser's drafts from the board: rules with `enabled` false until the whole set is published.
+
+    One open change set per author. Publishing enables every rule of the set in one transaction (each rule's
+    history records it, naming the set); conflicts are rules outside the set changed since `created_at`.
+    """
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=ChangeSetStatus.choices, default=ChangeSetStatus.OPEN,
+                              db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the drafts began (conflicts: changes "
+                                                                      "to other rules after this moment).")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["author"], condition=Q(status="open"),
+                                               name="change_set_one_open_per_author")]
+
+    def __str__(self) -> str:
+        return f"change set #{self.pk} ({self.get_status_display().lower()})"
+
+
 class Rule(models.Model):
     kind = models.CharField(max_length=16, choices=RuleKind.choices, db_index=True)
     name = models.CharField(max_length=200, blank=True, default="",
@@ -115,6 +146,8 @@ class Rule(models.Model):
     enabled = models.BooleanField(default=True, db_index=True)
     priority = models.IntegerField(default=0, help_text="Higher wins a conflict (two pins on one position).")
     reason = models.TextField(blank=True, default="", help_text="Why this rule exists (internal).")
+    change_set = models.ForeignKey(ChangeSet, on_delete=models.SET_NULL, null=True, blank=True, editable=False,
+                                   related_name="rules", help_text="The board's change set this rule was drafted in.")
     created_by = models.CharField(max_length=200, blank=True, default="", editable=False)
     updated_by = models.CharField(max_length=200, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -96,7 +96,7 @@ class PreviewResult:
 
 def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[str]):
     """Candidates, context and item lookup exactly as the serving list service builds them, from its
-    public `candidates_without_curation`. Returns (candidates, context, item_info, titles)."""
+    public `candidates_without_curation`. Returns (candidates, context, item_info, cards by item id)."""
     list_type = {PERSONAL: serving.PERSONAL, SIMILAR: serving.SIMILAR, POPULAR: serving.POPULAR}[req.list_type]
     item_ids = (req.item_id,) if list_type == serving.SIMILAR else ()
     request = serving.ListRequest(list_type, req.limit, req.placement, req.category, req.user_id, False, item_ids)
@@ -104,16 +104,16 @@ def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[
         [uncurated] = serving.candidates_without_curation([request], at=now, extra_item_ids=extra_item_ids)
     except serving.UnknownItem as exc:
         raise PreviewError(f"Unknown item {exc.item_id!r}.") from exc
-    titles = {k: c.title for k, c in uncurated.cards.items()}
     # The preview shows what the rules do: nobody is held out of them here.
-    return uncurated.candidates, replace(uncurated.context, holdout_key=""), uncurated.item_info, titles
+    return uncurated.candidates, replace(uncurated.context, holdout_key=""), uncurated.item_info, uncurated.cards
 
 
 def preview(req: PreviewRequest) -> PreviewResult:
     at = req.at or timezone.now()
     all_rules = rules_for_preview()
     pinned = {r.item_id for r in all_rules if r.kind == engine.PIN}
-    candidates, context, info, titles = algorithm_inputs(req, now=at, extra_item_ids=pinned)
+    candidates, context, info, cards = algorithm_inputs(req, now=at, extra_item_ids=pinned)
+    titles = {k: c.title for k, c in cards.items()}
     candidates = list(candidates)
     plain = engine.curate(candidates, context, (), limit=req.limit, item_info=info)
     curated = engine.curate(candidates, context, engine.RuleSet(all_rules), limit=req.limit, item_info=info,

@@ -1,7 +1,8 @@
 """Reads of curation rules: for serving (engine dataclasses), the API and the admin preview."""
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -10,7 +11,7 @@ from recsys.analytics.rule_impact import RuleImpact, rule_impacts
 from recsys.analytics.selectors import rule_arm_counts
 
 from . import rules as engine
-from .models import Rule, RulesStamp
+from .models import ChangeSet, Rule, RuleKind, RulesStamp
 
 
 def rule_list(*, kind: str | None = None) -> QuerySet[Rule]:
@@ -42,3 +43,97 @@ def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None
         Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
     counts = rule_arm_counts(rule_ids=ids, start=start, end=end) if ids else {}
     return rule_impacts({rid: counts[rid] for rid in ids}, mde=settings.RULE_MDE, fdr=settings.RULE_FDR)
+
+
+# --- change sets ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Conflict:
+    """A rule outside the change set, changed since the drafts began, touching what a draft touches."""
+
+    rule_id: int
+    title: str
+    change: str  # created | changed | deleted
+    changed_at: datetime
+    changed_by: str
+    draft_id: int
+    why: str
+
+
+HISTORY_CHANGE = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def _overlap(a, b) -> bool:
+    """Two scopes can meet on one list: each of placement, category and context item equal or empty in one."""
+    return all(x == y or not x or not y for x, y in (
+        (a.placement, b.placement), (a.category, b.category), (a.context_item_id, b.context_item_id)))
+
+
+def _touches(draft, other) -> str:
+    if draft.item_id and draft.item_id == other.item_id:
+        return f"both are about {draft.item_id}"
+    if draft.kind == RuleKind.PIN and other.kind == RuleKind.PIN and draft.position == other.position:
+        return f"both pin position {draft.position}"
+    if draft.item_category and draft.item_category == other.item_category:
+        return f"both target category {draft.item_category}"
+    return ""
+
+
+def change_set_conflicts(*, change_set: ChangeSet) -> list[Conflict]:
+    """Rules outside the set whose latest history record (created, changed or deleted) is newer than the
+    set and that touch a draft's item, category or pin position in an overlapping scope."""
+    drafts = list(change_set.rules.order_by("pk"))
+    if not drafts:
+        return []
+    latest: dict[int, object] = {}
+    records = (Rule.history.filter(history_date__gt=change_set.created_at)
+               .exclude(id__in=[d.pk for d in drafts]).order_by("history_date", "history_id"))
+    for record in records:
+        latest[record.id] = record  # the last record per rule wins
+    conflicts = []
+    for record in latest.values():
+        for draft in drafts:
+            why = _touches(draft, record) if _overlap(draft, record) else ""
+            if why:
+                conflicts.append(Conflict(rule_id=record.id, title=record.instance.title,
+                                          change=HISTORY_CHANGE.get(record.history_type, "changed"),
+                                          changed_at=record.history_date, changed_by=record.updated_by,
+                                          draft_id=draft.pk, why=why))
+                break
+    return sorted(conflicts, key=lambda c: c.changed_at)
+
+
+def change_set_open_for(*, author) -> ChangeSet | None:
+    return ChangeSet.objects.filter(author=author, status="open").first()
+
+
+def change_set_drafts(*, change_set: ChangeSet | None) -> list[Rule]:
+    if change_set is None:
+        return []
+    return list(change_set.rules.select_related("item").order_by("pk"))
+
+
+# --- the merchandiser's landing page ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Landing:
+    live: list[Rule]
+    starting: list[Rule]
+    ending: list[Rule]
+    known: list[tuple[Rule, object]]  # (rule, RuleImpact) with a verdict helps or hurts
+    live_count: int
+
+
+def merchandising_landing(*, now: datetime, days: int = 7, limit: int = 20) -> Landing:
+    """What a merchandiser checks first: rules live now, starting or ending within `days`, known verdicts."""
+    soon = now + timedelta(days=days)
+    enabled = Rule.objects.filter(enabled=True).select_related("item")
+    live = enabled.filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now)).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+    starting = enabled.filter(starts_at__gt=now, starts_at__lte=soon).order_by("starts_at")
+    ending = live.filter(ends_at__gt=now, ends_at__lte=soon).order_by("ends_at")
+    impacts = {rid: i for rid, i in rule_impacts_measured().items() if i.verdict in ("helps", "hurts")}
+    known_rules = Rule.objects.in_bulk(list(impacts))
+    known = [(known_rules[rid], impacts[rid]) for rid in sorted(impacts) if rid in known_rules]
+    return Landing(live=list(live.order_by("-updated_at")[:limit]), starting=list(starting[:limit]),
+                   ending=list(ending[:limit]), known=known, live_count=live.count())

@@ -7,18 +7,21 @@ change reason.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import runtime
-from .models import HOLDOUT_KINDS, Rule, RulesStamp, Segment
+from .models import HOLDOUT_KINDS, ChangeSet, ChangeSetStatus, Rule, RulesStamp, Segment
+from .selectors import Conflict, change_set_conflicts
 
 EDITABLE_FIELDS = (
     "name", "item_id", "item_category", "item_attribute", "position", "strength", "label", "note",
@@ -50,12 +53,17 @@ def _save(rule: Rule, *, actor: str, reason: str) -> Rule:
 
 
 @transaction.atomic
-def rule_create(*, kind: str, data: dict[str, Any], actor: str) -> Rule:
-    """Create a rule of `kind` from `data` (EDITABLE_FIELDS); raises ValidationError with per-field messages."""
+def rule_create(*, kind: str, data: dict[str, Any], actor: str, change_set: ChangeSet | None = None) -> Rule:
+    """Create a rule of `kind` from `data` (EDITABLE_FIELDS); raises ValidationError with per-field messages.
+    With a `change_set` the rule is a draft of it (disabled until the set is published)."""
     fields = _editable(data)
     if kind in HOLDOUT_KINDS and fields.get("holdout_share") is None:
         fields["holdout_share"] = settings.RULE_HOLDOUT_SHARE  # the deployment's default for new rules
     rule = Rule(kind=kind, created_by=actor, **fields)
+    if change_set is not None:
+        rule.change_set, rule.enabled = change_set, False
+        rule._history_user = change_set.author
+        return _save(rule, actor=actor, reason=f"drafted in change set #{change_set.pk} by {actor}")
     return _save(rule, actor=actor, reason=f"created by {actor}")
 
 
@@ -123,11 +131,139 @@ def _editable(data: dict[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+# --- change sets: the board's drafts ----------------------------------------------------------------
+
+class ChangeSetError(Exception):
+    """A change set cannot be published or changed; the message is shown to the merchandiser as is."""
+
+
+class ChangeSetConflicts(ChangeSetError):
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        self.conflicts = conflicts
+        super().__init__(f"{len(conflicts)} rule(s) touching the same items or positions changed since your drafts "
+                         "began: review them, then publish anyway or discard.")
+
+
+class ChangeSetInvalid(ChangeSetError):
+    def __init__(self, errors: dict[int, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("Nothing was published: " + "; ".join(
+            f"draft #{rid}: {' '.join(messages)}" for rid, messages in sorted(errors.items())))
+
+
+@dataclass(frozen=True)
+class Published:
+    change_set: ChangeSet
+    rules: list[Rule]
+    conflicts: list[Conflict]
+
+
+def change_set_open(*, author) -> ChangeSet:
+    """The author's open change set, created when there is none (one per author: a unique constraint)."""
+    change_set = ChangeSet.objects.filter(author=author, status=ChangeSetStatus.OPEN).first()
+    if change_set is not None:
+        return change_set
+    try:
+        with transaction.atomic():
+            return ChangeSet.objects.create(author=author)
+    except IntegrityError:  # the same author's other tab created it a moment ago
+        return ChangeSet.objects.get(author=author, status=ChangeSetStatus.OPEN)
+
+
+def _locked_open(change_set: ChangeSet) -> ChangeSet:
+    locked = ChangeSet.objects.select_for_update().get(pk=change_set.pk)
+    if locked.status != ChangeSetStatus.OPEN:
+        raise ChangeSetError(f"Change set #{locked.pk} is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+SCOPE_KEYS = ("placement", "category", "context_item_id")
+
+
+@transaction.atomic
+def change_set_draft(*, change_set: ChangeSet, kind: str, data: dict[str, Any], actor: str) -> Rule:
+    """Add a draft rule to the set, or update the set's draft of the same kind for the same item and scope
+    (dragging a card twice moves one pin; it does not stack two). Validated like any rule write."""
+    change_set = _locked_open(change_set)
+    scope = {key: data.get(key) or ("" if key != "context_item_id" else None) for key in SCOPE_KEYS}
+    same = change_set.rules.filter(kind=kind, item_id=data.get("item_id"), **scope).first() \
+        if data.get("item_id") else None
+    if same is not None:
+        same._history_user = change_set.author
+        return rule_update(rule=same, data={k: v for k, v in data.items() if k != "enabled"}, actor=actor)
+    return rule_create(kind=kind, data={k: v for k, v in data.items() if k != "enabled"}, actor=actor,
+                       change_set=change_set)
+
+
+@transaction.atomic
+def change_set_remove(*, change_set: ChangeSet, rule: Rule, actor: str) -> None:
+    """Drop one draft from the set (a published rule is undone through its history instead)."""
+    change_set = _locked_open(change_set)
+    if rule.change_set_id != change_set.pk or rule.enabled:
+        raise ChangeSetError(f"Rule #{rule.pk} is not a draft of change set #{change_set.pk}.")
+    rule._history_user = change_set.author
+    rule_delete(rule=rule, actor=actor)
+
+
+@transaction.atomic
+def change_set_publish(*, change_set: ChangeSet, actor: str, accept_conflicts: bool = False) -> Published:
+    """Re-validate every draft as enabled and enable them all, in one transaction: all or nothing.
+
+    Conflicts (rules outside the set, touching the same items or pin positions in an overlapping scope,
+    changed since the drafts began) stop the publish unless `accept_conflicts`; the merchandiser sees them
+    first. Each rule's history records the publish with the set's number, so undo is a revert there.
+    """
+    change_set = _locked_open(change_set)
+    drafts = list(change_set.rules.select_for_update().order_by("pk"))
+    if not drafts:
+        raise ChangeSetError("There are no drafts to publish.")
+    conflicts = change_set_conflicts(change_set=change_set)
+    if conflicts and not accept_conflicts:
+        raise ChangeSetConflicts(conflicts)
+    errors: dict[int, list[str]] = {}
+    for rule in drafts:
+        rule.enabled = True
+        try:
+            rule.full_clean()
+        except ValidationError as exc:
+            errors[rule.pk] = [f"{field}: {' '.join(msgs)}" if field != "__all__" else " ".join(msgs)
+                               for field, msgs in exc.message_dict.items()]
+    if errors:
+        raise ChangeSetInvalid(errors)
+    for rule in drafts:
+        rule.updated_by = actor
+        rule._history_user = change_set.author
+        rule._change_reason = f"published in change set #{change_set.pk} by {actor}"
+        rule.save()
+    change_set.status, change_set.closed_at, change_set.closed_by = ChangeSetStatus.PUBLISHED, timezone.now(), actor
+    change_set.save(update_fields=["status", "closed_at", "closed_by"])
+    rules_stamp_bump()
+    return Published(change_set=change_set, rules=drafts, conflicts=conflicts)
+
+
+@transaction.atomic
+def change_set_discard(*, change_set: ChangeSet, actor: str) -> int:
+    """Delete every draft of the set (each deletion is in the audit log) and close it."""
+    change_set = _locked_open(change_set)
+    drafts = list(change_set.rules.filter(enabled=False))
+    for rule in drafts:
+        rule.updated_by = actor
+        rule._history_user = change_set.author
+        rule._change_reason = f"discarded with change set #{change_set.pk} by {actor}"
+        rule.delete()
+    change_set.status, change_set.closed_at, change_set.closed_by = ChangeSetStatus.DISCARDED, timezone.now(), actor
+    change_set.save(update_fields=["status", "closed_at", "closed_by"])
+    if drafts:
+        rules_stamp_bump()
+    return len(drafts)
+
+
 MERCHANDISER_GROUP = "Merchandiser"
-# What a merchandiser may do (migration 0002 creates the group with these; keep both in step).
+# What a merchandiser may do (migrations 0002 and 0007 give the group these; keep them in step).
 MERCHANDISER_PERMISSIONS = (
     "curation.add_rule", "curation.change_rule", "curation.delete_rule", "curation.view_rule",
     "curation.preview_rules", "curation.view_historicalrule", "recsys.view_item", "recsys.view_modelversion",
+    "recsys.view_impression", "recsys.view_feedback", "curation.view_changeset",
 )
 
 

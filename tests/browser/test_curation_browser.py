@@ -42,9 +42,9 @@ def test_merchandiser_pins_an_item_previews_it_and_the_api_serves_it(live_server
     page.click("#add-pin")
     page.wait_for_url(re.compile(r".*/admin/curation/rule/add/\?kind=pin$"))
     assert page.locator("#id_strength").count() == 0  # the pin form shows only a pin's fields
-    page.click("#id_item + .select2 .select2-selection")
-    page.fill(".select2-container--open .select2-search__field", target)
-    page.locator(".select2-results__option", has_text=title).first.click()
+    page.locator(".field-item .item-picker-query").fill(title)
+    page.locator(f'.field-item .item-option[data-item-id="{target}"]').click()
+    assert page.input_value("#id_item") == target and title in page.locator("#id_item_chosen").inner_text()
     page.fill("#id_position", "2")
     page.fill("#id_placement", "home")
     page.fill("#id_reason", "Browser test launch")

@@ -189,6 +189,9 @@ def test_preview_for_a_shopper_and_an_item_with_a_model(merch, shop, settings):
     (RULES + "add/", 200),
     (RULES + "preview/", 200),
     ("/admin/curation/historicalrule/", 200),
+    (RULES + "board/", 200),
+    ("/admin/recsys/impression/", 200),
+    ("/admin/recsys/feedback/", 200),
 ])
 def test_merchandiser_reaches_only_what_it_may(merch, shop, url, code):
     got = merch.get(url).status_code

@@ -102,6 +102,7 @@ def test_merchandiser_group_has_exactly_its_permissions():
     assert perms == {
         "curation.add_rule", "curation.change_rule", "curation.delete_rule", "curation.view_rule",
         "curation.preview_rules", "curation.view_historicalrule", "recsys.view_item", "recsys.view_modelversion",
+        "recsys.view_impression", "recsys.view_feedback", "curation.view_changeset",  # read only
     }
 
 
