@@ -83,7 +83,8 @@ class Command(BaseCommand):
             raise CommandError(f"tuning run {run.pk} {run.status}: {run.error}")
         for trial in run.metrics.get("tuning", []):
             self.stdout.write(f"  {trial['kind']:<7} {json.dumps(trial['params'], sort_keys=True):<60} "
-                              f"ndcg@10 {trial['ndcg@10']:.4f}  coverage {trial['coverage']:.3f}  {trial['seconds']}s")
+                              f"ndcg@10 {trial['ndcg@10']:.4f} ± {trial['ndcg@10_std']:.4f} ({trial['folds']} folds)  "
+                              f"{trial['seconds']}s")
         best = run.metrics.get("best")
         if best:
             self.stdout.write(self.style.SUCCESS(
@@ -110,7 +111,8 @@ class Command(BaseCommand):
                 row = [metrics.get(k, {}).get(name, 0.0) for k in ("model", "popularity", "random")]
                 self.stdout.write(f"{name:<24}{row[0]:>10.4f}{row[1]:>12.4f}{row[2]:>10.4f}")
         for trial in metrics.get("selection", []):
-            self.stdout.write(f"  trial {trial['kind']} {trial['params']}: ndcg@10 {trial['ndcg@10']:.4f}")
+            self.stdout.write(f"  trial {trial['kind']} {trial['params']}: ndcg@10 {trial['ndcg@10']:.4f} "
+                              f"± {trial['ndcg@10_std']:.4f} ({trial['folds']} folds, {trial['seconds']}s)")
         counts = run.data_counts or {}
         if counts:
             self.stdout.write("data: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"

@@ -41,7 +41,7 @@ class ItemItemModel(Model):
         return self.model.similarity if self.model is not None else self.item_similarity
 
     def recommend(self, user_items: sp.csr_matrix, users: np.ndarray, *, k: int = evaluation.K,
-                  batch: int = 256) -> np.ndarray:
+                  batch: int = 256, fold_in: bool = False) -> np.ndarray:
         return neighbours.knn_recommend(self._full_similarity(), user_items, users, k=k, batch=batch)
 
     def similarity(self, top_k: int) -> sp.csr_matrix:
