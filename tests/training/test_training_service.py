@@ -61,6 +61,17 @@ def test_run_selects_evaluates_saves_and_activates(settings):
     assert "selected" in run.log and "active" in run.log
 
 
+def test_the_next_run_starts_its_search_from_the_last_runs_best():
+    make_shop()
+    first = train()
+    assert first.metrics["search"]["warm_start"] is None and first.metrics["search"]["folds"] == 3
+    second = train()
+    best = first.metrics["selection"][0]
+    assert second.metrics["search"]["warm_start"] == {"kind": best["kind"], "params": best["params"]}
+    assert any(t["kind"] == best["kind"] and t["params"] == best["params"] and t["folds"] == 3
+               for t in second.metrics["selection"])
+
+
 def test_consent_withdrawn_shoppers_are_left_out():
     make_shop()
     Shopper.objects.filter(user_id__in=["u1", "u2", "u3"]).update(personalization_consent=False)
