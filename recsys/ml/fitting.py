@@ -222,7 +222,11 @@ def unique(candidates: list[Candidate]) -> list[Candidate]:
 
 
 def tuning_space(seed: int = 0) -> list[Candidate]:
-    """The larger search space of the tuning task (each kind's own), in a seeded random order."""
-    space = [Candidate(name, params) for name, kind in model_kinds.KINDS.items() for params in kind.search_space()]
-    order = np.random.default_rng(seed).permutation(len(space))
-    return [space[i] for i in order]
+    """The search space: each kind's own space in a seeded random order, the kinds taking turns
+    (one of each, then the next of each, ...), so a short budget still tries every kind."""
+    rng = np.random.default_rng(seed)
+    queues = []
+    for name, kind in model_kinds.KINDS.items():
+        space = kind.search_space()
+        queues.append([Candidate(name, space[i]) for i in rng.permutation(len(space))])
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]

@@ -262,7 +262,8 @@ def display_scores(ranked, candidates: list[curation_rules.Candidate]) -> list[f
     """Each ranked item's `score` in [0, 1], comparable within its list (docs/serving.md): a model
     candidate's raw score over the list's best raw model score; a popular candidate's decayed count
     over the list's best count, times the lowest positive model figure when the list has model items
-    too (a fill never reads stronger than a pick with any evidence); an item that was no candidate (a pin from outside) 0.
+    too (a fill never reads stronger than a pick with any evidence); an item that was no candidate
+    (a pin from outside) 0.
     Raw scores differ in scale by model kind (ALS dot products, summed neighbour weights) and
     version; they stay in the trace (`?explain=full`)."""
     origin = {c.item_id: (c.source, max(float(c.score), 0.0)) for c in candidates}

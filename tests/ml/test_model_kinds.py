@@ -27,14 +27,20 @@ def test_registry_keeps_the_kind_names_and_their_artifact_kinds():
         fitting.Candidate.from_setting({"kind": "slim"})
 
 
-def test_tuning_space_is_each_kinds_space_in_a_seeded_order():
-    space = [fitting.Candidate(name, params) for name in ("als", "bm25", "cosine", "ease", "rp3beta")
-             for params in model_kinds.kind_class(name).search_space()]
-    assert {c.kind for c in space} == {"als", "bm25", "cosine", "ease", "rp3beta"}
-    assert {c.params.get("weighting", "linear") for c in space if c.kind == "als"} == {"linear", "log", "bm25"}
+def test_tuning_space_is_each_kinds_space_in_a_seeded_order_the_kinds_taking_turns():
+    kinds = ("als", "bm25", "cosine", "ease", "rp3beta")
     for seed in (0, 42):
-        order = np.random.default_rng(seed).permutation(len(space))
-        assert fitting.tuning_space(seed) == [space[i] for i in order]
+        space = fitting.tuning_space(seed)
+        assert [c.kind for c in space[:5]] == list(kinds) and [c.kind for c in space[5:10]] == list(kinds)
+        for name in kinds:
+            own = [c.params for c in space if c.kind == name]
+            grid = model_kinds.kind_class(name).search_space()
+            assert sorted(map(repr, own)) == sorted(map(repr, grid))  # all of it, each once
+        als = model_kinds.kind_class("als").search_space()  # the first kind takes the seed's first draw
+        assert [c.params for c in space if c.kind == "als"] == [
+            als[i] for i in np.random.default_rng(seed).permutation(len(als))]
+        assert fitting.tuning_space(seed) == space
+    assert {c.params.get("weighting", "linear") for c in space if c.kind == "als"} == {"linear", "log", "bm25"}
 
 
 def _loaded(model, tmp_path, version=1, **params) -> model_kinds.Model:
