@@ -42,6 +42,8 @@ DEFAULTS = [  # config/settings.py TRAINING_CANDIDATES
     {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
     {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
     {"kind": "cosine", "K": 100},
+    {"kind": "ease", "lambda": 200.0, "K": 200},
+    {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
 ]
 SEED = 42
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -319,6 +319,8 @@ TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or 
     {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
     {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
     {"kind": "cosine", "K": 100},
+    {"kind": "ease", "lambda": 200.0, "K": 200},
+    {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
 ]))
 # Model selection runs on a shopper subsample with fewer ALS iterations, scored on a sample of
 # the holdout shoppers; the winner is then fitted with its full parameters.

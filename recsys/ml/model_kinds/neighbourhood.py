@@ -6,7 +6,8 @@ cosine item-item (item_item.py): a shopper's scores are her confidence-weighted 
 Offline evaluation uses the same top-K matrix that is saved, so what selection measures is what
 serving serves. An older "itemknn" artifact loads as before; the kind name is in its params.
 
-- EASE (Steck 2019): B = -P / diag(P) with P = (XᵀX + λI)⁻¹, diagonal zeroed; closed form, dense
+- EASE (Steck 2019): B = -P / diag(P) with P = (XᵀX + λI)⁻¹, diagonal zeroed, X binary (0/1, as
+  Steck; params["binary"] false uses the confidences); closed form, dense
   in the catalog size (three n x n float64 arrays at the peak), so catalogs above
   `FitOptions.ease_max_items` are skipped (`skip_reason`).
 - RP3beta (Paudel et al. 2016, as in Ferrari Dacrema et al. 2019): the item -> shopper -> item
@@ -50,7 +51,7 @@ class FittedNeighbourModel(ItemItemModel):
 
     def fit(self, user_items: sp.csr_matrix, *, progress: ProgressFn | None = None, iterations: int | None = None,
             warm_start: Model | None = None) -> Self:
-        self.fitted, self.n_items = self._fit_matrix(user_items.tocsr(), progress), user_items.shape[1]
+        self.fitted, self.n_items = self._fit_matrix(self._rows(user_items.tocsr()), progress), user_items.shape[1]
         return self
 
     def _fit_matrix(self, user_items: sp.csr_matrix, progress: ProgressFn | None) -> sp.csr_matrix:
@@ -59,10 +60,11 @@ class FittedNeighbourModel(ItemItemModel):
 
 class EASEModel(FittedNeighbourModel):
     kind_name = "ease"
+    binary_default = True  # as Steck: confidences as X made it worse on the demo and synthetic shops
 
     @classmethod
     def search_space(cls) -> list[dict]:
-        return [{"lambda": lam, "K": k} for lam in (1.0, 5.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0)
+        return [{"lambda": lam, "K": k} for lam in (10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
                 for k in (100, 200)]
 
     @classmethod
@@ -82,8 +84,9 @@ class RP3betaModel(FittedNeighbourModel):
 
     @classmethod
     def search_space(cls) -> list[dict]:
-        return [{"alpha": a, "beta": b, "K": k} for a in (0.6, 0.8, 1.0, 1.2) for b in (0.0, 0.2, 0.4, 0.6)
-                for k in (50, 100, 200)]
+        return [{"alpha": a, "beta": b, "K": k, **({"binary": True} if binary else {})}
+                for a in (0.6, 0.8, 1.0, 1.2) for b in (0.0, 0.2, 0.4, 0.6) for k in (50, 100, 200)
+                for binary in (False, True)]
 
     def _fit_matrix(self, user_items: sp.csr_matrix, progress: ProgressFn | None) -> sp.csr_matrix:
         p = self.params
