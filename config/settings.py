@@ -312,15 +312,16 @@ TRAINING_RATING_THRESHOLD = env_float("CURIO_RATING_THRESHOLD", 4.0)
 # (0: no window). A shop's last year is the normal input, so both default to well over a year.
 TRAINING_HALF_LIFE_DAYS = env_float("CURIO_TRAINING_HALF_LIFE_DAYS", 365.0)
 TRAINING_WINDOW_DAYS = env_float("CURIO_TRAINING_WINDOW_DAYS", 730.0)
-# The search's starting points on every run (JSON list of {"kind": als|bm25|cosine|ease|rp3beta|random, params}).
+# The search's starting points on every run (JSON list of {"kind": als|bm25|cosine|ease|rp3beta|random, params}),
+# tried in this order after the last run's best: the strong and cheap ones first (ALS fits cost the most).
 TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or json.dumps([
-    {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
-    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
-    {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
-    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
-    {"kind": "cosine", "K": 100},
     {"kind": "ease", "lambda": 200.0, "K": 200},
     {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
+    {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
+    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
+    {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
+    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
+    {"kind": "cosine", "K": 100},
 ]))
 # Model selection runs on a shopper subsample with fewer ALS iterations, scored on a sample of
 # the holdout shoppers; the winner is then fitted with its full parameters.

@@ -27,7 +27,8 @@ from recsys.ml.model_kinds.base import FitOptions, Model, ProgressFn
 from recsys.ml.model_kinds.item_item import ItemItemModel
 
 DEFAULT_NEIGHBOURS = 100
-ROW_BLOCK = 1024  # rows of the item x item product at a time (memory: block x n_items)
+ROW_BLOCK = 1024  # EASE: dense rows ranked at a time (block x n_items float64)
+RP3_BLOCK_CELLS = 8_000_000  # RP3beta: at most this many cells (block rows x n_items) of W at a time
 
 
 class FittedNeighbourModel(ItemItemModel):
@@ -141,11 +142,12 @@ def rp3beta_neighbours(user_items: sp.csr_matrix, alpha: float, beta: float, k: 
     """RP3beta's top-k per row (float32 CSR), computed a block of item rows at a time."""
     n = user_items.shape[1]
     piu, right = rp3beta_walk(user_items, alpha, beta)
+    step = max(16, min(ROW_BLOCK, RP3_BLOCK_CELLS // max(n, 1)))  # bounded memory for large catalogs
     blocks = []
-    for start in range(0, n, ROW_BLOCK):
-        blocks.append(_top_k_sparse(rp3beta_weights(piu, right, slice(start, min(start + ROW_BLOCK, n))), k))
+    for start in range(0, n, step):
+        blocks.append(_top_k_sparse(rp3beta_weights(piu, right, slice(start, min(start + step, n))), k))
         if progress:
-            progress(min(start + ROW_BLOCK, n) / n)
+            progress(min(start + step, n) / n)
     return sp.vstack(blocks, format="csr", dtype=np.float32) if blocks else sp.csr_matrix((0, 0), dtype=np.float32)
 
 
