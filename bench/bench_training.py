@@ -113,11 +113,12 @@ def child_run() -> None:
     import psutil
     from django.conf import settings
 
-    from recsys.models import ModelVersion
+    from recsys.models import ModelVersion, TrainingRun
     from recsys.training import services as svc
 
     settings.MODEL_DIR = Path(os.environ["BENCH_MODEL_DIR"])
     ModelVersion.objects.filter(is_active=True).update(is_active=False)  # compare against no active model
+    TrainingRun.objects.update(metrics={})  # and no earlier run to warm-start from: each scenario starts cold
     idle = psutil.Process().memory_info().rss
     started = time.perf_counter()
     run, _ = svc.training_run_start(triggered_by="bench", executor="inline")

@@ -28,7 +28,7 @@ from recsys.ml.model_kinds.item_item import ItemItemModel
 
 DEFAULT_NEIGHBOURS = 100
 ROW_BLOCK = 1024  # EASE: dense rows ranked at a time (block x n_items float64)
-RP3_BLOCK_CELLS = 8_000_000  # RP3beta: at most this many cells (block rows x n_items) of W at a time
+RP3_BLOCK_CELLS = 2_000_000  # RP3beta: at most this many cells (block rows x n_items) of W at a time
 
 
 class FittedNeighbourModel(ItemItemModel):
