@@ -133,15 +133,15 @@ def run(name: str, matrix: sp.csr_matrix, budget: float, threads: int) -> dict:
               f"selection {len(users):,} shoppers in 3 folds, holdout {len(holdout):,}; "
               f"{len(trials)} trials in {searched:.1f}s (budget {budget:g}s)")
         best_by_kind: dict[str, fitting.Trial] = {}
-        for t in trials:
-            if t.complete:
-                best_by_kind.setdefault(t.candidate.kind, t)
+        for t in trials:  # best first: finished trials, then those stopped early (every kind tried appears)
+            best_by_kind.setdefault(t.candidate.kind, t)
         print(f"{'kind':<8} {'best params (selection)':<78} {'folds nDCG@10':>16} {'holdout':>8}")
         rows = {}
         for kind, t in best_by_kind.items():
             rows[kind] = holdout_of(t.candidate)
             params = ", ".join(f"{k}={v}" for k, v in sorted(t.candidate.params.items()))
-            print(f"{kind:<8} {params:<78} {t.ndcg:>8.4f} ± {t.ndcg_std:.4f} {rows[kind]:>8.4f}")
+            note = "" if t.complete else f"  (stopped after {len(t.fold_scores)} fold: {t.dropped})"
+            print(f"{kind:<8} {params:<78} {t.ndcg:>8.4f} ± {t.ndcg_std:.4f} {rows[kind]:>8.4f}{note}")
         selected = rows[trials[0].candidate.kind]
         defaults = {fitting.Candidate.from_setting(c).label(): holdout_of(fitting.Candidate.from_setting(c))
                     for c in DEFAULTS}

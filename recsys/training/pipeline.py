@@ -30,7 +30,7 @@ from recsys.training import selectors
 from recsys.training.config import fit_options, weight_config
 from recsys.training.lease import LeaseLost, training_run_release
 from recsys.training.models import ModelVersion, TrainingRun
-from recsys.training.progress import RunTracker
+from recsys.training.progress import RunTracker, release_freed_memory
 from recsys.training.selectors import downweight_promoted
 from recsys.training.versions import model_version_activate, model_versions_prune
 
@@ -55,6 +55,7 @@ def train(tracker: RunTracker) -> None:
         data, split, counts, now = extract_and_split(tracker, config, options)
         selection_users, holdout_users = divide_eval_users(split, counts, options)
         trials, search = select(tracker, candidates, split, selection_users, options)
+        release_freed_memory()  # the selection's many fits: the later stages must not peak on top of them
         winner = trials[0].candidate
         model = fit(tracker, winner, split, options)
         scores = evaluate(tracker, model, split, holdout_users, n_items=data.shape[1], options=options)

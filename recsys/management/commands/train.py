@@ -39,8 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Follow the run to its end with a progress bar.")
         parser.add_argument("--inline", action="store_true", help="Run in this process even if a worker is up.")
         parser.add_argument("--tune", type=float, metavar="SECONDS",
-                            help="Instead of training: search a larger parameter space for this long, record "
-                                 "every trial and print the best (nothing is activated).")
+                            help="Instead of training: run the training search for this long, record every "
+                                 "trial and print the best (nothing is activated; the next run starts from it).")
 
     def handle(self, *args, wait: bool, inline: bool, tune: float | None, **options):
         use_worker = not inline and training_worker_available()
@@ -89,7 +89,7 @@ class Command(BaseCommand):
         if best:
             self.stdout.write(self.style.SUCCESS(
                 "Best: " + json.dumps({"kind": best["kind"], **best["params"]}) +
-                " (put it first in CURIO_TRAINING_CANDIDATES)"))
+                " (the next training run starts its search from it)"))
 
     def _follow(self, run_id: int) -> TrainingRun:
         with tqdm(total=100, unit="%", desc="training", bar_format="{l_bar}{bar}| {n:.0f}/{total}% [{elapsed}]",
