@@ -110,9 +110,12 @@ class Command(BaseCommand):
             for name in SHOWN_METRICS:
                 row = [metrics.get(k, {}).get(name, 0.0) for k in ("model", "popularity", "random")]
                 self.stdout.write(f"{name:<24}{row[0]:>10.4f}{row[1]:>12.4f}{row[2]:>10.4f}")
-        for trial in metrics.get("selection", []):
+        trials = metrics.get("selection", [])
+        for trial in trials[:10]:  # best first; the run's API record and admin page have them all
             self.stdout.write(f"  trial {trial['kind']} {trial['params']}: ndcg@10 {trial['ndcg@10']:.4f} "
                               f"± {trial['ndcg@10_std']:.4f} ({trial['folds']} folds, {trial['seconds']}s)")
+        if len(trials) > 10:
+            self.stdout.write(f"  ... and {len(trials) - 10} more trials (GET /api/v1/training-runs/{run.pk}/)")
         counts = run.data_counts or {}
         if counts:
             self.stdout.write("data: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
