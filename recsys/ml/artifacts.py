@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,8 @@ ACTIVE_STAMP = "ACTIVE"
 def write_active_stamp(model_dir: Path, version: int | None) -> None:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = model_dir / (ACTIVE_STAMP + ".tmp")
+    # A temp name per writer: a run's activation and an operator's rollback may write at once.
+    tmp = model_dir / f"{ACTIVE_STAMP}.{os.getpid()}.{threading.get_ident()}.tmp"
     tmp.write_text("" if version is None else f"{version}\n")
     os.replace(tmp, model_dir / ACTIVE_STAMP)
 
