@@ -331,12 +331,15 @@ TRAINING_RATING_THRESHOLD = env_float("CURIO_RATING_THRESHOLD", 4.0)
 # (0: no window). A shop's last year is the normal input, so both default to well over a year.
 TRAINING_HALF_LIFE_DAYS = env_float("CURIO_TRAINING_HALF_LIFE_DAYS", 365.0)
 TRAINING_WINDOW_DAYS = env_float("CURIO_TRAINING_WINDOW_DAYS", 730.0)
-# Candidates fitted and compared on every run (JSON list of {"kind": als|bm25|cosine|random, params}).
+# The search's starting points on every run (JSON list of {"kind": als|bm25|cosine|ease|rp3beta|random, params}),
+# tried in this order after the last run's best: the strong and cheap ones first (ALS fits cost the most).
 TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or json.dumps([
-    {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
-    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
+    {"kind": "ease", "lambda": 200.0, "K": 200},
+    {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
     {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
     {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
+    {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
+    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
     {"kind": "cosine", "K": 100},
 ]))
 # Model selection runs on a shopper subsample with fewer ALS iterations, scored on a sample of
@@ -344,6 +347,14 @@ TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or 
 TRAINING_SELECTION_USERS = env_int("CURIO_TRAINING_SELECTION_USERS", 40_000)
 TRAINING_SELECTION_EVAL_USERS = env_int("CURIO_TRAINING_SELECTION_EVAL_USERS", 3_000)
 TRAINING_SELECTION_ITERATIONS = env_int("CURIO_TRAINING_SELECTION_ITERATIONS", 6)
+# Candidates are compared on this many user-disjoint folds of the selection shoppers (mean, spread).
+TRAINING_SELECTION_FOLDS = max(3, env_int("CURIO_TRAINING_SELECTION_FOLDS", 3))
+# Every run searches each kind's space (seeded, after the starting points) for this long; 0: the
+# starting points only. Sized so the 200k x 50k x 3M benchmark run stays within 3x one raw ALS fit.
+TRAINING_SEARCH_SECONDS = env_float("CURIO_TRAINING_SEARCH_SECONDS", 15.0)
+# EASE is dense in the catalog size (3 n x n float64 arrays, an n^3 inverse per fit): larger
+# catalogs skip it (logged). 5,000 items: ~0.6 GB and a few seconds per fit on 2 cores.
+TRAINING_EASE_MAX_ITEMS = env_int("CURIO_EASE_MAX_ITEMS", 5_000)
 TRAINING_EVAL_USERS = env_int("CURIO_TRAINING_EVAL_USERS", 10_000)
 TRAINING_HOLDOUT_FRACTION = env_float("CURIO_TRAINING_HOLDOUT_FRACTION", 0.2)
 TRAINING_SEED = env_int("CURIO_TRAINING_SEED", 42)

@@ -2,6 +2,7 @@
 
 Layout of one version, `MODEL_DIR/<version_id>/`:
     meta.json            {"kind": "als"|"itemknn", "version": int, "params": {...}, "factors": int}
+                         (params["kind"]: the kind name, als | bm25 | cosine | ease | rp3beta)
     user_ids.npy         unicode array, row i of user_factors belongs to user_ids[i]
     item_ids.npy         unicode array, column j / row j of item arrays belongs to item_ids[j]
     user_factors.npy     float32 (n_users, k)      ALS only
@@ -10,6 +11,8 @@ Layout of one version, `MODEL_DIR/<version_id>/`:
     item_factors_by_norm.npy
                          float32 (n_items, k)      ALS: item_factors rows in that order (serving's
                                                    pruned top-k reads it front to back, shared)
+    item_weights.npy     float32 (n_items,)        ALS on BM25-weighted confidences: each item's idf
+                                                   (fold-in weighs a history as training weighed rows)
     sim_indptr.npy, sim_indices.npy, sim_data.npy
                          CSR (n_items x n_items) top-K item-item similarities (both kinds;
                          for ALS derived from the item factors) used for similar/basket lists
@@ -52,6 +55,7 @@ class Artifact:
     # Derived from item_factors by save(); None for versions written before they existed.
     item_norm_order: np.ndarray | None = None
     item_factors_by_norm: np.ndarray | None = None
+    item_weights: np.ndarray | None = None  # ALS with BM25 weighting only
 
 
 def norm_order(item_factors: np.ndarray) -> np.ndarray:
@@ -90,6 +94,8 @@ def save(artifact: Artifact, model_dir: Path) -> Path:
         order = norm_order(factors)
         np.save(tmp / "item_norm_order.npy", order.astype(np.int64))
         np.save(tmp / "item_factors_by_norm.npy", factors[order])
+    if artifact.item_weights is not None:
+        np.save(tmp / "item_weights.npy", np.asarray(artifact.item_weights, dtype=np.float32))
     meta = {"kind": artifact.kind, "version": artifact.version, "params": artifact.params,
             "factors": 0 if artifact.item_factors is None else int(artifact.item_factors.shape[1])}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -119,6 +125,7 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
         itf = path / "item_factors.npy"
         by_norm = (path / "item_norm_order.npy", path / "item_factors_by_norm.npy")
         has_by_norm = all(p.exists() for p in by_norm)
+        weights = path / "item_weights.npy"
         return Artifact(
             kind=meta["kind"],
             version=int(meta["version"]),
@@ -131,6 +138,7 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
             path=path,
             item_norm_order=np.load(by_norm[0], mmap_mode=mmap_mode) if has_by_norm else None,
             item_factors_by_norm=np.load(by_norm[1], mmap_mode=mmap_mode) if has_by_norm else None,
+            item_weights=np.load(weights, mmap_mode=mmap_mode) if weights.exists() else None,
         )
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable artifact ({exc})") from exc

@@ -1,8 +1,10 @@
 """Fitting candidates and choosing between them. Pure: numpy/scipy/implicit, no ORM.
 
 A candidate is a kind name and its parameters; recsys.ml.model_kinds holds the kinds ("als",
-"bm25", "cosine", "random") and how each fits, recommends and is saved. This module fits them
-(`fit`, `refit`), compares them on a subsample (`select`) and lists the tuning search space.
+"bm25", "cosine", "ease", "rp3beta", "random") and how each fits, recommends and is saved. This
+module fits them (`fit`, `refit`), compares them on user-disjoint folds of a selection sample
+(`selection_folds`, `search`: a budgeted race that drops candidates clearly behind) and lists
+the search space (`tuning_space`).
 Callers set BLAS to one thread (see `blas_single_thread`).
 """
 from __future__ import annotations
@@ -18,8 +20,8 @@ from threadpoolctl import threadpool_limits
 from recsys.ml import evaluation, model_kinds
 from recsys.ml.model_kinds import FitOptions, Model, ProgressFn
 
-__all__ = ["Candidate", "FitOptions", "Model", "ProgressFn", "Trial", "blas_single_thread", "fit", "refit", "select",
-           "tuning_space"]
+__all__ = ["Candidate", "FitOptions", "Folds", "Model", "ProgressFn", "Trial", "blas_single_thread", "fit", "ranked",
+           "refit", "search", "search_starts", "selection_folds", "split_eval_users", "tuning_space"]
 
 
 def blas_single_thread():
@@ -71,64 +73,160 @@ def refit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOption
                warm_start=warm_start if kind.warm_starts else None)
 
 
+DROP_MARGIN = 0.10  # a candidate this far behind the best (relative, on the same folds) stops early
+
+
 @dataclass
-class Trial:
-    candidate: Candidate
-    metrics: dict
-    seconds: float
+class Folds:
+    """The selection sample: its shoppers' training rows and held-out items, and its scored
+    shoppers in user-disjoint folds. A fold's shoppers take no part in that fold's fit: they are
+    folded in from their rows when scored, as serving folds a shopper in."""
 
-    def as_dict(self) -> dict:
-        return {"kind": self.candidate.kind, "params": self.candidate.params,
-                "ndcg@10": round(self.metrics["ndcg@10"], 5), "recall@10": round(self.metrics["recall@10"], 5),
-                "coverage": round(self.metrics["coverage"], 5), "seconds": round(self.seconds, 3)}
+    train: sp.csr_matrix
+    test: sp.csr_matrix  # same rows as train
+    folds: list[np.ndarray]  # row indices of train, disjoint
+    popularity: np.ndarray
+
+    def score(self, candidate: Candidate, fold: int, *, options: FitOptions, iterations: int | None) -> float:
+        """nDCG@10 on fold `fold` of `candidate` fitted on the sample's other shoppers."""
+        scored = self.folds[fold]
+        keep = np.setdiff1d(np.arange(self.train.shape[0]), scored, assume_unique=True)
+        model = fit(candidate, self.train[keep], options=options, iterations=iterations)
+        recs = model.recommend(self.train, scored, fold_in=True)
+        return evaluation.ranking_metrics(recs, self.test[scored], n_items=self.train.shape[1],
+                                          popularity=self.popularity)["ndcg@10"]
 
 
-def select(candidates: list[Candidate], train: sp.csr_matrix, test: sp.csr_matrix, eval_users: np.ndarray, *,
-           options: FitOptions, sample_users: int, eval_sample: int, iterations: int | None, seed: int = 0,
-           progress: ProgressFn | None = None, deadline: float | None = None,
-           on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
-    """Fit every candidate on a seeded shopper subsample of `train` (all eval shoppers of the sample
-    plus others up to `sample_users`), score each on up to `eval_sample` of the eval shoppers.
-    Returns trials best first (by nDCG@10). One candidate (and no deadline): nothing to choose,
-    nothing fitted. With a `deadline` (time.monotonic()) candidates are tried in order until it
-    passes (the tuning search); `on_trial` sees each trial as it ends."""
-    if len(candidates) == 1 and deadline is None:
-        return [Trial(candidates[0], dict.fromkeys(evaluation.METRIC_NAMES, 0.0), 0.0)]
+def split_eval_users(eval_users: np.ndarray, *, selection_users: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(selection shoppers, holdout shoppers): disjoint, seeded; the selection gets at most half.
+    The holdout scores only the winner, so its figure is not inflated by having picked it."""
+    order = np.random.default_rng(seed).permutation(np.asarray(eval_users))
+    n = max(1, min(selection_users, len(order) // 2))
+    return np.sort(order[:n]), np.sort(order[n:])
+
+
+def selection_folds(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray, *, n_folds: int,
+                    sample_users: int, seed: int = 0) -> Folds:
+    """The selection sample: all of `users` (scored, split into `n_folds` folds) plus other
+    shoppers of `train` up to `sample_users` (seeded)."""
     rng = np.random.default_rng(seed)
-    scored = eval_users if len(eval_users) <= eval_sample else np.sort(
-        rng.choice(eval_users, size=eval_sample, replace=False))
+    users = np.asarray(users, dtype=np.int64)
     n_users = train.shape[0]
     if n_users > sample_users:
-        others = np.setdiff1d(np.arange(n_users), scored)
-        extra = rng.choice(others, size=max(sample_users - len(scored), 0), replace=False)
-        rows = np.sort(np.concatenate([scored, extra]))
+        others = np.setdiff1d(np.arange(n_users), users)
+        extra = rng.choice(others, size=min(max(sample_users - len(users), 0), len(others)), replace=False)
+        rows = np.sort(np.concatenate([users, extra]))
     else:
         rows = np.arange(n_users)
-    sub_train = train[rows]
-    sub_scored = np.searchsorted(rows, scored)
-    sub_test = test[scored]
-    popularity = np.bincount(train.indices, minlength=train.shape[1])
-    trials = []
-    for index, candidate in enumerate(candidates):
-        if deadline is not None and time.monotonic() >= deadline:
+    scored = np.searchsorted(rows, users)
+    folds = [np.sort(f) for f in np.array_split(rng.permutation(scored), max(1, min(n_folds, len(scored))))]
+    return Folds(train[rows], test[rows], folds, np.bincount(train.indices, minlength=train.shape[1]))
+
+
+@dataclass
+class Trial:
+    """One candidate's scores on the folds it got through (all of them unless `dropped`)."""
+
+    candidate: Candidate
+    n_folds: int
+    fold_scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    dropped: str = ""  # "behind" (clearly worse than the best so far) or "budget"
+
+    @property
+    def complete(self) -> bool:
+        return len(self.fold_scores) == self.n_folds
+
+    @property
+    def ndcg(self) -> float:
+        return float(np.mean(self.fold_scores)) if self.fold_scores else 0.0
+
+    @property
+    def ndcg_std(self) -> float:
+        return float(np.std(self.fold_scores)) if self.fold_scores else 0.0
+
+    def as_dict(self) -> dict:
+        return {"kind": self.candidate.kind, "params": self.candidate.params, "folds": len(self.fold_scores),
+                "ndcg@10": round(self.ndcg, 5), "ndcg@10_std": round(self.ndcg_std, 5),
+                "seconds": round(self.seconds, 3)}
+
+
+def ranked(trials: list[Trial]) -> list[Trial]:
+    """Best first: trials through every fold by mean nDCG@10, then the ones stopped early."""
+    return sorted(trials, key=lambda t: (not t.complete, -t.ndcg))
+
+
+def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
+           iterations: int | None, budget_seconds: float | None, clock: Callable[[], float] = time.monotonic,
+           drop_margin: float = DROP_MARGIN, progress: ProgressFn | None = None,
+           on_trial: Callable[[Trial], None] | None = None, log: Callable[[str], None] | None = None) -> list[Trial]:
+    """Race `starts`, then `space` (the seeded random search), over the folds; best first.
+
+    Each candidate is fitted and scored fold by fold; one whose running mean falls `drop_margin`
+    below the best finished candidate's mean on the same folds stops there ("behind"). Once
+    `budget_seconds` (by `clock`, injectable for tests) are spent no further fit starts, except
+    that the first candidate always finishes (a run needs a winner); None: no budget. A kind that
+    cannot fit this sample (EASE over its size limit) is skipped, its reason logged once.
+    One candidate and nothing to search: nothing to choose, nothing fitted."""
+    queue = unique(starts + space)
+    if len(queue) == 1 and budget_seconds is None:
+        return [Trial(queue[0], n_folds=0)]
+    started = clock()
+    deadline = None if budget_seconds is None else started + budget_seconds
+    n_folds = len(folds.folds)
+    trials: list[Trial] = []
+    best: Trial | None = None
+    skipped: set[str] = set()
+    for index, candidate in enumerate(queue):
+        if best is not None and deadline is not None and clock() >= deadline:
             break
-        started = time.perf_counter()
-
-        def step(fraction, index=index):
-            if progress:
-                progress((index + fraction) / len(candidates))
-
-        fitted = fit(candidate, sub_train, options=options, progress=step, iterations=iterations)
-        recs = fitted.recommend(sub_train, sub_scored)
-        metrics = evaluation.ranking_metrics(recs, sub_test, n_items=train.shape[1], popularity=popularity)
-        trials.append(Trial(candidate, metrics, time.perf_counter() - started))
+        reason = model_kinds.kind_class(candidate.kind).skip_reason(folds.train.shape, options)
+        if reason:
+            if candidate.kind not in skipped and log:
+                log(reason)
+            skipped.add(candidate.kind)
+            continue
+        trial, began = Trial(candidate, n_folds=n_folds), time.perf_counter()
+        for fold in range(n_folds):
+            if fold and best is not None and deadline is not None and clock() >= deadline:
+                trial.dropped = "budget"
+                break
+            trial.fold_scores.append(folds.score(candidate, fold, options=options, iterations=iterations))
+            if best is not None and fold < n_folds - 1 and \
+                    trial.ndcg < (1.0 - drop_margin) * float(np.mean(best.fold_scores[:fold + 1])):
+                trial.dropped = "behind"
+                break
+        trial.seconds = time.perf_counter() - began
+        trials.append(trial)
+        if trial.complete and (best is None or trial.ndcg > best.ndcg):
+            best = trial
         if on_trial:
-            on_trial(trials[-1])
-    return sorted(trials, key=lambda t: -t.metrics["ndcg@10"])
+            on_trial(trial)
+        if progress:
+            progress(min(1.0, (clock() - started) / budget_seconds) if budget_seconds
+                     else (index + 1) / len(queue))
+    return ranked(trials)
+
+
+def search_starts(configured: list[Candidate], last_best: Candidate | None) -> list[Candidate]:
+    """The search's starting points: the last run's best (warm start), then the configured candidates."""
+    return unique(([last_best] if last_best is not None else []) + configured)
+
+
+def unique(candidates: list[Candidate]) -> list[Candidate]:
+    """In order, each candidate once (params are dicts: compared by label)."""
+    seen: dict[str, Candidate] = {}
+    for c in candidates:
+        seen.setdefault(c.label(), c)
+    return list(seen.values())
 
 
 def tuning_space(seed: int = 0) -> list[Candidate]:
-    """The larger search space of the tuning task (each kind's own), in a seeded random order."""
-    space = [Candidate(name, params) for name, kind in model_kinds.KINDS.items() for params in kind.search_space()]
-    order = np.random.default_rng(seed).permutation(len(space))
-    return [space[i] for i in order]
+    """The search space: each kind's own space in a seeded random order, the kinds taking turns
+    (one of each, then the next of each, ...), so a short budget still tries every kind."""
+    rng = np.random.default_rng(seed)
+    queues = []
+    for name, kind in model_kinds.KINDS.items():
+        space = kind.search_space()
+        queues.append([Candidate(name, space[i]) for i in rng.permutation(len(space))])
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]

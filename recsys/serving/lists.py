@@ -261,13 +261,39 @@ def new_recommendation_id() -> str:
     return uuid.UUID(int=value).hex
 
 
+def display_scores(ranked, candidates: list[curation_rules.Candidate]) -> list[float]:
+    """Each ranked item's `score` in [0, 1], comparable within its list (docs/serving.md): a model
+    candidate's raw score over the list's best raw model score; a popular candidate's decayed count
+    over the list's best count, times the lowest positive model figure when the list has model items
+    too (a fill never reads stronger than a pick with any evidence); an item that was no candidate
+    (a pin from outside) 0.
+    Raw scores differ in scale by model kind (ALS dot products, summed neighbour weights) and
+    version; they stay in the trace (`?explain=full`)."""
+    origin = {c.item_id: (c.source, max(float(c.score), 0.0)) for c in candidates}
+    raws = [origin.get(item.item_id, ("", 0.0)) for item in ranked]
+    top: dict[str, float] = {}
+    for source, raw in raws:
+        top[source] = max(top.get(source, 0.0), raw)
+    model = [raw / top["model"] for source, raw in raws if source == "model" and raw > 0]
+    popular_scale = min(model) if model else 1.0
+    out = []
+    for source, raw in raws:
+        if source == "model":
+            out.append(raw / top["model"] if top["model"] > 0 else 0.0)
+        elif source == "popular":
+            out.append(raw / top["popular"] * popular_scale if top["popular"] > 0 else 0.0)
+        else:
+            out.append(0.0)
+    return out
+
+
 def _response(r: ListRequest, u: Uncurated, ranked) -> dict:
     cards = u.cards
     items = []
-    for item in ranked:
+    for item, score in zip(ranked, display_scores(ranked, u.candidates), strict=True):
         card = cards[item.item_id]
         entry = card.as_json()
-        entry.update(rank=item.rank, score=round(float(item.score), 4), source=item.source,
+        entry.update(rank=item.rank, score=round(score, 4), source=item.source,
                      reasons=item.reasons, annotations=item.annotations)
         if r.explain_full:
             entry["trace"] = item.trace

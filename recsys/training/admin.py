@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from recsys.training.lease import training_runs_reap_lost
-from recsys.training.model_card import model_card_for
+from recsys.training.model_card import model_card_for, selection_by_kind
 from recsys.training.models import ModelVersion, TrainingRun
 from recsys.training.services import ActivationError, model_version_activate, training_run_start
 
@@ -64,12 +64,13 @@ class TrainingRunAdmin(admin.ModelAdmin):
     search_fields = ["=id", "triggered_by", "worker_host"]
     readonly_fields = ["status", "stage", "progress", "triggered_by", "executor", "worker_host", "worker_pid",
                        "heartbeat_at", "created_at", "started_at", "finished_at", "version_link", "error_text",
-                       "log_text", "metrics_text", "params_text", "data_counts_text", "timings_text"]
+                       "log_text", "selection_table", "metrics_text", "params_text", "data_counts_text",
+                       "timings_text"]
     fieldsets = [
         (None, {"fields": ["status", "stage", "progress", "version_link", "triggered_by", "executor",
                            ("worker_host", "worker_pid", "heartbeat_at"),
                            ("created_at", "started_at", "finished_at")]}),
-        ("Outcome", {"fields": ["error_text", "metrics_text", "data_counts_text", "timings_text"]}),
+        ("Outcome", {"fields": ["error_text", "selection_table", "metrics_text", "data_counts_text", "timings_text"]}),
         ("Log and parameters", {"fields": ["log_text", "params_text"]}),
     ]
 
@@ -144,6 +145,19 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="log")
     def log_text(self, run):
         return self._pre(run.log)
+
+    @admin.display(description="selection: best trial per kind (nDCG@10 mean ± spread over folds)")
+    def selection_table(self, run):
+        rows = selection_by_kind(run.metrics)
+        if not rows:
+            return "-"
+        body = format_html_join("", "<tr><td>{}</td><td><code>{}</code></td><td>{} ± {}</td><td>{}</td><td>{}</td>"
+                                    "<td>{}</td></tr>",
+                                ((f"{r['kind']} (selected)" if r["won"] else r["kind"],
+                                  json.dumps(r["params"], sort_keys=True), r["ndcg"], r["std"], r["folds"],
+                                  r["trials"], r["seconds"]) for r in rows))
+        return format_html("<table><tr><th>kind</th><th>best parameters</th><th>nDCG@10</th><th>folds</th>"
+                           "<th>trials</th><th>seconds</th></tr>{}</table>", body)
 
     @admin.display(description="metrics (model, popularity, random, selection trials, gate)")
     def metrics_text(self, run):

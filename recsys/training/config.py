@@ -17,4 +17,4 @@ def weight_config() -> mx.WeightConfig:
 
 def fit_options() -> fitting.FitOptions:
     return fitting.FitOptions(num_threads=settings.TRAINING_NUM_THREADS, use_gpu=settings.TRAINING_USE_GPU,
-                              random_state=settings.TRAINING_SEED)
+                              random_state=settings.TRAINING_SEED, ease_max_items=settings.TRAINING_EASE_MAX_ITEMS)

@@ -34,6 +34,21 @@ def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | Non
     return figures
 
 
+def selection_by_kind(run_metrics: dict | None) -> list[dict]:
+    """Per model kind, its best trial of the run's selection (best parameters, nDCG@10 mean ± spread
+    over the folds), how many of its trials ran and their time; the winning kind first, marked."""
+    trials = (run_metrics or {}).get("selection") or []
+    winner = ((run_metrics or {}).get("winner") or {}).get("kind") or (trials[0]["kind"] if trials else None)
+    rows: dict[str, dict] = {}
+    for t in trials:  # best first, so a kind's first trial is its best
+        row = rows.setdefault(t["kind"], {"kind": t["kind"], "params": t.get("params", {}), "folds": t.get("folds"),
+                                          "ndcg": t.get("ndcg@10"), "std": t.get("ndcg@10_std"), "trials": 0,
+                                          "seconds": 0.0, "won": t["kind"] == winner})
+        row["trials"] += 1
+        row["seconds"] = round(row["seconds"] + float(t.get("seconds") or 0.0), 3)
+    return list(rows.values())
+
+
 def model_card_for(version: ModelVersion) -> dict:
     previous = (ModelVersion.objects.filter(created_at__lt=version.created_at).exclude(pk=version.pk)
                 .order_by("-created_at").first())
@@ -54,6 +69,8 @@ def model_card_for(version: ModelVersion) -> dict:
         "window_days": (run.params or {}).get("window_days") if run else None,
         "trained_at": run.started_at if run else version.created_at,
         "params": list((version.params or {}).items()),
+        "selection": selection_by_kind(run.metrics if run else None),
+        "search": (run.metrics or {}).get("search") if run else None,
         "rows": rows, "figures": figures,
         "warnings": model_card.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),
         "threshold": settings.MODEL_CARD_WARN_THRESHOLD,

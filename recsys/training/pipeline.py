@@ -3,6 +3,10 @@
 train: extract -> split -> select -> fit -> evaluate (+ gate, version record) -> refit -> save -> activate
 tune:  extract -> split -> select over the tuning space until the budget is spent
 
+The split's evaluation shoppers are divided once: the selection's (user-disjoint folds, the
+search) and the holdout's, which scores only the winner (the figure the gate, the version and
+the model card show), so picking the best of many trials does not inflate it.
+
 Each stage starts with `tracker.stage(name)` (progress bar, timings, the test hooks, the lease
 check). The stages know nothing of model kinds: the fitted model (recsys.ml.model_kinds) says
 whether the refit warm-starts and writes its own artifact arrays.
@@ -26,7 +30,7 @@ from recsys.training import selectors
 from recsys.training.config import fit_options, weight_config
 from recsys.training.lease import LeaseLost, training_run_release
 from recsys.training.models import ModelVersion, TrainingRun
-from recsys.training.progress import RunTracker
+from recsys.training.progress import RunTracker, release_freed_memory
 from recsys.training.selectors import downweight_promoted
 from recsys.training.versions import model_version_activate, model_versions_prune
 
@@ -49,12 +53,14 @@ def train(tracker: RunTracker) -> None:
 
     with fitting.blas_single_thread():
         data, split, counts, now = extract_and_split(tracker, config, options)
-        trials = select(tracker, candidates, split, options)
+        selection_users, holdout_users = divide_eval_users(split, counts, options)
+        trials, search = select(tracker, candidates, split, selection_users, options)
+        release_freed_memory()  # the selection's many fits: the later stages must not peak on top of them
         winner = trials[0].candidate
         model = fit(tracker, winner, split, options)
-        scores = evaluate(tracker, model, split, n_items=data.shape[1], options=options)
+        scores = evaluate(tracker, model, split, holdout_users, n_items=data.shape[1], options=options)
         accepted, reason = gate(tracker, scores)
-        version = version_record(run_id, winner, scores, trials, accepted, reason)
+        version = version_record(run_id, winner, scores, trials, search, accepted, reason)
         if not accepted:
             reject(tracker, version, reason, counts)
             return
@@ -73,31 +79,26 @@ def train(tracker: RunTracker) -> None:
 
 
 def tune(tracker: RunTracker, budget_seconds: float) -> None:
-    """Try candidates of `fitting.tuning_space()` on the selection subsample until the budget is
-    spent; every trial is written to the run as it ends (metrics["tuning"], best first at the end)."""
+    """The search of every training run with a longer budget (`train --tune SECONDS`), iterations
+    in full; every trial is written to the run as it ends (metrics["tuning"], best first at the end)."""
     run_id, options = tracker.run_id, fit_options()
     with fitting.blas_single_thread():
         _, split, counts, _ = extract_and_split(tracker, weight_config(), options)
-        tracker.stage("select")
+        selection_users, _ = divide_eval_users(split, counts, options)
         started, trials = time.monotonic(), []
 
         def record(trial: fitting.Trial) -> None:
             trials.append(trial.as_dict())
-            tracker.set_fraction((time.monotonic() - started) / budget_seconds)
-            tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.metrics['ndcg@10']:.4f}")
             TrainingRun.objects.filter(pk=run_id).update(metrics={"tuning": trials})
 
-        ranked = fitting.select(
-            fitting.tuning_space(options.random_state), split.train, split.test, split.eval_users,
-            options=options, sample_users=settings.TRAINING_SELECTION_USERS,
-            eval_sample=settings.TRAINING_SELECTION_EVAL_USERS, iterations=None,
-            seed=options.random_state, deadline=started + budget_seconds, on_trial=record)
+        ranked, search = select(tracker, configured_candidates(), split, selection_users, options,
+                                budget_seconds=budget_seconds, full_iterations=True, on_trial=record)
     best = [t.as_dict() for t in ranked]
     tracker.note(f"{len(best)} trials in {time.monotonic() - started:.0f}s; best "
                  f"{best[0]['kind']} {best[0]['params']}" if best else "no trial fitted within the budget")
     training_run_release(run_id=run_id, status=Status.SUCCEEDED, timings=tracker.finish_timings(),
                          log=tracker.log_text(), progress=100.0, stage="done", data_counts=counts,
-                         metrics={"tuning": best, "best": best[0] if best else None})
+                         metrics={"tuning": best, "best": best[0] if best else None, "search": search})
 
 
 # --- before the stages --------------------------------------------------------------------------
@@ -160,20 +161,60 @@ def extract_and_split(tracker: RunTracker, config: mx.WeightConfig, options: fit
 
 # --- select, fit, evaluate, gate ----------------------------------------------------------------
 
-def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: mx.Split,
-           options: fitting.FitOptions) -> list[fitting.Trial]:
-    """The candidates compared on a subsample, best first."""
+def divide_eval_users(split: mx.Split, counts: dict, options: fitting.FitOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(selection shoppers, holdout shoppers) of the split's evaluation shoppers, disjoint."""
+    selection_users, holdout_users = fitting.split_eval_users(
+        split.eval_users, selection_users=settings.TRAINING_SELECTION_EVAL_USERS, seed=options.random_state)
+    counts["selection_shoppers"], counts["holdout_shoppers"] = int(len(selection_users)), int(len(holdout_users))
+    return selection_users, holdout_users
+
+
+def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: mx.Split, users: np.ndarray,
+           options: fitting.FitOptions, *, budget_seconds: float | None = None, full_iterations: bool = False,
+           on_trial=None) -> tuple[list[fitting.Trial], dict]:
+    """The search over user-disjoint folds of the selection shoppers, best first, and its summary.
+    Starting points: the last run's best (warm start), then the configured candidates; then each
+    kind's space in a seeded random order until the budget (TRAINING_SEARCH_SECONDS) is spent."""
     tracker.stage("select")
-    trials = fitting.select(candidates, split.train, split.test, split.eval_users, options=options,
-                            sample_users=settings.TRAINING_SELECTION_USERS,
-                            eval_sample=settings.TRAINING_SELECTION_EVAL_USERS,
-                            iterations=settings.TRAINING_SELECTION_ITERATIONS, seed=options.random_state,
-                            progress=tracker.set_fraction)
-    for trial in trials:
-        tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.metrics['ndcg@10']:.4f} "
-                     f"({trial.seconds:.1f}s)")
-    tracker.note(f"selected {trials[0].candidate.label()}")
-    return trials
+    budget = settings.TRAINING_SEARCH_SECONDS if budget_seconds is None else budget_seconds
+    last = selectors.last_best_candidate(before_run=tracker.run_id)
+    starts = fitting.search_starts(candidates, _candidate(last))
+    folds = fitting.selection_folds(split.train, split.test, users, n_folds=settings.TRAINING_SELECTION_FOLDS,
+                                    sample_users=settings.TRAINING_SELECTION_USERS, seed=options.random_state)
+    skipped: list[str] = []
+
+    def note_skip(reason: str) -> None:
+        skipped.append(reason)
+        tracker.note(reason)
+
+    def note_trial(trial: fitting.Trial) -> None:
+        tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
+                     f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s)"
+                     + (f", stopped: {trial.dropped}" if trial.dropped else ""))
+        if on_trial:
+            on_trial(trial)
+
+    started = time.monotonic()
+    trials = fitting.search(
+        starts, fitting.tuning_space(options.random_state) if budget > 0 else [], folds, options=options,
+        iterations=None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS,
+        budget_seconds=budget if budget > 0 else None, progress=tracker.set_fraction, log=note_skip,
+        on_trial=note_trial)
+    summary = {"budget_seconds": budget, "seconds": round(time.monotonic() - started, 3), "trials": len(trials),
+               "folds": len(folds.folds), "warm_start": last and {"kind": last["kind"], "params": last["params"]},
+               "skipped": skipped}
+    tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials in {summary['seconds']:.1f}s)")
+    return trials, summary
+
+
+def _candidate(trial: dict | None) -> fitting.Candidate | None:
+    """A recorded trial as a candidate (None when its kind is gone)."""
+    if not trial:
+        return None
+    try:
+        return fitting.Candidate.from_setting({"kind": trial["kind"], **(trial.get("params") or {})})
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def fit(tracker: RunTracker, winner: fitting.Candidate, split: mx.Split, options: fitting.FitOptions):
@@ -191,10 +232,10 @@ class Scores:
     random: dict
 
 
-def evaluate(tracker: RunTracker, model: fitting.Model, split: mx.Split, *, n_items: int,
+def evaluate(tracker: RunTracker, model: fitting.Model, split: mx.Split, eval_users: np.ndarray, *, n_items: int,
              options: fitting.FitOptions) -> Scores:
+    """The winner and the baselines on the holdout shoppers (none of them took part in the selection)."""
     tracker.stage("evaluate")
-    eval_users = split.eval_users
     test = split.test[eval_users]
     popularity = mx.item_popularity(split.train)
 
@@ -220,10 +261,11 @@ def gate(tracker: RunTracker, scores: Scores) -> tuple[bool, str]:
 
 
 def version_record(run_id: int, winner: fitting.Candidate, scores: Scores, trials: list[fitting.Trial],
-                   accepted: bool, reason: str) -> ModelVersion:
-    """The version row (accepted or not) and the run's metrics."""
+                   search: dict, accepted: bool, reason: str) -> ModelVersion:
+    """The version row (accepted or not) and the run's metrics (every trial, best first)."""
     run_metrics = {"model": rounded(scores.model), "popularity": rounded(scores.popularity),
                    "random": rounded(scores.random), "selection": [t.as_dict() for t in trials],
+                   "winner": {"kind": winner.kind, "params": winner.params}, "search": search,
                    "gate": {"accepted": accepted, "reason": reason}}
     version = ModelVersion.objects.create(
         run_id=run_id, kind=winner.artifact_kind, params={"kind": winner.kind, **winner.params},

@@ -2,6 +2,7 @@
 lines and the test hooks (TRAINING_STAGE_DELAY_SECONDS, TRAINING_FAIL_AT_STAGE)."""
 from __future__ import annotations
 
+import ctypes
 import logging
 import resource
 import time
@@ -37,6 +38,16 @@ class Progress:
                 return min(100.0, done + share * min(self.fraction, 1.0))
             done += share
         return done if self.stage == "done" else 0.0
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by the C++ kernels back to the OS (glibc's malloc_trim). The selection's
+    many fits free their buffers in implicit's per-thread malloc arenas, which glibc keeps mapped;
+    without this the later stages (save) peak on top of them. No-op without glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def process_peak_rss_bytes() -> int:

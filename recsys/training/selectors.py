@@ -199,6 +199,19 @@ def training_run_get(run_id: int) -> TrainingRun | None:
     return TrainingRun.objects.select_related("model_version").filter(pk=run_id).first()
 
 
+def last_best_candidate(*, before_run: int) -> dict | None:
+    """The best trial ({"kind", "params", ...}) of the latest finished run before `before_run` that
+    searched (training: metrics["selection"][0]; tuning: metrics["best"]): the next search's warm start."""
+    runs = (TrainingRun.objects.filter(pk__lt=before_run, status__in=[TrainingRun.Status.SUCCEEDED,
+                                                                      TrainingRun.Status.REJECTED])
+            .order_by("-pk").values_list("metrics", flat=True)[:5])
+    for metrics in runs:
+        best = (metrics or {}).get("best") or next(iter((metrics or {}).get("selection") or []), None)
+        if isinstance(best, dict) and best.get("kind") and best.get("folds", 0) > 0:
+            return best
+    return None
+
+
 def training_runs_recent(limit: int = 50):
     return TrainingRun.objects.select_related("model_version").order_by("-created_at")[:limit]
 

@@ -95,8 +95,8 @@ def training_tune_start(*, triggered_by: str, budget_seconds: float,
 
 
 def training_tune_execute(*, run_id: int, budget_seconds: float) -> TrainingRun | None:
-    """Try candidates of the tuning space on the selection subsample until the budget is spent.
-    The best parameters are a suggestion for CURIO_TRAINING_CANDIDATES; nothing is activated."""
+    """The training search with a longer budget; the next training run warm-starts from its best.
+    Nothing is activated."""
     if not training_run_claim(run_id=run_id):
         return None
     tracker = RunTracker(run_id)

@@ -14,27 +14,33 @@ ALS = fitting.Candidate("als", {"factors": 8, "iterations": 6, "regularization":
 
 
 def test_registry_keeps_the_kind_names_and_their_artifact_kinds():
-    assert model_kinds.kind_names() == ["als", "bm25", "cosine", "random"]
+    assert model_kinds.kind_names() == ["als", "bm25", "cosine", "ease", "rp3beta", "random"]
     assert {k: fitting.Candidate(k).artifact_kind for k in model_kinds.kind_names()} == {
-        "als": "als", "bm25": "itemknn", "cosine": "itemknn", "random": "random"}
+        "als": "als", "bm25": "itemknn", "cosine": "itemknn", "ease": "itemknn", "rp3beta": "itemknn",
+        "random": "random"}
     assert set(model_kinds.ARTIFACT_KINDS) == {"als", "itemknn"}
     als, bm25, rnd = (model_kinds.kind_class(k) for k in ("als", "bm25", "random"))
     assert als.is_factor_model and als.warm_starts and not als.is_item_item
     assert bm25.is_item_item and not bm25.is_factor_model and not bm25.warm_starts
     assert not rnd.servable and als.servable and bm25.servable
-    with pytest.raises(ValueError, match="use als, bm25, cosine or random"):
-        fitting.Candidate.from_setting({"kind": "ease"})
+    with pytest.raises(ValueError, match="use als, bm25, cosine, ease, rp3beta or random"):
+        fitting.Candidate.from_setting({"kind": "slim"})
 
 
-def test_tuning_space_is_the_same_seeded_list_as_before_the_split():
-    space = [fitting.Candidate("als", {"factors": f, "regularization": r, "alpha": a, "iterations": 15})
-             for f in (32, 64, 128) for r in (0.01, 0.1, 1.0) for a in (1.0, 5.0, 20.0)]
-    space += [fitting.Candidate("bm25", {"K": k, "K1": k1, "B": b})
-              for k in (50, 100, 200) for k1 in (0.6, 1.2, 2.0) for b in (0.25, 0.5, 0.75)]
-    space += [fitting.Candidate("cosine", {"K": k}) for k in (20, 50, 100, 200)]
+def test_tuning_space_is_each_kinds_space_in_a_seeded_order_the_kinds_taking_turns():
+    kinds = ("als", "bm25", "cosine", "ease", "rp3beta")
     for seed in (0, 42):
-        order = np.random.default_rng(seed).permutation(len(space))
-        assert fitting.tuning_space(seed) == [space[i] for i in order]
+        space = fitting.tuning_space(seed)
+        assert [c.kind for c in space[:5]] == list(kinds) and [c.kind for c in space[5:10]] == list(kinds)
+        for name in kinds:
+            own = [c.params for c in space if c.kind == name]
+            grid = model_kinds.kind_class(name).search_space()
+            assert sorted(map(repr, own)) == sorted(map(repr, grid))  # all of it, each once
+        als = model_kinds.kind_class("als").search_space()  # the first kind takes the seed's first draw
+        assert [c.params for c in space if c.kind == "als"] == [
+            als[i] for i in np.random.default_rng(seed).permutation(len(als))]
+        assert fitting.tuning_space(seed) == space
+    assert {c.params.get("weighting", "linear") for c in space if c.kind == "als"} == {"linear", "log", "bm25"}
 
 
 def _loaded(model, tmp_path, version=1, **params) -> model_kinds.Model:

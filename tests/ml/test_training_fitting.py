@@ -70,15 +70,18 @@ def test_top_k_per_row_keeps_largest():
     assert out.tolist() == [[0, 0, 5, 3], [0, 0, 0, 0], [2, 8, 0, 0], [0, 2, 3, 0]]
 
 
-def test_select_ranks_trials_and_random_is_last():
+def test_search_ranks_trials_over_folds_and_random_is_last():
     split = mx.holdout_split(clustered(), seed=0)
+    users, _ = fitting.split_eval_users(split.eval_users, selection_users=200)
+    folds = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=300)
     candidates = [fitting.Candidate("random"), fitting.Candidate("bm25", {"K": 50}),
                   fitting.Candidate("als", {"factors": 16, "iterations": 10})]
-    trials = fitting.select(candidates, split.train, split.test, split.eval_users, options=OPTIONS,
-                            sample_users=300, eval_sample=200, iterations=5)
-    assert [t.metrics["ndcg@10"] for t in trials] == sorted((t.metrics["ndcg@10"] for t in trials), reverse=True)
+    trials = fitting.search(candidates, [], folds, options=OPTIONS, iterations=5, budget_seconds=None)
+    done = [t for t in trials if t.complete]
+    assert [t.ndcg for t in done] == sorted((t.ndcg for t in done), reverse=True)
     assert trials[-1].candidate.kind == "random"
-    assert trials[0].metrics["ndcg@10"] > 3 * trials[-1].metrics["ndcg@10"]
+    assert trials[0].ndcg > 3 * trials[-1].ndcg
+    assert all(t["folds"] == 3 for t in (trials[0].as_dict(), trials[1].as_dict()))
 
 
 def test_batched_knn_recommend_matches_implicit_scoring():

@@ -215,6 +215,34 @@ def test_explanation_names_the_top_contributing_history_item(read_api, als, sett
     assert all("Because you bought" in i["reasons"][0]["text"] for i in bought)
 
 
+def test_scores_are_in_0_1_relative_to_the_lists_best_and_the_raw_score_is_in_the_trace(write_api, als):
+    body = write_api.get("/api/v1/users/books-fan-1/recommendations/", {"explain": "full", "limit": 8}).json()
+    items = [i for i in body["items"] if i["source"] == "model"]
+    assert items and all(0.0 <= i["score"] <= 1.0 for i in body["items"])
+    best = max(i["trace"]["algorithm_score"] for i in items)
+    assert items[0]["score"] == 1.0 or max(i["score"] for i in items) == 1.0
+    for i in items:
+        assert i["score"] == pytest.approx(max(i["trace"]["algorithm_score"], 0) / best, abs=1e-4)
+
+
+def test_display_scores_put_a_popular_fill_under_the_weakest_model_pick():
+    from curation.rules import Candidate
+    from recsys.serving.lists import display_scores
+
+    class Ranked:
+        def __init__(self, item_id):
+            self.item_id = item_id
+
+    cands = [Candidate("a", 4.0, "model", []), Candidate("b", 1.0, "model", []), Candidate("c", -2.0, "model", []),
+             Candidate("p", 300.0, "popular", []), Candidate("q", 150.0, "popular", [])]
+    ranked = [Ranked(i) for i in ("pin", "a", "b", "c", "p", "q")]
+    # A pin from outside the candidates is 0, a negative raw score 0, the fill under the weakest positive pick.
+    assert display_scores(ranked, cands) == [0.0, 1.0, 0.25, 0.0, 0.25, 0.125]
+    ranked = [Ranked(i) for i in ("a", "b", "p", "q")]
+    assert display_scores(ranked, cands) == [1.0, 0.25, 0.25, 0.125]
+    assert display_scores([Ranked("p"), Ranked("q")], cands) == [1.0, 0.5]
+
+
 def test_explain_full_needs_write_scope(read_api, write_api, als):
     full = write_api.get("/api/v1/users/books-fan-1/recommendations/", {"explain": "full"}).json()
     trace = full["items"][0]["trace"]

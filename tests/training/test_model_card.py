@@ -48,8 +48,19 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
     settings.MODEL_DIR = tmp_path
     items("a", "b", category="shoes")
     items("c", "d", category="hats")
+    selection = [
+        {"kind": "ease", "params": {"lambda": 50.0, "K": 100}, "folds": 3, "ndcg@10": 0.31, "ndcg@10_std": 0.012,
+         "seconds": 1.5},
+        {"kind": "bm25", "params": {"K": 50}, "folds": 3, "ndcg@10": 0.29, "ndcg@10_std": 0.01, "seconds": 0.25},
+        {"kind": "ease", "params": {"lambda": 5.0, "K": 100}, "folds": 3, "ndcg@10": 0.27, "ndcg@10_std": 0.02,
+         "seconds": 1.25},
+        {"kind": "als", "params": {"factors": 32}, "folds": 1, "ndcg@10": 0.2, "ndcg@10_std": 0.0, "seconds": 2.0}]
     run = TrainingRun.objects.create(status="succeeded", params={"window_days": 365},
-                                     data_counts={"events": 1234, "shoppers": 3, "items": 4})
+                                     data_counts={"events": 1234, "shoppers": 3, "items": 4},
+                                     metrics={"selection": selection, "winner": {"kind": "ease"},
+                                              "search": {"folds": 3, "trials": 4, "seconds": 5.0,
+                                                         "budget_seconds": 15.0,
+                                                         "skipped": ["ease skipped: too many items"]}})
     old = ModelVersion.objects.create(kind="als", params={"factors": 4}, metrics={"ndcg@10": 0.3},
                                       baseline_metrics={"ndcg@10": 0.1})
     new = ModelVersion.objects.create(run=run, kind="als", params={"factors": 4, "regularization": 0.05},
@@ -66,6 +77,11 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
     assert "0.1000" in html  # the popularity baseline
     assert "shoes" in html and "hats" in html and "50.00%" in html  # catalog share per category
     assert f'href="/admin/recsys/modelversion/{old.pk}/card/"' in html
+    # The per-kind table: each kind's best trial, the winner marked, its trials' time summed.
+    assert html.count("(selected)") == 1 and "<strong>ease (selected)</strong>" in html
+    assert "lambda=50.0" in html and "lambda=5.0" not in html and "0.3100 ± 0.0120" in html
+    assert "<td>2</td><td>2.75</td>" in html and "4 trials in 5.0 s of a" in html
+    assert html.index("ease (selected)") < html.index(">bm25<") < html.index(">als<")
     assert admin_client.get(f"/admin/recsys/modelversion/{old.pk}/card/").status_code == 200
     assert admin_client.get("/admin/recsys/modelversion/999999/card/").status_code == 404
 

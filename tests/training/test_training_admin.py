@@ -50,6 +50,7 @@ def test_runs_page_shows_progress_logs_errors_and_starts_runs(admin_client, sett
     assert "injected failure at stage fit" in detail
     detail = admin_client.get(f"/admin/recsys/trainingrun/{ok.pk}/change/").content.decode()
     assert "selected" in detail and "ndcg@10" in detail
+    assert "best trial per kind" in detail and f"{ok.metrics['winner']['kind']} (selected)" in detail
     settings.TRAINING_FAIL_AT_STAGE = ""
     settings.TRAINING_EXECUTOR = "inline"  # queue only: nobody runs it, so the lock stays taken
     assert admin_client.post("/admin/recsys/trainingrun/start/").status_code == 302

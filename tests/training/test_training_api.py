@@ -27,6 +27,7 @@ def wait_finished(api, run_id: int, timeout: float = 120) -> dict:
 
 
 def test_post_answers_202_at_once_and_the_run_happens(write_api, read_api, settings):
+    settings.TRAINING_SEARCH_SECONDS = 0  # the two starting points on every fold: a fixed trial list
     make_shop()
     started = time.monotonic()
     response = write_api.post("/api/v1/training-runs/", {}, format="json")
@@ -40,6 +41,15 @@ def test_post_answers_202_at_once_and_the_run_happens(write_api, read_api, setti
     assert done["progress"] == 100.0 and done["stage"] == "done"
     assert done["model_version"]["is_active"] is True
     assert done["metrics"]["model"]["ndcg@10"] > done["metrics"]["popularity"]["ndcg@10"]
+    # Every trial of the selection, best first: mean and spread of nDCG@10 over the folds.
+    detail = read_api.get(f"/api/v1/training-runs/{body['id']}/").json()
+    trials = detail["metrics"]["selection"]
+    assert len(trials) == 2 and all(set(t) == {"kind", "params", "folds", "ndcg@10", "ndcg@10_std", "seconds"}
+                                    for t in trials)
+    complete = [t for t in trials if t["folds"] == trials[0]["folds"]]
+    assert trials[0]["folds"] >= 3 and [t["ndcg@10"] for t in complete] == sorted(
+        (t["ndcg@10"] for t in complete), reverse=True)
+    assert detail["model_version"]["params"]["kind"] == trials[0]["kind"] == detail["metrics"]["winner"]["kind"]
     assert done["triggered_by"] == "api:test-writer" and done["executor"] == "thread"
     listed = read_api.get("/api/v1/training-runs/").json()
     assert [r["id"] for r in listed] == [body["id"]]

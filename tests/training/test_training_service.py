@@ -36,6 +36,7 @@ def train() -> TrainingRun:
 
 
 def test_run_selects_evaluates_saves_and_activates(settings):
+    settings.TRAINING_SEARCH_SECONDS = 0  # the starting points only, each on every fold (no timing in the test)
     shop = make_shop()
     run = train()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
@@ -43,7 +44,12 @@ def test_run_selects_evaluates_saves_and_activates(settings):
     assert run.lock is None and run.finished_at and run.heartbeat_at
     assert run.data_counts["events"] == shop["events"] and run.data_counts["shoppers"] == shop["shoppers"]
     assert {"extract", "split", "select", "fit", "evaluate", "refit", "save", "activate", "total"} <= set(run.timings)
-    assert len(run.metrics["selection"]) == 2
+    selection = run.metrics["selection"]
+    assert len(selection) == 2 and {t["folds"] for t in selection} == {3}  # the two starting points
+    assert set(selection[0]) == {"kind", "params", "folds", "ndcg@10", "ndcg@10_std", "seconds"}
+    assert run.metrics["winner"]["kind"] == selection[0]["kind"] == run.model_version.params["kind"]
+    assert run.data_counts["selection_shoppers"] + run.data_counts["holdout_shoppers"] == \
+        run.data_counts["eval_shoppers"]
     version = run.model_version
     assert version.is_active and version.activated_at
     assert version.metrics["ndcg@10"] > 1.5 * version.baseline_metrics["ndcg@10"]
@@ -54,6 +60,17 @@ def test_run_selects_evaluates_saves_and_activates(settings):
     assert loaded.similarity.shape == (shop["items"], shop["items"]) and loaded.similarity.nnz > 0
     assert artifacts.read_active_stamp(settings.MODEL_DIR) == version.pk
     assert "selected" in run.log and "active" in run.log
+
+
+def test_the_next_run_starts_its_search_from_the_last_runs_best():
+    make_shop()
+    first = train()
+    assert first.metrics["search"]["warm_start"] is None and first.metrics["search"]["folds"] == 3
+    second = train()
+    best = first.metrics["selection"][0]
+    assert second.metrics["search"]["warm_start"] == {"kind": best["kind"], "params": best["params"]}
+    assert any(t["kind"] == best["kind"] and t["params"] == best["params"] and t["folds"] == 3
+               for t in second.metrics["selection"])
 
 
 def test_consent_withdrawn_shoppers_are_left_out():
@@ -108,6 +125,7 @@ def test_injected_failure_leaves_previous_version_active(settings):
 def test_gate_rejects_a_random_quality_model(settings):
     make_shop()
     settings.TRAINING_CANDIDATES = [{"kind": "random"}]
+    settings.TRAINING_SEARCH_SECONDS = 0  # no search: the one starting point is the winner
     run = train()
     assert run.status == TrainingRun.Status.REJECTED
     version = run.model_version
@@ -121,6 +139,7 @@ def test_gate_rejects_a_random_quality_model(settings):
 def test_gate_rejects_a_model_worse_than_popularity(settings):
     make_popularity_shop()
     settings.TRAINING_CANDIDATES = [{"kind": "cosine", "K": 3}]
+    settings.TRAINING_SEARCH_SECONDS = 0
     run = train()
     assert run.status == TrainingRun.Status.REJECTED, run.metrics
     assert run.metrics["model"]["ndcg@10"] < run.metrics["popularity"]["ndcg@10"]
@@ -194,8 +213,10 @@ def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     assert done.status == TrainingRun.Status.SUCCEEDED and done.lock is None, done.error
     trials = done.metrics["tuning"]
     assert len(trials) >= 2 and done.metrics["best"] == trials[0]
-    assert [t["ndcg@10"] for t in trials] == sorted((t["ndcg@10"] for t in trials), reverse=True)
-    assert {t["kind"] for t in trials} <= {"als", "bm25", "cosine"}
+    complete = [t["ndcg@10"] for t in trials if t["folds"] == 3]  # then those stopped early
+    assert complete == sorted(complete, reverse=True) and trials[:len(complete)] == [t for t in trials
+                                                                                     if t["folds"] == 3]
+    assert {t["kind"] for t in trials} <= {"als", "bm25", "cosine", "ease", "rp3beta"}
     assert not ModelVersion.objects.exists() and done.params["mode"] == "tuning"
 
 

@@ -39,8 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="Follow the run to its end with a progress bar.")
         parser.add_argument("--inline", action="store_true", help="Run in this process even if a worker is up.")
         parser.add_argument("--tune", type=float, metavar="SECONDS",
-                            help="Instead of training: search a larger parameter space for this long, record "
-                                 "every trial and print the best (nothing is activated).")
+                            help="Instead of training: run the training search for this long, record every "
+                                 "trial and print the best (nothing is activated; the next run starts from it).")
 
     def handle(self, *args, wait: bool, inline: bool, tune: float | None, **options):
         use_worker = not inline and training_worker_available()
@@ -83,12 +83,13 @@ class Command(BaseCommand):
             raise CommandError(f"tuning run {run.pk} {run.status}: {run.error}")
         for trial in run.metrics.get("tuning", []):
             self.stdout.write(f"  {trial['kind']:<7} {json.dumps(trial['params'], sort_keys=True):<60} "
-                              f"ndcg@10 {trial['ndcg@10']:.4f}  coverage {trial['coverage']:.3f}  {trial['seconds']}s")
+                              f"ndcg@10 {trial['ndcg@10']:.4f} ± {trial['ndcg@10_std']:.4f} ({trial['folds']} folds)  "
+                              f"{trial['seconds']}s")
         best = run.metrics.get("best")
         if best:
             self.stdout.write(self.style.SUCCESS(
                 "Best: " + json.dumps({"kind": best["kind"], **best["params"]}) +
-                " (put it first in CURIO_TRAINING_CANDIDATES)"))
+                " (the next training run starts its search from it)"))
 
     def _follow(self, run_id: int) -> TrainingRun:
         with tqdm(total=100, unit="%", desc="training", bar_format="{l_bar}{bar}| {n:.0f}/{total}% [{elapsed}]",
@@ -109,8 +110,12 @@ class Command(BaseCommand):
             for name in SHOWN_METRICS:
                 row = [metrics.get(k, {}).get(name, 0.0) for k in ("model", "popularity", "random")]
                 self.stdout.write(f"{name:<24}{row[0]:>10.4f}{row[1]:>12.4f}{row[2]:>10.4f}")
-        for trial in metrics.get("selection", []):
-            self.stdout.write(f"  trial {trial['kind']} {trial['params']}: ndcg@10 {trial['ndcg@10']:.4f}")
+        trials = metrics.get("selection", [])
+        for trial in trials[:10]:  # best first; the run's API record and admin page have them all
+            self.stdout.write(f"  trial {trial['kind']} {trial['params']}: ndcg@10 {trial['ndcg@10']:.4f} "
+                              f"± {trial['ndcg@10_std']:.4f} ({trial['folds']} folds, {trial['seconds']}s)")
+        if len(trials) > 10:
+            self.stdout.write(f"  ... and {len(trials) - 10} more trials (GET /api/v1/training-runs/{run.pk}/)")
         counts = run.data_counts or {}
         if counts:
             self.stdout.write("data: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"

@@ -1,7 +1,8 @@
 """Model kinds behind one interface (`Model`, see base.py); one module per family:
 
-- als.py        "als": implicit ALS factors (artifact kind "als")
+- als.py        "als": implicit ALS factors, linear / log / BM25 confidences (artifact kind "als")
 - item_item.py  "bm25", "cosine": implicit item-item neighbours (artifact kind "itemknn")
+- neighbourhood.py "ease", "rp3beta": item-item matrices fitted here (artifact kind "itemknn")
 - baselines.py  "random": the sanity baseline the promotion gate always rejects (never saved)
 - registry.py   kind name -> class, artifact kind -> class
 

@@ -28,6 +28,7 @@ class FitOptions:
     num_threads: int = 1
     use_gpu: bool = False
     random_state: int = 0
+    ease_max_items: int = 5_000  # larger catalogs skip EASE (dense n x n; CURIO_EASE_MAX_ITEMS)
 
 
 @dataclass
@@ -72,6 +73,11 @@ class Model:
         return []
 
     @classmethod
+    def skip_reason(cls, shape: tuple[int, int], options: FitOptions) -> str:
+        """Why this kind is not fitted on a (shoppers, items) matrix of `shape` ("": it is)."""
+        return ""
+
+    @classmethod
     def refit_params(cls, params: dict, iterations: int) -> dict:
         """Parameters of the refit on all data; `iterations` is TRAINING_REFIT_ITERATIONS."""
         return dict(params)
@@ -86,8 +92,10 @@ class Model:
         raise NotImplementedError
 
     def recommend(self, user_items: sp.csr_matrix, users: np.ndarray, *, k: int = evaluation.K,
-                  batch: int = 256) -> np.ndarray:
-        """Top-k item columns for `users` (rows of user_items), seen items filtered, -1 padded."""
+                  batch: int = 256, fold_in: bool = False) -> np.ndarray:
+        """Top-k item columns for `users` (rows of user_items), seen items filtered, -1 padded.
+        `fold_in`: the users took no part in the fit (selection folds); score them from their rows
+        as serving does (item-item kinds always do)."""
         raise NotImplementedError
 
     def similarity(self, top_k: int) -> sp.csr_matrix:
@@ -100,6 +108,10 @@ class Model:
         """The kind's own arrays for artifacts.Artifact (ALS: user_factors, item_factors)."""
         return {}
 
+    def artifact_params(self) -> dict:
+        """What the fit derived that serving needs beside the parameters (ALS + BM25: the mean row length)."""
+        return {}
+
     def to_artifact(self, *, version: int, user_ids: np.ndarray, item_ids: np.ndarray, similar_items: int,
                     params: dict) -> artifacts.Artifact:
         """This model as an artifact to save: its arrays and its top-`similar_items` item neighbours."""
@@ -107,7 +119,8 @@ class Model:
             raise ValueError(f"{self.kind} models are never saved")
         self.item_similarity = self.similarity(similar_items)
         return artifacts.Artifact(kind=self.artifact_kind, version=version, user_ids=user_ids, item_ids=item_ids,
-                                  similarity=self.item_similarity, params=params, **self.artifact_arrays())
+                                  similarity=self.item_similarity, params={**params, **self.artifact_params()},
+                                  **self.artifact_arrays())
 
     @classmethod
     def from_artifact(cls, art: artifacts.Artifact) -> Self:

@@ -23,5 +23,5 @@ class RandomModel(Model):
         return self
 
     def recommend(self, user_items: sp.csr_matrix, users: np.ndarray, *, k: int = evaluation.K,
-                  batch: int = 256) -> np.ndarray:
+                  batch: int = 256, fold_in: bool = False) -> np.ndarray:
         return evaluation.random_recommendations(user_items, users, k=k, seed=self.options.random_state)

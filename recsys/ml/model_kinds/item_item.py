@@ -23,6 +23,26 @@ class ItemItemModel(Model):
 
     artifact_kind = "itemknn"
     is_item_item = True
+    binary_default = False  # EASE: True (Steck's X is 0/1)
+
+    @property
+    def binary(self) -> bool:
+        """Rows and histories count each item once (1), whatever its confidence: params["binary"],
+        saved in the artifact's params so the loaded family class serves the same way."""
+        return bool(self.params.get("binary", self.binary_default))
+
+    def _rows(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        if not self.binary:
+            return user_items
+        out = user_items.tocsr().astype(np.float32, copy=True)
+        out.data[:] = 1.0
+        return out
+
+    def _history(self, history: scoring.History) -> scoring.History:
+        return scoring.History(history.cols, np.ones(len(history), np.float32)) if self.binary else history
+
+    def artifact_params(self) -> dict:
+        return {"binary": True} if self.binary else {}
 
     def _estimator(self) -> nn.ItemItemRecommender:
         raise NotImplementedError(f"{self.kind} is served from its artifact; fit a bm25 or cosine model")
@@ -41,19 +61,19 @@ class ItemItemModel(Model):
         return self.model.similarity if self.model is not None else self.item_similarity
 
     def recommend(self, user_items: sp.csr_matrix, users: np.ndarray, *, k: int = evaluation.K,
-                  batch: int = 256) -> np.ndarray:
-        return neighbours.knn_recommend(self._full_similarity(), user_items, users, k=k, batch=batch)
+                  batch: int = 256, fold_in: bool = False) -> np.ndarray:
+        return neighbours.knn_recommend(self._full_similarity(), self._rows(user_items), users, k=k, batch=batch)
 
     def similarity(self, top_k: int) -> sp.csr_matrix:
         return neighbours.top_k_per_row(self._full_similarity(), top_k)
 
     def score(self, requests: list[ScoreRequest], *, num_threads: int = 1) -> list[scoring.Scored]:
-        return [scoring.knn_scores(self.item_similarity, r.history, r.n,
+        return [scoring.knn_scores(self.item_similarity, self._history(r.history), r.n,
                                    exclude_cols=() if r.exclude is None else r.exclude, candidates=r.candidates)
                 for r in requests]
 
     def explain(self, history: scoring.History, cols: np.ndarray) -> np.ndarray:
-        cols = np.asarray(cols, dtype=np.int64)
+        cols, history = np.asarray(cols, dtype=np.int64), self._history(history)
         if len(history) == 0 or len(cols) == 0:
             return np.full(len(cols), -1, dtype=np.int64)
         contrib = self.item_similarity[history.cols][:, cols].toarray() * history.conf[:, None]

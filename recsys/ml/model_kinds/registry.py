@@ -10,9 +10,11 @@ from recsys.ml.model_kinds.als import ALSModel
 from recsys.ml.model_kinds.base import FitOptions, Model
 from recsys.ml.model_kinds.baselines import RandomModel
 from recsys.ml.model_kinds.item_item import BM25Model, CosineModel, ItemItemModel
+from recsys.ml.model_kinds.neighbourhood import EASEModel, RP3betaModel
 
 # In this order: the tuning space is built kind by kind, then shuffled with a seed.
-KINDS: dict[str, type[Model]] = {cls.kind_name: cls for cls in (ALSModel, BM25Model, CosineModel, RandomModel)}
+KINDS: dict[str, type[Model]] = {cls.kind_name: cls for cls in (ALSModel, BM25Model, CosineModel, EASEModel,
+                                                                 RP3betaModel, RandomModel)}
 # What a saved artifact's meta.json "kind" is served as (the family, whatever its kind name was).
 ARTIFACT_KINDS: dict[str, type[Model]] = {cls.artifact_kind: cls for cls in (ALSModel, ItemItemModel)}
 
