@@ -33,7 +33,8 @@ def test_post_answers_202_at_once_and_the_run_happens(write_api, read_api, setti
     response = write_api.post("/api/v1/training-runs/", {}, format="json")
     assert response.status_code == 202 and time.monotonic() - started < 2
     body = response.json()
-    assert body["status"] == "queued" and body["created"] is True
+    # The thread executor may have picked it up before the answer was written.
+    assert body["status"] in ("queued", "running") and body["created"] is True
     again = write_api.post("/api/v1/training-runs/", {}, format="json").json()
     assert again["id"] == body["id"] and again["created"] is False  # one training at a time
     done = wait_finished(read_api, body["id"])
