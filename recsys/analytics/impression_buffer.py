@@ -137,10 +137,25 @@ class ImpressionBuffer:
                             type(exc).__name__, exc)
                 stalled = True
             if stop and settings.REDIS_URL and self.buffered():
+                self._push_again_at_exit()
+            if stop and settings.REDIS_URL and self.buffered():
                 self._write_left_at_exit()
             if connection.vendor == "sqlite":
                 connection.close()  # don't hold a SQLite connection in a sleeping thread
             if stop:
+                return
+
+    def _push_again_at_exit(self, attempts: int = 3, pause: float = 0.3) -> None:
+        """Stopping with rows left: a push whose answer was lost (a timeout under load) may have reached
+        Redis, so writing that batch to the database could count it twice. The push is idempotent per
+        batch id: try Redis a few more times, past the circuit, before the database."""
+        for _ in range(attempts):
+            circuit.reset()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the next attempt, then the database
+                time.sleep(pause)
+            if not self.buffered():
                 return
 
     def _write_left_at_exit(self) -> None:
