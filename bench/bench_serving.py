@@ -403,7 +403,7 @@ def curation_load(args, users, token, workers) -> tuple[dict[bool, list[dict]], 
     the rules touched."""
     phases: dict[bool, list[dict]] = {False: [], True: []}
     enabled = False
-    for want in (False, True) * ROUNDS:
+    for want in (False, True) * args.rounds:
         if want != enabled:
             set_rules_enabled(want)
             enabled = want
@@ -411,7 +411,7 @@ def curation_load(args, users, token, workers) -> tuple[dict[bool, list[dict]], 
             # so the phases compare steady states. The reload itself is timed in bench_curation.py.
             load("recs", users, token, 1.0)
         cpu0 = cpu_times(workers)
-        phase = load("recs", users, token, args.seconds / ROUNDS)
+        phase = load("recs", users, token, args.seconds / args.rounds)
         phase["worker_cpu_s"] = sum(cpu_times(workers).values()) - sum(cpu0.values())
         phases[want].append(phase)
     touched = listed = 0
@@ -431,7 +431,7 @@ def print_curation(args, phases: dict[bool, list[dict]], touched: int, listed: i
     cpu = {want: sum(p["worker_cpu_s"] for p in phases[want]) * 1000 / max(1, sum(p["requests"] for p in phases[want]))
            for want in (False, True)}
     for name, r, c in (("recs, 0 rules", off, cpu[False]), ("recs, 1,000 rules", on, cpu[True])):
-        print(f"{name:18s} {r['requests']:6d} req in {ROUNDS} x {args.seconds / ROUNDS:.1f}s (alternating), "
+        print(f"{name:18s} {r['requests']:6d} req in {args.rounds} x {args.seconds / args.rounds:.1f}s (alternating), "
               f"errors {r['errors']}, "
               f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms, worker CPU {c:.2f} ms/req")
     print(f"curation: 1,000 active rules add {on['p50'] - off['p50']:+.2f} ms to the recommendations p50 "
@@ -581,6 +581,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="per load phase")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help="curation phases: 0 and 1,000 rules alternate this often")
     parser.add_argument("--only-curation", action="store_true",
                         help="only the curation phases (0 and 1,000 rules), after the warm-up")
     args = parser.parse_args()
