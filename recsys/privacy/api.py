@@ -38,7 +38,7 @@ class ShopperView(APIView):
 
     @extend_schema(
         summary="Erase a shopper (events, feedback, impressions, rows in every retained model version)",
-        responses={204: None, 404: inline_serializer("NotFound", {"detail": serializers.CharField()})},
+        responses={204: None},
     )
     def delete(self, request, user_id: str):
         shopper_erase(user_id=user_id)
