@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from recsys.catalog.models import Shopper
 from recsys.clients.auth import WRITE
 from recsys.http.inputs import json_object, validated
+from recsys.http.serializers import JsonBooleanField
 from recsys.privacy.services import shopper_erase, shopper_export, shopper_set_consent
 
 
@@ -21,7 +22,7 @@ class ShopperSerializer(serializers.ModelSerializer):
 
 
 class ConsentInSerializer(serializers.Serializer):
-    personalization_consent = serializers.BooleanField(
+    personalization_consent = JsonBooleanField(
         help_text="false: lists stop being personalized and events are left out of training."
     )
 
