@@ -1,15 +1,15 @@
 """The OpenAPI schema's error answers, derived from each view (settings.REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]).
 
-Every operation under /api/ documents the errors it can give, in the one error envelope
+Every operation documents the errors it can give, in the one error envelope
 (`recsys.errors`: `{"detail"}`, with `errors` for bad input), without decorating views by hand:
 
-- 400: every API operation (the input guards refuse NUL characters and lone surrogates in any path, query
-  or body; bad parameters and bodies)
+- 400: every operation under /api/ (the input guards refuse NUL characters and lone surrogates in any path,
+  query or body), and elsewhere those with a body
 - 401 and 403: views with authentication and permission classes (no or bad token; a token without the scope)
 - 404: operations with path parameters (unknown object, or a path id the URL does not match)
 - 413: operations with a request body (POST, PUT, PATCH over CURIO_MAX_BODY_BYTES)
 - 429: views with throttles (with `Retry-After`)
-- 503: every API operation needs the database (and a training run the broker)
+- 503: every operation under /api/ or with a token needs the database (and a training run the broker)
 
 A view's own `@extend_schema(responses=...)` wins for the codes it lists (e.g. 409); an error code it
 lists without a body (`{503: None}`) gets the envelope. New views get all this automatically.
@@ -48,7 +48,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        if direction != "response" or not self.path.startswith("/api/"):
+        if direction != "response":
             return responses
         for code, description in self._error_codes().items():
             own = responses.get(code)
@@ -60,10 +60,13 @@ class ApiAutoSchema(AutoSchema):
         return dict(sorted(responses.items()))
 
     def _error_codes(self) -> dict[str, str]:
-        view = self.view
-        codes = {"400": "Bad input: parameters, body, or NUL characters / lone surrogates in the path or query"}
-        guarded = [p for p in view.permission_classes if p is not permissions.AllowAny]
-        if view.authentication_classes and guarded:
+        view, codes = self.view, {}
+        guarded = bool(view.authentication_classes) and any(
+            p is not permissions.AllowAny for p in view.permission_classes)
+        api = self.path.startswith("/api/")  # behind the input guards (recsys/http/guards.py)
+        if api or self.method in _BODY_METHODS:
+            codes["400"] = "Bad input: parameters, body, or NUL characters / lone surrogates in the path or query"
+        if guarded:
             codes["401"] = "No token, or an invalid or revoked one"
             codes["403"] = "The token's scope does not allow this request"
         if "{" in self.path:
@@ -72,5 +75,6 @@ class ApiAutoSchema(AutoSchema):
             codes["413"] = "The request body is over CURIO_MAX_BODY_BYTES"
         if view.throttle_classes:
             codes["429"] = "Over the client's throttle rate"
-        codes["503"] = "The database (or, for training, the broker) is unavailable; try again"
+        if api or guarded:  # the token is looked up in the database
+            codes["503"] = "The database (or, for training, the broker) is unavailable; try again"
         return codes

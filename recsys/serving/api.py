@@ -106,7 +106,7 @@ LIST_RESPONSE = inline_serializer("ListResponse", {
     "raw": serializers.BooleanField(required=False, help_text="present (true) on raw=true lists"),
 })
 LIST_PARAMS = [
-    OpenApiParameter("limit", int, description="1..100, default 10"),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1..100, default 10"),
     OpenApiParameter("placement", str, description="list name such as home (a short slug)"),
     OpenApiParameter("category", str, description="only items of this category"),
     OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),

@@ -106,3 +106,15 @@ def test_documented_examples_are_bodies_the_api_takes(route):
     for example in body["examples"].values():
         assert isinstance(example["value"], list)
         assert all(isinstance(row, dict) and {"user_id", "item_id", "type"} <= set(row) for row in example["value"])
+
+
+def test_views_outside_the_api_prefix_get_their_error_answers_too():
+    class MetricsLikeView(APIView):  # a token view outside /api/ (e.g. an operator endpoint)
+        required_scope = {"GET": WRITE}
+
+        def get(self, request):
+            return Response({})
+
+    schema = _schema([path("ops/thing", MetricsLikeView.as_view())])
+    responses = schema["paths"]["/ops/thing"]["get"]["responses"]
+    assert set(responses) == {"200", "401", "403", "429", "503"}

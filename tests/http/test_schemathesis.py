@@ -6,7 +6,7 @@ against the schema the server serves, with the checks below, and must find nothi
 code, content type and body as documented, and schema-violating input refused.
 
 Without the schemathesis CLI (requirements.txt pins it) this skips; under CI=true it fails instead.
-`CURIO_SCHEMATHESIS_MAX_TIME` shortens the run when iterating locally (CI runs the full 300 s).
+`CURIO_TEST_SCHEMATHESIS_MAX_TIME` shortens the run when iterating locally (CI runs the full 300 s).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from tests.serving_world import build_shop, reset_serving_caches, train_and_acti
 CHECKS = ("not_a_server_error,response_schema_conformance,content_type_conformance,"
           "status_code_conformance,negative_data_rejection")
 MAX_EXAMPLES = 40
-MAX_TIME = int(os.environ.get("CURIO_SCHEMATHESIS_MAX_TIME") or 300)
+MAX_TIME = int(os.environ.get("CURIO_TEST_SCHEMATHESIS_MAX_TIME") or 300)
 SEED = 7
 ARTIFACTS = ROOT / "test-artifacts"
 
