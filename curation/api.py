@@ -35,7 +35,7 @@ from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, InvalidInput
 from recsys.http.inputs import query_flag
 from recsys.http.pagination import LimitOffsetPagination
-from recsys.http.serializers import InternalFieldsMixin, JsonBooleanField
+from recsys.http.serializers import InternalFieldsMixin, JsonBodyMixin
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
 from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, Segment
@@ -102,12 +102,11 @@ class HoldoutShareField(serializers.Field):
         return float(data)
 
 
-class RuleSerializer(InternalFieldsMixin, serializers.ModelSerializer):
+class RuleSerializer(JsonBodyMixin, InternalFieldsMixin, serializers.ModelSerializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True)
     context_item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True,
                                             allow_null=True)
     segment = SegmentField(source="*", required=False)
-    enabled = JsonBooleanField(required=False)
     # The same slug rule as the list endpoints' `placement`, so a rule can always match a list.
     placement = serializers.RegexField(PLACEMENT_SLUG, required=False, allow_blank=True, error_messages={
         "invalid": "Use a short slug of lowercase letters, digits, - and _ (e.g. home, product_page)."})

@@ -16,9 +16,10 @@ from recsys.feedback.models import FeedbackType
 from recsys.feedback.services import COMMENT_MAX_LENGTH, FeedbackIdConflict, ItemNotFound, feedback_create
 from recsys.http.inputs import json_object, validated
 from recsys.http.schema import ERROR
+from recsys.http.serializers import JsonBodyMixin
 
 
-class FeedbackInSerializer(serializers.Serializer):
+class FeedbackInSerializer(JsonBodyMixin, serializers.Serializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
     type = serializers.ChoiceField(choices=FeedbackType.choices)
     comment = serializers.CharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True, default="")

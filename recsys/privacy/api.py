@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from recsys.catalog.models import Shopper
 from recsys.clients.auth import WRITE
 from recsys.http.inputs import json_object, validated
-from recsys.http.serializers import JsonBooleanField
+from recsys.http.serializers import JsonBodyMixin
 from recsys.privacy.services import shopper_erase, shopper_export, shopper_set_consent
 
 
@@ -21,8 +21,8 @@ class ShopperSerializer(serializers.ModelSerializer):
         fields = ["user_id", "personalization_consent", "created_at", "updated_at"]
 
 
-class ConsentInSerializer(serializers.Serializer):
-    personalization_consent = JsonBooleanField(
+class ConsentInSerializer(JsonBodyMixin, serializers.Serializer):
+    personalization_consent = serializers.BooleanField(
         help_text="false: lists stop being personalized and events are left out of training."
     )
 

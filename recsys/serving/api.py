@@ -22,7 +22,7 @@ from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import NotFound
 from recsys.http.inputs import validated
-from recsys.http.serializers import JsonBooleanField
+from recsys.http.serializers import JsonBodyMixin
 from recsys.ops import metrics
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
 
@@ -79,16 +79,12 @@ def fast_list_params(query: dict, *, with_user_id: bool = False) -> dict | None:
     return out
 
 
-class BasketBody(ListParams):
-    raw = JsonBooleanField(required=False, default=False)  # a JSON body: true or false, not "1" or "yes"
-    include_seen = JsonBooleanField(required=False, default=False)
+class BasketBody(JsonBodyMixin, ListParams):  # a JSON body: "raw": true, not "1" or "yes"
     item_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1, max_length=100)
     user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
 
 
-class BatchBody(ListParams):
-    raw = JsonBooleanField(required=False, default=False)
-    include_seen = JsonBooleanField(required=False, default=False)
+class BatchBody(JsonBodyMixin, ListParams):
     user_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1)
 
     def validate_user_ids(self, value):
