@@ -6,8 +6,7 @@ Every operation documents the errors it can give, in the one error envelope
 - 400: every operation under /api/ (the input guards refuse NUL characters and lone surrogates in any path,
   query or body), and elsewhere those with a body
 - 401 and 403: views with authentication and permission classes (no or bad token; a token without the scope)
-- 404: operations with path parameters (unknown object, or a path id the URL does not match), and views
-  with several renderers (DRF's `?format=` for one they do not have)
+- 404: operations with path parameters (unknown object, or a path id the URL does not match)
 - 413: operations with a request body (POST, PUT, PATCH over CURIO_MAX_BODY_BYTES)
 - 429: views with throttles (with `Retry-After`)
 - 503: every operation under /api/ or with a token needs the database (and a training run the broker)
@@ -70,8 +69,8 @@ class ApiAutoSchema(AutoSchema):
         if guarded:
             codes["401"] = "No token, or an invalid or revoked one"
             codes["403"] = "The token's scope does not allow this request"
-        if "{" in self.path or self._get_format_parameters():  # DRF answers an unknown ?format= with 404
-            codes["404"] = "No such object (or a path id the route does not match, or a ?format= it does not offer)"
+        if "{" in self.path:
+            codes["404"] = "No such object (or a path id the route does not match)"
         if self.method in _BODY_METHODS:
             codes["413"] = "The request body is over CURIO_MAX_BODY_BYTES"
         if view.throttle_classes:
