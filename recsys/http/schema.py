@@ -81,5 +81,5 @@ class ApiAutoSchema(AutoSchema):
         if view.throttle_classes:
             codes["429"] = "Over the client's throttle rate"
         if api or guarded:  # the token is looked up in the database
-            codes["503"] = "The database (or, for training, the broker) is unavailable; try again"
+            codes["503"] = "The database (or another service the operation needs) is unavailable; try again"
         return codes
