@@ -253,7 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["recsys.http.guards.SafeJSONParser"],
     "EXCEPTION_HANDLER": "recsys.http.exception_handler.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "recsys.http.schema.ApiAutoSchema",  # documents each operation's error answers
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

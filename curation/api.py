@@ -27,14 +27,15 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from recsys.analytics.rule_impact import impact_json
 from recsys.catalog.limits import ID_MAX_LENGTH
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, InvalidInput
-from recsys.http.serializers import InternalFieldsMixin
+from recsys.http.inputs import query_flag
+from recsys.http.pagination import LimitOffsetPagination
+from recsys.http.serializers import InternalFieldsMixin, JsonBodyMixin
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
 from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, Segment
@@ -101,7 +102,7 @@ class HoldoutShareField(serializers.Field):
         return float(data)
 
 
-class RuleSerializer(InternalFieldsMixin, serializers.ModelSerializer):
+class RuleSerializer(JsonBodyMixin, InternalFieldsMixin, serializers.ModelSerializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True)
     context_item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True,
                                             allow_null=True)
@@ -206,7 +207,7 @@ class _RuleViewSet(viewsets.ViewSet):
             if param in request.query_params:
                 qs = qs.filter(**{param: request.query_params[param]})
         if "enabled" in request.query_params:
-            qs = qs.filter(enabled=request.query_params["enabled"].lower() in {"1", "true", "yes", "on"})
+            qs = qs.filter(enabled=query_flag(request.query_params["enabled"], "enabled"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs.order_by("-priority", "-created_at", "-pk"), request, view=self)
         return paginator.get_paginated_response(
@@ -271,8 +272,9 @@ IMPACT_RESPONSE = inline_serializer("RuleImpact", {
     "p_value": serializers.FloatField(allow_null=True),
     "verdict": serializers.ChoiceField(["helps", "hurts", "unknown"]),
     "needed_impressions": serializers.IntegerField(help_text="planned impressions per arm before a verdict")})
-LIST_PARAMS = [OpenApiParameter("limit", int, description="rules per page: 1 to 1,000, default 100"),
-               OpenApiParameter("offset", int, description="rules to skip (default 0)"),
+LIST_PARAMS = [OpenApiParameter("limit", {"type": "integer", "minimum": 1},
+                                description="rules per page, default 100; over 1,000 is capped to 1,000"),
+               OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="rules to skip (default 0)"),
                *(OpenApiParameter(name, str, description=f"only rules with this {name}")
                  for name in ("placement", "category", "item_id")),
                OpenApiParameter("enabled", bool, description="only enabled (true) or disabled (false) rules")]

@@ -15,9 +15,10 @@ from recsys.catalog.services import shopper_merge
 from recsys.clients.auth import WRITE
 from recsys.errors import BadRequest
 from recsys.http.inputs import validated
+from recsys.http.serializers import JsonBodyMixin
 
 
-class MergeBody(serializers.Serializer):
+class MergeBody(JsonBodyMixin, serializers.Serializer):
     from_user_id = serializers.CharField(max_length=ID_MAX_LENGTH)
 
 

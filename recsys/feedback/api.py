@@ -15,9 +15,11 @@ from recsys.errors import Conflict, FieldError, InvalidInput
 from recsys.feedback.models import FeedbackType
 from recsys.feedback.services import COMMENT_MAX_LENGTH, FeedbackIdConflict, ItemNotFound, feedback_create
 from recsys.http.inputs import json_object, validated
+from recsys.http.schema import ERROR
+from recsys.http.serializers import JsonBodyMixin
 
 
-class FeedbackInSerializer(serializers.Serializer):
+class FeedbackInSerializer(JsonBodyMixin, serializers.Serializer):
     item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
     type = serializers.ChoiceField(choices=FeedbackType.choices)
     comment = serializers.CharField(max_length=COMMENT_MAX_LENGTH, required=False, allow_blank=True, default="")
@@ -37,7 +39,7 @@ class FeedbackView(APIView):
         request=FeedbackInSerializer,
         responses={201: inline_serializer("FeedbackOut", {
             "id": serializers.IntegerField(), "item_id": serializers.CharField(), "type": serializers.CharField(),
-            "status": serializers.CharField(), "created_at": serializers.DateTimeField()})},
+            "status": serializers.CharField(), "created_at": serializers.DateTimeField()}), 409: ERROR},
     )
     def post(self, request, user_id: str):
         data = validated(FeedbackInSerializer, json_object(request.data), index=0)

@@ -115,7 +115,9 @@ def path_id_problem(value: str) -> str | None:
 
 
 class ApiInputGuardMiddleware:
-    """400 for /api/ requests whose path ids or query parameters carry characters we cannot store."""
+    """400 for /api/ requests whose path ids or query parameters carry characters we cannot store; 413 for a
+    body over the limit; a JSON 404 for an unknown /api/ path even under DEBUG (where Django answers its HTML
+    debug page instead of calling handler404)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -128,6 +130,10 @@ class ApiInputGuardMiddleware:
                 length = 0
             if length > settings.MAX_BODY_BYTES:
                 return JsonResponse(error_body(body_too_large_message(settings.MAX_BODY_BYTES)), status=413)
+            response = self.get_response(request)
+            if response.status_code == 404 and response.get("Content-Type", "").startswith("text/html"):
+                return api_not_found(request)
+            return response
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework.serializers import Serializer
 
-from recsys.errors import BadRequest, InvalidInput
+from recsys.errors import BadRequest, FieldError, InvalidInput
 
 
 def validated(serializer_class: type[Serializer], data: Any, *, index: int | None = None) -> dict[str, Any]:
@@ -23,3 +23,11 @@ def json_object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("Send a JSON object.")
     return data
+
+
+def query_flag(raw: str, name: str) -> bool:
+    """A boolean query parameter as the schema documents it: `true` or `false`; anything else is a 400
+    (not silently false)."""
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise InvalidInput([FieldError(index=None, field=name, message=f"{raw!r} is not true or false.")])

@@ -103,9 +103,11 @@ class EventBatchView(APIView):
         responses={200: inline_serializer("EventIngestResult", {"accepted": serializers.IntegerField(),
                                                                 "duplicates": serializers.IntegerField()}),
                    400: _ROW_ERRORS},
-        examples=[OpenApiExample("Two events", request_only=True, value=[
-            {"user_id": "u1", "item_id": "sku-1", "type": "view", "timestamp": "2024-05-01T12:00:00Z"},
-            {"user_id": "u1", "item_id": "sku-1", "type": "purchase", "value": 2, "event_id": "order-77-1"}])],
+        # One row each: drf-spectacular wraps a list body's example value in the list itself.
+        examples=[OpenApiExample("A view", request_only=True, value={
+                      "user_id": "u1", "item_id": "sku-1", "type": "view", "timestamp": "2024-05-01T12:00:00Z"}),
+                  OpenApiExample("A purchase with its idempotency key", request_only=True, value={
+                      "user_id": "u1", "item_id": "sku-1", "type": "purchase", "value": 2, "event_id": "order-77-1"})],
     )
     def post(self, request):
         counts = _ingested(events_ingest, request.data)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from recsys.catalog.models import Shopper
 from recsys.clients.auth import WRITE
 from recsys.http.inputs import json_object, validated
+from recsys.http.serializers import JsonBodyMixin
 from recsys.privacy.services import shopper_erase, shopper_export, shopper_set_consent
 
 
@@ -20,7 +21,7 @@ class ShopperSerializer(serializers.ModelSerializer):
         fields = ["user_id", "personalization_consent", "created_at", "updated_at"]
 
 
-class ConsentInSerializer(serializers.Serializer):
+class ConsentInSerializer(JsonBodyMixin, serializers.Serializer):
     personalization_consent = serializers.BooleanField(
         help_text="false: lists stop being personalized and events are left out of training."
     )
@@ -38,7 +39,7 @@ class ShopperView(APIView):
 
     @extend_schema(
         summary="Erase a shopper (events, feedback, impressions, rows in every retained model version)",
-        responses={204: None, 404: inline_serializer("NotFound", {"detail": serializers.CharField()})},
+        responses={204: None},
     )
     def delete(self, request, user_id: str):
         shopper_erase(user_id=user_id)

@@ -22,6 +22,7 @@ from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import NotFound
 from recsys.http.inputs import validated
+from recsys.http.serializers import JsonBodyMixin
 from recsys.ops import metrics
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
 
@@ -78,12 +79,12 @@ def fast_list_params(query: dict, *, with_user_id: bool = False) -> dict | None:
     return out
 
 
-class BasketBody(ListParams):
+class BasketBody(JsonBodyMixin, ListParams):  # a JSON body: "raw": true, not "1" or "yes"
     item_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1, max_length=100)
     user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
 
 
-class BatchBody(ListParams):
+class BatchBody(JsonBodyMixin, ListParams):
     user_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1)
 
     def validate_user_ids(self, value):
@@ -101,7 +102,7 @@ LIST_RESPONSE = inline_serializer("ListResponse", {
     "raw": serializers.BooleanField(required=False, help_text="present (true) on raw=true lists"),
 })
 LIST_PARAMS = [
-    OpenApiParameter("limit", int, description="1..100, default 10"),
+    OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1..100, default 10"),
     OpenApiParameter("placement", str, description="list name such as home (a short slug)"),
     OpenApiParameter("category", str, description="only items of this category"),
     OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),

@@ -5,8 +5,6 @@ service (lists.py) turns the result into curation `Candidate`s once titles are k
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +16,11 @@ from recsys.ml.model_kinds import ScoreRequest
 from recsys.ml.weights import event_confidences
 from recsys.serving.reads import ShopperHistory
 
+from .lru import TimedLRU
 from .model_store import LoadedModel
 
 CATEGORY_CACHE_SECONDS = 60.0
+CATEGORY_CACHE_MAX = 256  # (model version, category) pairs kept per process: a request can name any category
 
 
 @dataclass
@@ -59,29 +59,22 @@ def model_history(model: LoadedModel, hist: ShopperHistory, now: float) -> Model
 
 
 def category_cols(model: LoadedModel, category: str) -> np.ndarray:
-    """Model columns of the items in `category` (cached per version and process)."""
-    cache = _category_cache(model)
-    hit = cache.get(category)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < CATEGORY_CACHE_SECONDS:
-        return hit[1]
-    cols = [model.item_col(i) for i in item_selectors.item_ids_in_category(category=category)]
-    arr = np.array(sorted(c for c in cols if c is not None), dtype=np.int32)
-    cache[category] = (now, arr)
+    """Model columns of the items in `category` (cached per version and process, an LRU of
+    CATEGORY_CACHE_MAX: a replaced version's entries are the least recently used and go first)."""
+    key = (model.version, category)
+    arr = _category_cache.get(key)
+    if arr is None:
+        cols = [model.item_col(i) for i in item_selectors.item_ids_in_category(category=category)]
+        arr = np.array(sorted(c for c in cols if c is not None), dtype=np.int32)
+        _category_cache.put(key, arr)
     return arr
 
 
-_category_caches: dict[int, dict] = {}
-_category_lock = threading.Lock()
+_category_cache = TimedLRU(CATEGORY_CACHE_MAX, lambda: CATEGORY_CACHE_SECONDS)
 
 
-def _category_cache(model: LoadedModel) -> dict:
-    with _category_lock:
-        cache = _category_caches.get(model.version)
-        if cache is None:
-            _category_caches.clear()  # only the serving version's cache is kept
-            cache = _category_caches[model.version] = {}
-        return cache
+def clear_cache() -> None:
+    _category_cache.clear()
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from recsys.catalog import selectors as item_selectors
 from recsys.catalog.limits import DEMO_USER_PREFIX
+from recsys.serving.lru import TimedLRU
 from recsys.serving.weights import weight_config
 from recsys.storefront.selectors import demo_mode_on
 
@@ -57,11 +57,12 @@ class PopularCache:
     def __init__(self):
         self._lock = threading.Lock()
         self._ranking: Ranking | None = None
-        self._tails: OrderedDict[str, tuple[float, list[tuple[str, float]]]] = OrderedDict()
+        self._tails = TimedLRU(TAIL_CACHE_MAX, lambda: settings.SERVING_POPULAR_CACHE_SECONDS)
 
     def clear(self) -> None:
         with self._lock:
-            self._ranking, self._tails = None, OrderedDict()
+            self._ranking = None
+        self._tails.clear()
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < settings.SERVING_POPULAR_CACHE_SECONDS
@@ -80,21 +81,14 @@ class PopularCache:
                 # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
                 self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
                 self._ranking.computed_at = time.monotonic()
-                self._tails = OrderedDict()
+                self._tails.clear()
             return self._ranking
 
     def tail(self, category: str) -> list[tuple[str, float]]:
-        with self._lock:
-            hit = self._tails.get(category)
-            if hit is not None and self._fresh(hit[0]):
-                self._tails.move_to_end(category)
-                return hit[1]
-        tail = [(item_id, 0.0) for item_id, _ in item_selectors.newest_items(category=category, limit=TAIL)]
-        with self._lock:
-            self._tails[category] = (time.monotonic(), tail)
-            self._tails.move_to_end(category)
-            while len(self._tails) > TAIL_CACHE_MAX:
-                self._tails.popitem(last=False)
+        tail = self._tails.get(category)
+        if tail is None:
+            tail = [(item_id, 0.0) for item_id, _ in item_selectors.newest_items(category=category, limit=TAIL)]
+            self._tails.put(category, tail)
         return tail
 
 

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, Conflict, NotFound, Unavailable
+from recsys.http.schema import ERROR
 from recsys.http.serializers import InternalFieldsMixin
 from recsys.training import selectors
 from recsys.training.models import ModelVersion, TrainingRun
@@ -61,7 +62,7 @@ class TrainingRunListView(APIView):
         return Response(TrainingRunSerializer(selectors.training_runs_recent(), many=True,
                                               context=_context(request)).data)
 
-    @extend_schema(request=None, responses={202: StartedRunSerializer, 503: None})
+    @extend_schema(request=None, responses={202: StartedRunSerializer, 503: ERROR})
     def post(self, request):
         if request.data not in ({}, None) and not isinstance(request.data, dict):
             raise BadRequest("Send an empty JSON object.")
@@ -95,7 +96,7 @@ class ModelVersionListView(APIView):
 class ModelVersionActivateView(APIView):
     required_scope = {"POST": WRITE}
 
-    @extend_schema(request=None, responses=ModelVersionSerializer)
+    @extend_schema(request=None, responses={200: ModelVersionSerializer, 409: ERROR})
     def post(self, request, version_id: int):
         if not ModelVersion.objects.filter(pk=version_id).exists():
             raise NotFound(f"No model version {version_id}.")

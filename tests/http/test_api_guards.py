@@ -62,8 +62,10 @@ def test_nul_in_query_parameters_is_400(read_api):
     assert "placement" in response.json()["detail"]
 
 
-def test_unknown_api_paths_answer_json_404(read_api, settings):
-    settings.DEBUG = False
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_paths_answer_json_404(read_api, settings, debug):
+    settings.DEBUG = debug  # under DEBUG Django's HTML debug page would answer (handler404 is not called)
     response = read_api.get("/api/v1/curation/pins/abc/")
     assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
     assert response.json()["detail"].startswith("Not found")

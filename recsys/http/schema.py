@@ -1,0 +1,85 @@
+"""The OpenAPI schema's error answers, derived from each view (settings.REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]).
+
+Every operation documents the errors it can give, in the one error envelope
+(`recsys.errors`: `{"detail"}`, with `errors` for bad input), without decorating views by hand:
+
+- 400: every operation under /api/ (the input guards refuse NUL characters and lone surrogates in any path,
+  query or body), and elsewhere those with a body
+- 401 and 403: views with authentication and permission classes (no or bad token; a token without the scope)
+- 404: operations with path parameters (unknown object, or a path id the URL does not match)
+- 413: operations with a request body (POST, PUT, PATCH over CURIO_MAX_BODY_BYTES)
+- 429: views with throttles (with `Retry-After`)
+- 503: every operation under /api/ or with a token needs the database (and a training run the broker)
+
+A view's own `@extend_schema(responses=...)` wins for the codes it lists (e.g. 409); an error code it
+lists without a body (`{503: None}`) gets the envelope. New views get all this automatically.
+"""
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import permissions, serializers
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(allow_null=True, help_text="the row's position in a batch (or list "
+                                     "field); 0 for a one-object body; null for query parameters")
+    field = serializers.CharField(allow_blank=True, help_text='"" when the message is about the input as a whole')
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's error envelope (recsys.errors); some errors add keys (a failed run's `id` and `status`)."""
+
+    detail = serializers.CharField(help_text="what went wrong, in one line a person can act on")
+    errors = FieldErrorSerializer(many=True, required=False, help_text="each bad field or row (bad input only)")
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+ERROR = error("Error")  # for a view's own codes: `responses={200: ..., 409: ERROR}`
+
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class ApiAutoSchema(AutoSchema):
+    def _get_format_parameters(self):
+        # DRF's `?format=` override is not part of the contract (the API answers JSON, /metrics its text): left
+        # out, rather than documented with DRF's answers to it (404 for an unknown one, an empty one ignored).
+        return []
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, description in self._error_codes().items():
+            own = responses.get(code)
+            if own is None or "content" not in own:  # not listed, or listed without a body
+                responses[code] = self._get_response_for_code(error(description), code, direction=direction)
+        for code in ("429", "503"):
+            if code in responses:
+                responses[code].setdefault("headers", {}).update(_RETRY_AFTER)
+        return dict(sorted(responses.items()))
+
+    def _error_codes(self) -> dict[str, str]:
+        view, codes = self.view, {}
+        guarded = bool(view.authentication_classes) and any(
+            p is not permissions.AllowAny for p in view.permission_classes)
+        api = self.path.startswith("/api/")  # behind the input guards (recsys/http/guards.py)
+        if api or self.method in _BODY_METHODS:
+            codes["400"] = "Bad input: parameters, body, or NUL characters / lone surrogates in the path or query"
+        if guarded:
+            codes["401"] = "No token, or an invalid or revoked one"
+            codes["403"] = "The token's scope does not allow this request"
+        if "{" in self.path:
+            codes["404"] = "No such object (or a path id the route does not match)"
+        if self.method in _BODY_METHODS:
+            codes["413"] = "The request body is over CURIO_MAX_BODY_BYTES"
+        if view.throttle_classes:
+            codes["429"] = "Over the client's throttle rate"
+        if api or guarded:  # the token is looked up in the database
+            codes["503"] = "The database (or another service the operation needs) is unavailable; try again"
+        return codes
