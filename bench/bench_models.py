@@ -36,15 +36,12 @@ from recsys.ml import evaluation as ev  # noqa: E402
 from recsys.ml import fitting, neighbours  # noqa: E402
 from recsys.ml import matrix as mx  # noqa: E402
 
-DEFAULTS = [  # config/settings.py TRAINING_CANDIDATES
-    {"kind": "ease", "lambda": 200.0, "K": 200},
-    {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
-    {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
-    {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
-    {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
-    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
-    {"kind": "cosine", "K": 100},
-]
+# The shipped starting points (CURIO_TRAINING_CANDIDATES), read from the settings, not copied.
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from django.conf import settings  # noqa: E402
+
+DEFAULTS = settings.TRAINING_CANDIDATES
 SEED = 42
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
