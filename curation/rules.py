@@ -564,11 +564,16 @@ def curate(
                       warnings=warnings, held=held, resolved=resolved)
     items = [_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)]
     positions: dict[int, list[int]] = {}
+    for hit in resolved.values():  # pinned items that were not candidates carry rules too
+        if hit is not None:
+            matched.update(r.id for r in hit[3] if r.id in held)
     held_pins = not held.isdisjoint(bucket.pin_ids)
     kind_of = bucket.kind_of
     held_moves = any(kind_of[i] == BOOST for i in matched) or (held_pins and bool(matched))
-    if held_pins and len(final) < limit:
-        held_moves = True  # a short list closes gaps: only a full run knows the ranks the pins end at
+    if held_pins and (len(final) < limit or bucket.diversity):
+        # A short list closes gaps, and diversity caps (pins count first) can leave and close one: only a
+        # full run knows the ranks the pins end at.
+        held_moves = True
     if held_pins and not held_moves:
         # Only pins were held: where they would land depends on the pins alone (no second arrangement).
         # A dry run reads only which items survived the filters.
@@ -576,6 +581,12 @@ def curate(
         _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=None, warnings=None, dry=landed,
                       resolved=resolved)
         positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held}
+        # A held label on a held pin's item would have been where that pin lands.
+        for pin in bucket.pins:
+            hit = resolved.get(pin.item_id) if pin.id in positions else None
+            for rule in _shown(hit[3]) if hit is not None else ():
+                if rule.id in held and rule.kind == ANNOTATION:
+                    positions.setdefault(rule.id, []).append(landed[pin.id])
     elif held_moves:
         # A held boost (or pins beside held labels) would have moved items: arrange the same entries,
         # reset, with every rule, bookkeeping off.
@@ -589,12 +600,24 @@ def curate(
                     positions.setdefault(rule_id, []).append(rank)
     elif matched:  # only labels were held: they move nothing, so their positions are where their items are
         for rank, entry in enumerate(final, start=1):
-            for rule in _item_rules(bucket, entry.info) if entry.info is not None else ():
+            for rule in _shown(_item_rules(bucket, entry.info)) if entry.info is not None else ():
                 if rule.id in matched:
                     positions.setdefault(rule.id, []).append(rank)
     for item in items:
         item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if item.rank in ranks))
     return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
+
+
+def _shown(rules: list[Rule]):
+    """The rules of an item that show on it: a label whose text an earlier label already gave is not
+    shown (as `_explained` does), so it touches nothing."""
+    labels = set()
+    for rule in rules:
+        if rule.kind == ANNOTATION:
+            if rule.label in labels:
+                continue
+            labels.add(rule.label)
+        yield rule
 
 
 def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bucket: _Bucket | None, item_info, *,
