@@ -386,10 +386,6 @@ class RuleSet:
             self._merged[placement] = bucket
         return bucket
 
-    def pins(self, placement: str) -> list[Rule]:
-        bucket = self.bucket(placement)
-        return bucket.pins if bucket else []
-
     def pinned_item_ids(self, placement: str, now: datetime, reach: int) -> frozenset[str]:
         """Items of the pins live at `now` on `placement` at positions up to `reach` (a pin never moves
         up, so one below a list's length cannot land). Cached per liveness window."""
@@ -982,16 +978,13 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=
     since the first look is the one that reports."""
     if resolved is not None and removed is None and pin.item_id in resolved:
         hit = resolved[pin.item_id]
-        if hit is None:
-            return None
-        cand, info, algo_rank, rules = hit
-        return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held else rules)
-    entry = _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings)
-    if resolved is not None:
-        resolved[pin.item_id] = entry
-    if entry is None:
+    else:
+        hit = _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings)
+        if resolved is not None:
+            resolved[pin.item_id] = hit
+    if hit is None:
         return None
-    cand, info, algo_rank, rules = entry
+    cand, info, algo_rank, rules = hit
     return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held and rules else rules)
 
 

@@ -170,6 +170,11 @@ def change_set_open(*, author) -> ChangeSet:
         return ChangeSet.objects.get(author=author, status=ChangeSetStatus.OPEN)
 
 
+def _close(change_set: ChangeSet, status: str, actor: str) -> None:
+    change_set.status, change_set.closed_at, change_set.closed_by = status, timezone.now(), actor
+    change_set.save(update_fields=["status", "closed_at", "closed_by"])
+
+
 def _locked_open(change_set: ChangeSet) -> ChangeSet:
     locked = ChangeSet.objects.select_for_update().get(pk=change_set.pk)
     if locked.status != ChangeSetStatus.OPEN:
@@ -235,8 +240,7 @@ def change_set_publish(*, change_set: ChangeSet, actor: str, accept_conflicts: b
         rule._history_user = change_set.author
         rule._change_reason = f"published in change set #{change_set.pk} by {actor}"
         rule.save()
-    change_set.status, change_set.closed_at, change_set.closed_by = ChangeSetStatus.PUBLISHED, timezone.now(), actor
-    change_set.save(update_fields=["status", "closed_at", "closed_by"])
+    _close(change_set, ChangeSetStatus.PUBLISHED, actor)
     rules_stamp_bump()
     return Published(change_set=change_set, rules=drafts, conflicts=conflicts)
 
@@ -251,8 +255,7 @@ def change_set_discard(*, change_set: ChangeSet, actor: str) -> int:
         rule._history_user = change_set.author
         rule._change_reason = f"discarded with change set #{change_set.pk} by {actor}"
         rule.delete()
-    change_set.status, change_set.closed_at, change_set.closed_by = ChangeSetStatus.DISCARDED, timezone.now(), actor
-    change_set.save(update_fields=["status", "closed_at", "closed_by"])
+    _close(change_set, ChangeSetStatus.DISCARDED, actor)
     if drafts:
         rules_stamp_bump()
     return len(drafts)
