@@ -168,6 +168,16 @@ class Rule:
     def ref(self, effect: str) -> dict:
         return {"id": self.id, "type": self.kind, "name": self.title, "effect": effect}
 
+    @cached_property
+    def pinned_ref(self) -> dict:
+        """A pin's trace entry when it holds its own position: built once, shared by every list (never mutated)."""
+        return self.ref(f"pinned at #{self.position}")
+
+    @cached_property
+    def pinned_candidate(self) -> Candidate:
+        """A pinned item that was no candidate, as one (shared, never mutated)."""
+        return Candidate(self.item_id, 0.0, source="pinned")
+
 
 def describe(rule: Rule) -> str:
     if rule.item_id:
@@ -208,16 +218,28 @@ def holdout_draw(rule_id: int, seed: int) -> float:
     return (z ^ (z >> 31)) / 2**64
 
 
-def held_rule_ids(rule_ids: np.ndarray, shares: np.ndarray, key: str) -> frozenset[int]:
-    """The rules (ids as uint64, with their shares) whose holdout `key` is in: `holdout_draw` for
-    many rules at once (uint64 arithmetic wraps like the masks there; the division by 2**64 is exact
-    after the same rounding to a double, so the two agree bit for bit)."""
+_GOLDEN, _MIX1, _MIX2 = (np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
+_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
+
+
+def holdout_arrays(rules: list[Rule]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What `held_rule_ids` takes for these rules: ids (uint64), ids times the golden constant, shares."""
+    ids = np.array([r.id for r in rules], dtype=np.uint64)
+    return ids, ids * _GOLDEN, np.array([r.holdout_share for r in rules], dtype=np.float64)
+
+
+def held_rule_ids(rule_ids: np.ndarray, mixed_ids: np.ndarray, shares: np.ndarray, key: str) -> frozenset[int]:
+    """The rules (as `holdout_arrays` gives them) whose holdout `key` is in: `holdout_draw` for many
+    rules at once (uint64 arithmetic wraps like the masks there; the division by 2**64 is exact after
+    the same rounding to a double, so the two agree bit for bit)."""
     if not key or not len(rule_ids):
         return frozenset()
-    z = np.uint64(holdout_seed(key)) ^ (rule_ids * np.uint64(0x9E3779B97F4A7C15))
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
+    z = np.uint64(holdout_seed(key)) ^ mixed_ids
+    z ^= z >> _S30
+    z *= _MIX1
+    z ^= z >> _S27
+    z *= _MIX2
+    z ^= z >> _S31
     return frozenset(rule_ids[z / 2.0**64 < shares].tolist())
 
 
@@ -261,13 +283,12 @@ class _Bucket:
         self.kind_of = {r.id: r.kind for r in self.rules}
         self.diversity_caps = _Caps(self.diversity) if self.diversity else None
         self.measured_ids = frozenset(r.id for r in self.holdout_rules)
-        self.holdout_arrays = (np.array([r.id for r in self.holdout_rules], dtype=np.uint64),
-                               np.array([r.holdout_share for r in self.holdout_rules], dtype=np.float64))
+        self.holdout_arrays = holdout_arrays(self.holdout_rules)
         self._active: dict[tuple, _Bucket] = {}
-        self._pinned: dict[tuple[int, int], frozenset[str]] = {}
+        self._pinned: dict[int, frozenset[str]] = {}
         # item id -> (category, attributes, its rules): the lookup runs for every candidate of every
         # list, and an active view's answer for an item only changes with the item's card.
-        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule], Rule | None]] = {}
+        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule], Rule | None, float]] = {}
         if index_scope:
             bounds = set()
             for rule in self.rules:
@@ -310,14 +331,15 @@ class _Bucket:
             self._pin_orders[off] = order
         return order
 
-    def pinned_item_ids(self, now: datetime, reach: int) -> frozenset[str]:
-        window = bisect_right(self._bounds, now) if self._bounds else 0
-        found = self._pinned.get((window, reach))
+    def pins_within(self, reach: int) -> frozenset[str]:
+        """Items of this view's pins at positions up to `reach` (a pin never moves up, so one below a
+        list's length cannot land): the pinned items a list may need cards for. Cached per reach."""
+        found = self._pinned.get(reach)
         if found is None:
-            found = frozenset(p.item_id for p in self.pins if p.position <= reach and p.is_live(now))
+            found = frozenset(p.item_id for p in self.pins if p.position <= reach)
             if len(self._pinned) >= self.MAX_CACHED_SCOPES:
                 self._pinned.clear()
-            self._pinned[(window, reach)] = found
+            self._pinned[reach] = found
         return found
 
     def active(self, ctx: Context, ignore_enabled: bool) -> _Bucket:
@@ -386,13 +408,14 @@ class RuleSet:
             self._merged[placement] = bucket
         return bucket
 
-    def pinned_item_ids(self, placement: str, now: datetime, reach: int) -> frozenset[str]:
-        """Items of the pins live at `now` on `placement` at positions up to `reach` (a pin never moves
-        up, so one below a list's length cannot land). Cached per liveness window."""
-        bucket = self.bucket(placement)
+    def pinned_item_ids(self, context: Context, reach: int) -> frozenset[str]:
+        """Items of the pins that can apply on this list (live, in its scope) at positions up to `reach`:
+        what serving fetches cards for beside the candidates. Cached per rule view."""
+        bucket = self.bucket(context.placement)
         if bucket is None or not bucket.pins:
             return frozenset()
-        return bucket.pinned_item_ids(now, reach)
+        view = bucket.active(context, False)
+        return view.pins_within(reach) if view.pins else frozenset()
 
 
 def _as_ruleset(rules) -> RuleSet:
@@ -415,13 +438,14 @@ def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) 
     return found
 
 
-def _remember_item_rules(b: _Bucket, info: ItemInfo) -> tuple[str, dict, list[Rule], Rule | None]:
-    """(category, attributes, rules, its first block) of an item, kept in the view's memo. A hit is
+def _remember_item_rules(b: _Bucket, info: ItemInfo) -> tuple[str, dict, list[Rule], Rule | None, float]:
+    """(category, attributes, rules, its first block, its boost) of an item, kept in the view's memo. A hit is
     checked against the card's category and the identity of its attributes: cards are cached per
     process, so the same dict comes back while the card is unchanged."""
     memo = b.item_rules_memo
     found = _lookup_item_rules(b, info)
-    hit = (info.category, info.attributes, found, next((r for r in found if r.kind == BLOCK), None))
+    hit = (info.category, info.attributes, found, next((r for r in found if r.kind == BLOCK), None),
+           _boost_of(found))
     if len(memo) >= b.MAX_MEMO_ITEMS:
         memo.clear()
     memo[info.item_id] = hit
@@ -476,24 +500,27 @@ class CurationResult:
 class _Entry:
     """One candidate (or pinned item) on its way through the engine; a plain slots class, made ~100x a call."""
 
-    __slots__ = ("cand", "info", "algo_rank", "rules", "fired", "strength", "key", "kept", "pinned")
+    __slots__ = ("cand", "info", "algo_rank", "rules", "boost", "fired", "strength", "key", "kept", "pinned")
 
     def __init__(self, cand: Candidate, info: ItemInfo, algo_rank: int | None, rules: list[Rule], *,
-                 kept: bool = False) -> None:
+                 kept: bool = False, boost: float | None = None) -> None:
         self.cand = cand
         self.info = info
         self.algo_rank = algo_rank
         self.rules = rules
+        self.boost = _boost_of(rules) if boost is None else boost  # its boosts' summed strength, clipped
         self.fired: list[dict] = []
-        self.strength = 0.0
+        self.strength = 0.0  # the boost applied (kept candidates only)
         self.key = 0.0
         self.kept = kept
         self.pinned = False
 
-    def reset(self, rules: list[Rule] | None = None) -> None:
-        """As filtered, before any arrangement (optionally with its rules put back)."""
-        if rules is not None:
-            self.rules = rules
+    def set_rules(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self.boost = _boost_of(rules)
+
+    def reset(self) -> None:
+        """As filtered, before any arrangement."""
         self.fired = []
         self.strength = 0.0
         self.key = 0.0
@@ -554,7 +581,7 @@ def curate(
             if hits:
                 matched.update(hits)
                 full[item_id] = rules
-                entry.rules = [r for r in rules if r.id not in held]
+                entry.set_rules([r for r in rules if r.id not in held])
     resolved: dict[str, tuple | None] = {}
     final = _arranged(list(kept), by_id, context, bucket, item_info, limit=limit, removed=removed,
                       warnings=warnings, held=held, resolved=resolved)
@@ -585,15 +612,17 @@ def curate(
                     positions.setdefault(rule.id, []).append(landed[pin.id])
     elif held_moves:
         # A held boost (or pins beside held labels) would have moved items: arrange the same entries,
-        # reset, with every rule, bookkeeping off.
-        for item_id, entry in by_id.items():
-            entry.reset(full.get(item_id))
+        # reset, with every rule, bookkeeping off. Only the served entries were arranged and explained
+        # (the boost step sets every kept entry's key and strength anew).
+        for entry in final:
+            entry.reset()
+        for item_id, rules in full.items():
+            by_id[item_id].set_rules(rules)
         would = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=None, warnings=None,
                           resolved=resolved)
         for rank, entry in enumerate(would, start=1):
-            for rule_id in _explained(entry, rank, held).rule_ids:
-                if rule_id in held:
-                    positions.setdefault(rule_id, []).append(rank)
+            for rule_id in _touched_by(entry) & held:
+                positions.setdefault(rule_id, []).append(rank)
     elif matched:  # only labels were held: they move nothing, so their positions are where their items are
         for rank, entry in enumerate(final, start=1):
             for rule in _shown(_item_rules(bucket, entry.info)) if entry.info is not None else ():
@@ -602,6 +631,16 @@ def curate(
     for item in items:
         item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if item.rank in ranks))
     return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
+
+
+def _touched_by(entry: _Entry) -> set[int]:
+    """The ids of the rules that touch an arranged entry, as `_explained` would name them in its trace
+    (its boosts if it was a kept candidate, its shown labels, the pins and caps that placed it)."""
+    ids = {ref["id"] for ref in entry.fired}
+    for rule in _shown(entry.rules):
+        if rule.kind == ANNOTATION or (rule.kind == BOOST and entry.kept):
+            ids.add(rule.id)
+    return ids
 
 
 def _shown(rules: list[Rule]):
@@ -669,22 +708,31 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 removed.append(Removed(item_id, algo_rank, "seen"))
             continue
         if memo is None:
-            entry_rules = _NO_RULES
+            entry_rules, boost = _NO_RULES, 0.0
         else:
             hit = memo.get(item_id)
             if hit is None or hit[1] is not info.attributes or hit[0] != info.category:
                 hit = _remember_item_rules(bucket, info)
-            entry_rules, block = hit[2], hit[3]
+            entry_rules, block, boost = hit[2], hit[3], hit[4]
             if block is not None:
                 if removed is not None:
                     removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
                 continue
-        entry = _Entry(cand, info, algo_rank, entry_rules, kept=True)
+        entry = _Entry(cand, info, algo_rank, entry_rules, kept=True, boost=boost)
         by_id[item_id] = entry
         kept.append(entry)
         if limit is not None and len(kept) >= limit:
             break
     return kept, by_id
+
+
+def _boost_of(rules: list[Rule]) -> float:
+    """The summed strength of the boosts among `rules`, clamped to [-1, 1]."""
+    total = 0.0
+    for rule in rules:
+        if rule.kind == BOOST:
+            total += rule.strength
+    return max(-1.0, min(1.0, total)) if total else 0.0
 
 
 def _boost(kept: list[_Entry]) -> None:
@@ -693,16 +741,16 @@ def _boost(kept: list[_Entry]) -> None:
     n = len(kept)
     boosted = False
     for rank, entry in enumerate(kept, start=1):
-        total = 0.0
-        for rule in entry.rules:
-            if rule.kind == BOOST:
-                total += rule.strength
-        if total:
-            entry.strength = max(-1.0, min(1.0, total))
+        strength = entry.strength = entry.boost
+        if strength:
             boosted = True
-        entry.key = (n - rank + 1) / n + entry.strength
+        entry.key = (n - rank + 1) / n + strength
     if boosted:
-        kept.sort(key=lambda e: -e.key)
+        kept.sort(key=_by_key)
+
+
+def _by_key(entry: _Entry) -> float:
+    return -entry.key
 
 
 def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
@@ -731,9 +779,10 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
             if report:
                 removed.append(Removed(pin.item_id, None, "pin_duplicate", pin.ref("ignored: item already pinned")))
             continue
-        start = pin.position - 1
-        slot = next((i for i in range(start, limit) if slots[i] is None), None)
-        if slot is None:
+        start = slot = pin.position - 1
+        while slot < limit and slots[slot] is not None:
+            slot += 1
+        if slot >= limit:
             if report:
                 if start < limit:
                     warnings.append(f"{pin.title}: no free position from #{pin.position} on")
@@ -759,7 +808,7 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
                 )
             entry.fired.append(pin.ref(f"pinned at #{pin.position}, lost the conflict, moved to #{slot + 1}"))
         else:
-            entry.fired.append(pin.ref(f"pinned at #{pin.position}"))
+            entry.fired.append(pin.pinned_ref)
         entry.pinned = True
         slots[slot] = entry
         free -= 1
@@ -846,38 +895,39 @@ def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[
     for entry in slots:
         if entry is not None:
             caps.count(entry.info)
-    pinned_ids = {e.cand.item_id for e in slots if e is not None}
-    rest = [e for e in kept if e.cand.item_id not in pinned_ids]
-    skipped: list[_Entry] = []
-    i = 0
+    # The kept candidates not pinned (a pinned candidate is the same entry as in its slot).
+    i, n, capped = 0, len(kept), False
     for slot in range(len(slots)):
         if slots[slot] is not None:
             continue
-        while i < len(rest):
-            entry = rest[i]
+        while i < n:
+            entry = kept[i]
             i += 1
+            if entry.pinned:
+                continue
             key = caps.over(entry.info)
             if key is None:
                 caps.count(entry.info)
                 slots[slot] = entry
-                if skipped:  # it moved up into a place a capped item would have taken
+                if capped:  # it moved up into a place a capped item would have taken
                     entry.fired.append(caps.rule_of[caps.last_key].ref("moved up: a capped item made room"))
                 break
-            skipped.append(entry)
+            capped = True
             caps.last_key = key[0]
             if removed is not None:
                 rule = caps.rule_of[key[0]]
                 cap = caps.per_category if key[0] == "category" else caps.per_attribute[key[0]]
                 removed.append(Removed(entry.cand.item_id, entry.algo_rank, "diversity",
                                        rule.ref(f"over the cap of {cap} per {key[0]} ({key[1]})")))
-    unused = rest[i:]
     final = [e for e in slots if e is not None]
     newest = [r for r in rules if r.min_new_items and r.new_item_days > 0]
-    if newest:
-        _make_room_for_new(final, unused, newest, caps, context, removed=removed)
-    if removed is not None:
-        for entry in unused:
-            removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
+    if newest or removed is not None:
+        unused = [e for e in kept[i:] if not e.pinned]
+        if newest:
+            _make_room_for_new(final, unused, newest, caps, context, removed=removed)
+        if removed is not None:
+            for entry in unused:
+                removed.append(Removed(entry.cand.item_id, entry.algo_rank, "cut"))
     return final
 
 
@@ -994,7 +1044,7 @@ def _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> 
         reason = ""  # seen: a pin brings it back
     else:
         info = item_info(pin.item_id)
-        cand, algo_rank = Candidate(pin.item_id, 0.0, source="pinned"), None
+        cand, algo_rank = pin.pinned_candidate, None
         reason = _filter_reason(info, pin.item_id, ctx)
         if reason == "seen":
             reason = ""

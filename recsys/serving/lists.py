@@ -86,39 +86,39 @@ def candidates_without_curation(requests: list[ListRequest], *, at: datetime | N
     engine. `at` is the moment the context carries (rule windows; default now); `extra_item_ids`
     (e.g. pinned items) get cards and availability too. Raises UnknownItem for similar lists."""
     now = timezone.now()
-    return _uncurated(requests, now, at or now, set(extra_item_ids))
+    extra = frozenset(extra_item_ids)
+    return _uncurated(requests, now, at or now, lambda _i, _ctx: extra)
 
 
 def serve_lists(requests: list[ListRequest]) -> list[dict]:
     """Produce the list response for each request, in order. Raises UnknownItem for similar lists."""
     now = timezone.now()
     rules = current_rules()
-    # Pinned items may not be candidates at all: the engine needs their cards and availability too
-    # (only those of live pins that can apply on these lists' placements, at a position a list reaches:
-    # a pin never moves up, so one below the longest list cannot land).
-    curated = [r for r in requests if not r.raw]
-    longest = max((r.limit for r in curated), default=0)
-    pinned: set[str] = set()
-    for placement in {r.placement for r in curated}:
-        pinned.update(rules.pinned_item_ids(placement, now, longest))
+    # Randomized control traffic gets no curation but blocks and diversity; `raw=true` lists (the
+    # algorithm's list beside the curated one) only blocks, and record no impressions.
+    control = [not r.raw and serving_trust.in_control(r.user_id, now) for r in requests]
+    applied = [serving_trust.blocks_of(rules) if r.raw else serving_trust.rules_for(rules, c)
+               for r, c in zip(requests, control, strict=True)]
+
+    def pinned(i: int, context: curation_rules.Context) -> frozenset[str]:
+        # Pinned items may not be candidates at all: the engine needs their cards and availability too
+        # (only those of the pins that can apply on this list, at a position it reaches).
+        return applied[i].pinned_item_ids(context, requests[i].limit)
+
     out = []
-    for u in _uncurated(requests, now, now, pinned):
+    for i, u in enumerate(_uncurated(requests, now, now, pinned)):
         request = u.request
-        if request.raw:  # the algorithm's list beside the curated one: filters and blocks only, no impressions
-            ranked = curation_rules.apply(u.candidates, u.context, serving_trust.blocks_of(rules),
-                                          limit=request.limit, item_info=u.item_info)
-            out.append(_response(request, u, ranked))
-            continue
-        control = serving_trust.in_control(request.user_id, now)  # randomized control: no curation
-        ranked = curation_rules.apply(u.candidates, u.context, serving_trust.rules_for(rules, control),
-                                      limit=request.limit, item_info=u.item_info)
+        ranked = curation_rules.apply(u.candidates, u.context, applied[i], limit=request.limit, item_info=u.item_info)
         out.append(_response(request, u, ranked))
-        serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
-                             response=out[-1], ranked=ranked, control=control)  # impressions, off the request path
+        if not request.raw:
+            serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
+                                 response=out[-1], ranked=ranked, control=control[i])  # off the request path
     return out
 
 
-def _uncurated(requests: list[ListRequest], now: datetime, at: datetime, extra_item_ids: set[str]) -> list[Uncurated]:
+def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
+               extra_item_ids: Callable[[int, curation_rules.Context], frozenset[str]]) -> list[Uncurated]:
+    """`extra_item_ids(i, context)`: items beyond the candidates that list i needs cards for."""
     model = active_model()
     user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id))
     histories, not_interested, unavailable = _shopper_data(user_ids)
@@ -135,12 +135,15 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime, extra_i
             if p.job is not None:
                 p.raw = p.job.result or []
                 p.used_model = bool(p.raw)
+    contexts = [_context(r, plan, not_interested.get(r.user_id, frozenset()), at)
+                for r, plan in zip(requests, plans, strict=True)]
 
-    wanted: set[str] = set(extra_item_ids)
-    for p in plans:
+    wanted: set[str] = set()
+    for i, (p, context) in enumerate(zip(plans, contexts, strict=True)):
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
-        wanted.update(i for i, _ in p.popular)
+        wanted.update(item_id for item_id, _ in p.popular)
+        wanted.update(extra_item_ids(i, context))
     if unavailable is None:  # one query: fresh availability of every candidate (and the missing cards)
         found, unavailable = item_cards_and_unavailable(list(wanted))
     else:  # availability came with the shopper's history; a query only for missing cards
@@ -154,9 +157,8 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime, extra_i
         return card.engine_info_unavailable if item_id in unavailable else card.engine_info
 
     version = model.version if model is not None else None
-    return [Uncurated(r, _candidates(r, plan, cards), _context(r, plan, not_interested.get(r.user_id, frozenset()), at),
-                      info, cards, version if plan.used_model else None)
-            for r, plan in zip(requests, plans, strict=True)]
+    return [Uncurated(r, _candidates(r, plan, cards), context, info, cards, version if plan.used_model else None)
+            for r, plan, context in zip(requests, plans, contexts, strict=True)]
 
 
 def _shopper_data(user_ids: list[str]):

@@ -5,7 +5,6 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 
 from curation.rules import (
@@ -19,6 +18,7 @@ from curation.rules import (
     apply,
     curate,
     held_rule_ids,
+    holdout_arrays,
     in_holdout,
 )
 
@@ -136,12 +136,12 @@ def test_the_draw_for_many_rules_at_once_agrees_with_the_one_rule_draw():
     rng = random.Random(3)
     rule_ids = [rng.randrange(1, 2**40) for _ in range(300)] + [1, 2, 3]
     shares = [rng.choice([0.0, 0.05, 0.1, 0.25, 0.5]) for _ in rule_ids]
-    ids, arr = np.array(rule_ids, dtype=np.uint64), np.array(shares)
+    arrays = holdout_arrays([Rule(id=r, kind="pin", holdout_share=s) for r, s in zip(rule_ids, shares, strict=True)])
     for n in range(300):
         key = f"shopper-{n}"
-        assert held_rule_ids(ids, arr, key) == {r for r, s in zip(rule_ids, shares, strict=True)
-                                                if in_holdout(r, key, s)}
-    assert held_rule_ids(ids, arr, "") == frozenset()
+        assert held_rule_ids(*arrays, key) == {r for r, s in zip(rule_ids, shares, strict=True)
+                                               if in_holdout(r, key, s)}
+    assert held_rule_ids(*arrays, "") == frozenset()
 
 
 def _held_user(rule_id, share, *, inside=True):
