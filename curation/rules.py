@@ -288,7 +288,7 @@ class _Bucket:
         self._pinned: dict[int, frozenset[str]] = {}
         # item id -> (category, attributes, its rules): the lookup runs for every candidate of every
         # list, and an active view's answer for an item only changes with the item's card.
-        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule], Rule | None, float]] = {}
+        self.item_rules_memo: dict[str, tuple[str, dict, list[Rule], Rule | None, float, bool]] = {}
         if index_scope:
             bounds = set()
             for rule in self.rules:
@@ -438,14 +438,15 @@ def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) 
     return found
 
 
-def _remember_item_rules(b: _Bucket, info: ItemInfo) -> tuple[str, dict, list[Rule], Rule | None, float]:
-    """(category, attributes, rules, its first block, its boost) of an item, kept in the view's memo. A hit is
+def _remember_item_rules(b: _Bucket, info: ItemInfo) -> tuple[str, dict, list[Rule], Rule | None, float, bool]:
+    """(category, attributes, rules, its first block, its boost, whether a rule of it has a holdout) of an
+    item, kept in the view's memo. A hit is
     checked against the card's category and the identity of its attributes: cards are cached per
     process, so the same dict comes back while the card is unchanged."""
     memo = b.item_rules_memo
     found = _lookup_item_rules(b, info)
     hit = (info.category, info.attributes, found, next((r for r in found if r.kind == BLOCK), None),
-           _boost_of(found))
+           _boost_of(found), _any_measured(found))
     if len(memo) >= b.MAX_MEMO_ITEMS:
         memo.clear()
     memo[info.item_id] = hit
@@ -500,15 +501,17 @@ class CurationResult:
 class _Entry:
     """One candidate (or pinned item) on its way through the engine; a plain slots class, made ~100x a call."""
 
-    __slots__ = ("cand", "info", "algo_rank", "rules", "boost", "fired", "strength", "key", "kept", "pinned")
+    __slots__ = ("cand", "info", "algo_rank", "rules", "boost", "measured", "fired", "strength", "key", "kept",
+                 "pinned")
 
     def __init__(self, cand: Candidate, info: ItemInfo, algo_rank: int | None, rules: list[Rule], *,
-                 kept: bool = False, boost: float | None = None) -> None:
+                 kept: bool = False, boost: float | None = None, measured: bool | None = None) -> None:
         self.cand = cand
         self.info = info
         self.algo_rank = algo_rank
         self.rules = rules
         self.boost = _boost_of(rules) if boost is None else boost  # its boosts' summed strength, clipped
+        self.measured = _any_measured(rules) if measured is None else measured  # a rule of it has a holdout
         self.fired: list[dict] = []
         self.strength = 0.0  # the boost applied (kept candidates only)
         self.key = 0.0
@@ -518,6 +521,7 @@ class _Entry:
     def set_rules(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.boost = _boost_of(rules)
+        self.measured = _any_measured(rules)
 
     def reset(self) -> None:
         """As filtered, before any arrangement."""
@@ -575,8 +579,8 @@ def curate(
     matched: set[int] = set()
     full: dict[str, list[Rule]] = {}
     for item_id, entry in by_id.items():
-        rules = entry.rules
-        if rules:
+        if entry.measured:
+            rules = entry.rules
             hits = [r.id for r in rules if r.id in held]
             if hits:
                 matched.update(hits)
@@ -628,8 +632,14 @@ def curate(
             for rule in _shown(_item_rules(bucket, entry.info)) if entry.info is not None else ():
                 if rule.id in matched:
                     positions.setdefault(rule.id, []).append(rank)
+    at_rank: dict[int, set[int]] = {}
+    for rule_id, ranks in positions.items():
+        for rank in ranks:
+            at_rank.setdefault(rank, set()).add(rule_id)
     for item in items:
-        item.holdout_rule_ids = tuple(sorted(rid for rid, ranks in positions.items() if item.rank in ranks))
+        ids = at_rank.get(item.rank)
+        if ids:
+            item.holdout_rule_ids = tuple(sorted(ids))
     return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
 
 
@@ -703,22 +713,22 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 removed.append(Removed(item_id, algo_rank, _filter_reason(info, item_id, context)))
             continue
         if item_id in seen:
-            by_id[item_id] = _Entry(cand, info, algo_rank, _NO_RULES)
+            by_id[item_id] = _Entry(cand, info, algo_rank, _NO_RULES, boost=0.0, measured=False)
             if removed is not None:
                 removed.append(Removed(item_id, algo_rank, "seen"))
             continue
         if memo is None:
-            entry_rules, boost = _NO_RULES, 0.0
+            entry_rules, boost, measured_rules = _NO_RULES, 0.0, False
         else:
             hit = memo.get(item_id)
             if hit is None or hit[1] is not info.attributes or hit[0] != info.category:
                 hit = _remember_item_rules(bucket, info)
-            entry_rules, block, boost = hit[2], hit[3], hit[4]
+            entry_rules, block, boost, measured_rules = hit[2], hit[3], hit[4], hit[5]
             if block is not None:
                 if removed is not None:
                     removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
                 continue
-        entry = _Entry(cand, info, algo_rank, entry_rules, kept=True, boost=boost)
+        entry = _Entry(cand, info, algo_rank, entry_rules, kept=True, boost=boost, measured=measured_rules)
         by_id[item_id] = entry
         kept.append(entry)
         if limit is not None and len(kept) >= limit:
@@ -733,6 +743,14 @@ def _boost_of(rules: list[Rule]) -> float:
         if rule.kind == BOOST:
             total += rule.strength
     return max(-1.0, min(1.0, total)) if total else 0.0
+
+
+def _any_measured(rules: list[Rule]) -> bool:
+    """Has one of `rules` a holdout (so a shopper may be held out of it)?"""
+    for rule in rules:
+        if rule.holdout_share > 0 and rule.kind in HOLDOUT_KINDS:
+            return True
+    return False
 
 
 def _boost(kept: list[_Entry]) -> None:

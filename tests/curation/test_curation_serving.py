@@ -53,3 +53,20 @@ def test_pin_of_an_item_that_is_not_a_candidate(write_api):
     write_api.post("/api/v1/curation/pins/", {"item_id": "fresh-1", "position": 2}, format="json")
     items = _list(write_api)
     assert items[1]["item_id"] == "fresh-1" and items[1]["source"] == "pinned" and items[1]["title"] == "Brand new"
+
+
+def test_pins_scoped_to_a_category_or_a_shopper_bring_items_that_are_no_candidates(write_api):
+    # Serving fetches cards only for the pins of each list's own rule view: these must all arrive.
+    Item.objects.create(item_id="fresh-cat", title="New in books", category="books")
+    Item.objects.create(item_id="fresh-vip", title="For one shopper", category="books")
+    Item.objects.bulk_create([Item(item_id=f"newer-{n}", title=f"Newer {n}") for n in range(60)])
+    write_api.post("/api/v1/curation/pins/", {"item_id": "fresh-cat", "position": 1, "category": "books"},
+                   format="json")
+    write_api.post("/api/v1/curation/pins/", {"item_id": "fresh-vip", "position": 2,
+                                              "segment": {"user_ids": ["vip-1"]}}, format="json")
+    assert _list(write_api, category="books")[0]["item_id"] == "fresh-cat"
+    assert "fresh-cat" not in [i["item_id"] for i in _list(write_api)]  # out of its scope
+    vip = write_api.get("/api/v1/users/vip-1/recommendations/", {"limit": 5}).json()["items"]
+    other = write_api.get("/api/v1/users/someone-else/recommendations/", {"limit": 5}).json()["items"]
+    assert vip[1]["item_id"] == "fresh-vip" and vip[1]["title"] == "For one shopper"
+    assert "fresh-vip" not in [i["item_id"] for i in other]
