@@ -1053,7 +1053,9 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=
     if hit is None:
         return None
     cand, info, algo_rank, rules = hit
-    return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held and rules else rules)
+    # A pinned entry is never boosted, and the held-out pass looks only at the kept candidates.
+    return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held and rules else rules,
+                  boost=0.0, measured=False)
 
 
 def _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> tuple | None:
