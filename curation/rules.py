@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from operator import attrgetter
 
 import numpy as np
 
@@ -174,6 +175,14 @@ class Rule:
         return self.ref(f"pinned at #{self.position}")
 
     @cached_property
+    def boost_ref(self) -> dict:
+        return self.ref(f"{'boosted' if self.strength >= 0 else 'buried'} {self.strength:+.2f}")
+
+    @cached_property
+    def label_ref(self) -> dict:
+        return self.ref(f"labelled '{self.label}'")
+
+    @cached_property
     def pinned_candidate(self) -> Candidate:
         """A pinned item that was no candidate, as one (shared, never mutated)."""
         return Candidate(self.item_id, 0.0, source="pinned")
@@ -260,10 +269,11 @@ class _Bucket:
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
                  "holdout_rules", "measured_ids", "_bounds", "_scope_categories", "_scope_items", "_scope_users",
                  "_active", "_pinned", "item_rules_memo", "pin_order", "pin_ids", "kind_of", "holdout_arrays",
-                 "diversity_caps", "_pin_orders")
+                 "diversity_caps", "_pin_orders", "_pin_keys")
 
     MAX_CACHED_SCOPES = 256
     MAX_MEMO_ITEMS = 20_000
+    MAX_PIN_ORDERS = 2048  # held pin sets differ per shopper: a few hundred are common with ~20 held-out pins
 
     def __init__(self, rules: Iterable[Rule], *, index_scope: bool = True) -> None:
         self.rules: list[Rule] = list(rules)
@@ -278,6 +288,7 @@ class _Bucket:
             self.add(rule)
         self.pins.sort(key=_precedence)
         self.pin_order = _pin_order(self.pins)
+        self._pin_keys = [(p.id, p.position) for p in self.pins]  # precedence order, as `pins`
         self._pin_orders: dict[frozenset[int], list[Rule]] = {}
         self.pin_ids = frozenset(p.id for p in self.pins)
         self.kind_of = {r.id: r.kind for r in self.rules}
@@ -319,14 +330,21 @@ class _Bucket:
             self.by_attribute.setdefault(rule.item_attribute[0], []).append(rule)
 
     def pin_order_without(self, held: frozenset[int]) -> list[Rule]:
-        """The pin order with some pins held out (a shopper's few held pins: cached per set)."""
+        """The pin order with some pins held out (a shopper's few held pins: cached per set). Worked out
+        on (id, position) pairs made with the view, so a miss does not visit every pin's Rule."""
         off = held & self.pin_ids
         if not off:
             return self.pin_order
         order = self._pin_orders.get(off)
         if order is None:
-            order = _pin_order([pin for pin in self.pins if pin.id not in off])
-            if len(self._pin_orders) >= self.MAX_CACHED_SCOPES:
+            taken: set[int] = set()
+            winners, losers = [], []
+            for pin, (pin_id, position) in zip(self.pins, self._pin_keys, strict=True):
+                if pin_id not in off:
+                    (losers if position in taken else winners).append(pin)
+                    taken.add(position)
+            order = winners + losers
+            if len(self._pin_orders) >= self.MAX_PIN_ORDERS:
                 self._pin_orders.clear()
             self._pin_orders[off] = order
         return order
@@ -504,7 +522,7 @@ class _Entry:
     __slots__ = ("cand", "info", "algo_rank", "rules", "boost", "measured", "fired", "strength", "key", "kept",
                  "pinned")
 
-    def __init__(self, cand: Candidate, info: ItemInfo, algo_rank: int | None, rules: list[Rule], *,
+    def __init__(self, cand: Candidate, info: ItemInfo, algo_rank: int | None, rules: list[Rule],
                  kept: bool = False, boost: float | None = None, measured: bool | None = None) -> None:
         self.cand = cand
         self.info = info
@@ -512,7 +530,7 @@ class _Entry:
         self.rules = rules
         self.boost = _boost_of(rules) if boost is None else boost  # its boosts' summed strength, clipped
         self.measured = _any_measured(rules) if measured is None else measured  # a rule of it has a holdout
-        self.fired: list[dict] = []
+        self.fired: list[dict] | None = None  # trace refs of the rules that placed it (made on the first)
         self.strength = 0.0  # the boost applied (kept candidates only)
         self.key = 0.0
         self.kept = kept
@@ -523,9 +541,15 @@ class _Entry:
         self.boost = _boost_of(rules)
         self.measured = _any_measured(rules)
 
+    def fire(self, ref: dict) -> None:
+        if self.fired is None:
+            self.fired = [ref]
+        else:
+            self.fired.append(ref)
+
     def reset(self) -> None:
         """As filtered, before any arrangement."""
-        self.fired = []
+        self.fired = None
         self.strength = 0.0
         self.key = 0.0
         self.pinned = False
@@ -625,6 +649,8 @@ def curate(
         would = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=None, warnings=None,
                           resolved=resolved)
         for rank, entry in enumerate(would, start=1):
+            if entry.fired is None and not entry.rules:
+                continue  # no rule touched it
             for rule_id in _touched_by(entry) & held:
                 positions.setdefault(rule_id, []).append(rank)
     elif matched:  # only labels were held: they move nothing, so their positions are where their items are
@@ -646,7 +672,7 @@ def curate(
 def _touched_by(entry: _Entry) -> set[int]:
     """The ids of the rules that touch an arranged entry, as `_explained` would name them in its trace
     (its boosts if it was a kept candidate, its shown labels, the pins and caps that placed it)."""
-    ids = {ref["id"] for ref in entry.fired}
+    ids = {ref["id"] for ref in entry.fired or ()}
     for rule in _shown(entry.rules):
         if rule.kind == ANNOTATION or (rule.kind == BOOST and entry.kept):
             ids.add(rule.id)
@@ -676,7 +702,7 @@ def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bu
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
                           held=held, resolved=resolved)
     if bucket is not None and bucket.diversity:
-        return _diverse_refill(slots, kept, bucket.diversity, bucket.diversity_caps, context, removed=removed)
+        return _diverse_refill(slots, kept, bucket.diversity_caps, context, removed=removed)
     return _refilled(slots, kept, removed=removed)
 
 
@@ -713,7 +739,7 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 removed.append(Removed(item_id, algo_rank, _filter_reason(info, item_id, context)))
             continue
         if item_id in seen:
-            by_id[item_id] = _Entry(cand, info, algo_rank, _NO_RULES, boost=0.0, measured=False)
+            by_id[item_id] = _Entry(cand, info, algo_rank, _NO_RULES, False, 0.0, False)
             if removed is not None:
                 removed.append(Removed(item_id, algo_rank, "seen"))
             continue
@@ -728,7 +754,7 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 if removed is not None:
                     removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
                 continue
-        entry = _Entry(cand, info, algo_rank, entry_rules, kept=True, boost=boost, measured=measured_rules)
+        entry = _Entry(cand, info, algo_rank, entry_rules, True, boost, measured_rules)
         by_id[item_id] = entry
         kept.append(entry)
         if limit is not None and len(kept) >= limit:
@@ -764,11 +790,10 @@ def _boost(kept: list[_Entry]) -> None:
             boosted = True
         entry.key = (n - rank + 1) / n + strength
     if boosted:
-        kept.sort(key=_by_key)
+        kept.sort(key=_KEY, reverse=True)  # stable: equal keys keep algorithm order
 
 
-def _by_key(entry: _Entry) -> float:
-    return -entry.key
+_KEY = attrgetter("key")
 
 
 def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
@@ -824,9 +849,9 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
                     f"{pin.title} conflicts with the pin of {winner.cand.item_id if winner else '?'} "
                     f"at #{pin.position}; moved to #{slot + 1}"
                 )
-            entry.fired.append(pin.ref(f"pinned at #{pin.position}, lost the conflict, moved to #{slot + 1}"))
+            entry.fire(pin.ref(f"pinned at #{pin.position}, lost the conflict, moved to #{slot + 1}"))
         else:
-            entry.fired.append(pin.pinned_ref)
+            entry.fire(pin.pinned_ref)
         entry.pinned = True
         slots[slot] = entry
         free -= 1
@@ -861,7 +886,7 @@ def _refilled(slots: list[_Entry | None], kept: list[_Entry], *, removed: list[R
 class _Caps:
     """The diversity caps in force (the tightest of each rule in scope) and the counts so far."""
 
-    __slots__ = ("per_category", "per_attribute", "counts", "rule_of", "last_key")
+    __slots__ = ("per_category", "per_attribute", "counts", "rule_of", "last_key", "newest")
 
     def __init__(self, rules: list[Rule] = ()) -> None:
         self.per_category = 0
@@ -875,11 +900,13 @@ class _Caps:
                     self.per_attribute[name], self.rule_of[name] = cap, rule
         self.counts: dict[tuple[str, str], int] = {}
         self.last_key = "category"
+        self.newest = [r for r in rules if r.min_new_items and r.new_item_days > 0]  # room for new items
 
     def fresh(self) -> _Caps:
         """The same caps with no item counted yet (the caps of a view are worked out once)."""
         out = _Caps()
         out.per_category, out.per_attribute, out.rule_of = self.per_category, self.per_attribute, self.rule_of
+        out.newest = self.newest
         return out
 
     def _keys(self, info: ItemInfo | None) -> list[tuple[str, str]]:
@@ -905,8 +932,8 @@ class _Caps:
             self.counts[key] = self.counts.get(key, 0) + delta
 
 
-def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[Rule], template: _Caps,
-                    context: Context, *, removed: list[Removed] | None) -> list[_Entry]:
+def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], template: _Caps, context: Context, *,
+                    removed: list[Removed] | None) -> list[_Entry]:
     """4'. Refill under the diversity caps: pins count first and stay; a survivor that would exceed a
     cap is skipped and the next one takes the place. Then room for new items (`min_new_items`)."""
     caps = template.fresh()
@@ -928,7 +955,7 @@ def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[
                 caps.count(entry.info)
                 slots[slot] = entry
                 if capped:  # it moved up into a place a capped item would have taken
-                    entry.fired.append(caps.rule_of[caps.last_key].ref("moved up: a capped item made room"))
+                    entry.fire(caps.rule_of[caps.last_key].ref("moved up: a capped item made room"))
                 break
             capped = True
             caps.last_key = key[0]
@@ -938,7 +965,7 @@ def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], rules: list[
                 removed.append(Removed(entry.cand.item_id, entry.algo_rank, "diversity",
                                        rule.ref(f"over the cap of {cap} per {key[0]} ({key[1]})")))
     final = [e for e in slots if e is not None]
-    newest = [r for r in rules if r.min_new_items and r.new_item_days > 0]
+    newest = caps.newest
     if newest or removed is not None:
         unused = [e for e in kept[i:] if not e.pinned]
         if newest:
@@ -975,7 +1002,7 @@ def _make_room_for_new(final: list[_Entry], unused: list[_Entry], rules: list[Ru
             caps.count(newcomer.info)
             final[pos] = newcomer
             unused.remove(newcomer)
-            newcomer.fired.append(rule.ref(f"room for new items (added within {rule.new_item_days} days)"))
+            newcomer.fire(rule.ref(f"room for new items (added within {rule.new_item_days} days)"))
             if removed is not None:
                 removed.append(Removed(out.cand.item_id, out.algo_rank, "diversity",
                                        rule.ref("made room for a new item")))
@@ -987,18 +1014,21 @@ def _explained(entry: _Entry, rank: int, measured: frozenset[int] = frozenset())
     """5. Annotations, source, reasons and the trace of one final item (`rule_ids`: the `measured`
     rules among those that touched it)."""
     labels: list[str] = []
-    if entry.kept:
+    fired = entry.fired or []
+    if entry.rules:
         # Boost refs come first in the trace (boosts run before pins); only kept candidates are boosted.
-        boosts = [
-            rule.ref(f"{'boosted' if rule.strength >= 0 else 'buried'} {rule.strength:+.2f}")
-            for rule in entry.rules if rule.kind == BOOST
-        ]
-        if boosts:
-            entry.fired[:0] = boosts
-    for rule in entry.rules:
-        if rule.kind == ANNOTATION and rule.label not in labels:
-            labels.append(rule.label)
-            entry.fired.append(rule.ref(f"labelled '{rule.label}'"))
+        # Label refs come last; a label whose text an earlier one gave is not shown.
+        boosts, notes = [], []
+        for rule in entry.rules:
+            if rule.kind == BOOST:
+                if entry.kept:
+                    boosts.append(rule.boost_ref)
+            elif rule.kind == ANNOTATION and rule.label not in labels:
+                labels.append(rule.label)
+                notes.append(rule.label_ref)
+        if boosts or notes:
+            fired = boosts + fired + notes
+    entry.fired = fired
     if entry.pinned:
         source = "pinned"
     elif entry.strength > 0:
@@ -1015,14 +1045,24 @@ def _explained(entry: _Entry, rank: int, measured: frozenset[int] = frozenset())
         source=source,
         reasons=reasons,
         annotations=[{"label": label} for label in labels],
-        rule_ids=tuple(dict.fromkeys(ref["id"] for ref in entry.fired if ref["id"] in measured)) if measured else (),
+        rule_ids=_measured_ids(fired, measured) if measured and fired else (),
         trace={
             "algorithm_rank": entry.algo_rank,
             "algorithm_score": entry.cand.score if entry.algo_rank is not None else None,
-            "rules": entry.fired,
+            "rules": fired,
             "final_rank": rank,
         },
     )
+
+
+def _measured_ids(fired: list[dict], measured: frozenset[int]) -> tuple[int, ...]:
+    """The ids of the measured rules among `fired`, in order, each once."""
+    ids: list[int] = []
+    for ref in fired:
+        rule_id = ref["id"]
+        if rule_id in measured and rule_id not in ids:
+            ids.append(rule_id)
+    return tuple(ids)
 
 
 def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
