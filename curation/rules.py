@@ -611,7 +611,8 @@ def curate(
                 full[item_id] = rules
                 entry.set_rules([r for r in rules if r.id not in held])
     resolved: dict[str, tuple | None] = {}
-    final = _arranged(list(kept), by_id, context, bucket, item_info, limit=limit, removed=removed,
+    order = list(kept)  # boosted in place by the held run
+    final = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
                       warnings=warnings, held=held, resolved=resolved)
     items = [_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)]
     positions: dict[int, list[int]] = {}
@@ -621,16 +622,17 @@ def curate(
     held_pins = not held.isdisjoint(bucket.pin_ids)
     kind_of = bucket.kind_of
     held_moves = any(kind_of[i] == BOOST for i in matched) or (held_pins and bool(matched))
-    if held_pins and (len(final) < limit or bucket.diversity):
-        # A short list closes gaps, and diversity caps (pins count first) can leave and close one: only a
-        # full run knows the ranks the pins end at.
-        held_moves = True
+    landed: dict[int, int] = {}
     if held_pins and not held_moves:
         # Only pins were held: where they would land depends on the pins alone (no second arrangement).
-        # A dry run reads only which items survived the filters.
-        landed: dict[int, int] = {}
-        _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=None, warnings=None, dry=landed,
-                      resolved=resolved)
+        # A dry run reads only which items survived the filters. Unless the refill would leave a position
+        # empty (a short list, or diversity caps with the held pins counted): the gap closes and moves
+        # the pins after it, and only a full run knows their ranks. The candidates' boosted order is the
+        # held run's (no held rule is on a candidate).
+        slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=None, warnings=None,
+                              dry=landed, resolved=resolved)
+        held_moves = not _refill_fills(slots, order, bucket.diversity_caps)
+    if held_pins and not held_moves:
         positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held}
         # A held label on a held pin's item would have been where that pin lands.
         for pin in bucket.pins:
@@ -857,6 +859,31 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
         free -= 1
         pinned_ids.add(pin.item_id)
     return slots
+
+
+def _refill_fills(slots: list[_Entry | None], order: list[_Entry], template: _Caps | None) -> bool:
+    """Would refilling these pinned slots from `order` (under the diversity caps, pins counted first)
+    leave no position empty? What `_refilled`/`_diverse_refill` would do, counting only."""
+    free = slots.count(None)
+    if not free:
+        return True
+    pinned = {e.cand.item_id for e in slots if e is not None}
+    caps = template.fresh() if template is not None else None
+    if caps is not None:
+        for entry in slots:
+            if entry is not None:
+                caps.count(entry.info)
+    for entry in order:
+        if entry.cand.item_id in pinned:
+            continue
+        if caps is not None:
+            if caps.over(entry.info) is not None:
+                continue
+            caps.count(entry.info)
+        free -= 1
+        if not free:
+            return True
+    return False
 
 
 def _pin_order(pins: list[Rule]) -> list[Rule]:
