@@ -434,6 +434,12 @@ def print_curation(args, phases: dict[bool, list[dict]], touched: int, listed: i
         print(f"{name:18s} {r['requests']:6d} req in {args.rounds} x {args.seconds / args.rounds:.1f}s (alternating), "
               f"errors {r['errors']}, "
               f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms, worker CPU {c:.2f} ms/req")
+    # Each round is a 0-rule phase then a 1,000-rule phase: the paired differences show the spread that
+    # drift in the machine's speed leaves (other tenants share its CPU caches).
+    rounds = [(b["p50"] - a["p50"], (b["worker_cpu_s"] / b["requests"] - a["worker_cpu_s"] / a["requests"]) * 1000)
+              for a, b in zip(phases[False], phases[True], strict=True)]
+    print("curation per round (1,000 rules minus 0 rules): p50 " + ", ".join(f"{d:+.2f}" for d, _ in rounds)
+          + " ms; worker CPU " + ", ".join(f"{c:+.2f}" for _, c in rounds) + " ms/req")
     print(f"curation: 1,000 active rules add {on['p50'] - off['p50']:+.2f} ms to the recommendations p50 "
           f"({off['p50']:.2f} -> {on['p50']:.2f} ms; target <= +1 ms) and {cpu[True] - cpu[False]:+.2f} ms of worker "
           f"CPU per request; with them on, {touched} of {listed} listed items were pinned, boosted or annotated")

@@ -835,7 +835,10 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
             continue
         entry = by_id.get(pin.item_id)
         if entry is None or not entry.kept:
-            entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings, held, resolved)
+            if dry is not None:  # only where it lands: its (candidate, info, rank, rules) stand in for an entry
+                entry = _pin_hit(pin, entry, context, bucket, item_info, removed, warnings, resolved)
+            else:
+                entry = _pin_entry(pin, entry, context, bucket, item_info, removed, warnings, held, resolved)
             if entry is None:
                 continue
         if dry is not None:
@@ -861,18 +864,20 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
     return slots
 
 
-def _refill_fills(slots: list[_Entry | None], order: list[_Entry], template: _Caps | None) -> bool:
+def _refill_fills(slots: list, order: list[_Entry], template: _Caps | None) -> bool:
     """Would refilling these pinned slots from `order` (under the diversity caps, pins counted first)
     leave no position empty? What `_refilled`/`_diverse_refill` would do, counting only."""
     free = slots.count(None)
     if not free:
         return True
-    pinned = {e.cand.item_id for e in slots if e is not None}
+    # A dry run's slots hold entries (pinned candidates) or the (candidate, info, ...) of other pinned items.
+    placed = [(e.cand.item_id, e.info) if isinstance(e, _Entry) else (e[0].item_id, e[1]) for e in slots
+              if e is not None]
+    pinned = {item_id for item_id, _ in placed}
     caps = template.fresh() if template is not None else None
     if caps is not None:
-        for entry in slots:
-            if entry is not None:
-                caps.count(entry.info)
+        for _, info in placed:
+            caps.count(info)
     for entry in order:
         if entry.cand.item_id in pinned:
             continue
@@ -1111,18 +1116,23 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=
     `resolved` keeps what was found per item (filters and rules do not change within a request), so
     a second arrangement of the same request does not look again; it is read only without a report,
     since the first look is the one that reports."""
-    if resolved is not None and removed is None and pin.item_id in resolved:
-        hit = resolved[pin.item_id]
-    else:
-        hit = _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings)
-        if resolved is not None:
-            resolved[pin.item_id] = hit
+    hit = _pin_hit(pin, seen_entry, ctx, bucket, item_info, removed, warnings, resolved)
     if hit is None:
         return None
     cand, info, algo_rank, rules = hit
     # A pinned entry is never boosted, and the held-out pass looks only at the kept candidates.
     return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held and rules else rules,
                   boost=0.0, measured=False)
+
+
+def _pin_hit(pin, seen_entry, ctx, bucket, item_info, removed, warnings, resolved: dict | None) -> tuple | None:
+    """(candidate, info, algorithm rank, rules) of a pinned item, or None if it cannot be shown."""
+    if resolved is not None and removed is None and pin.item_id in resolved:
+        return resolved[pin.item_id]
+    hit = _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings)
+    if resolved is not None:
+        resolved[pin.item_id] = hit
+    return hit
 
 
 def _resolve_pin(pin, seen_entry, ctx, bucket, item_info, removed, warnings) -> tuple | None:
