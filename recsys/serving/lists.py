@@ -106,7 +106,7 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
         return applied[i].pinned_item_ids(context, requests[i].limit)
 
     out = []
-    for i, u in enumerate(_uncurated(requests, now, now, pinned)):
+    for i, u in enumerate(_uncurated(requests, now, now, pinned, lazy_extra=True)):
         request = u.request
         ranked = curation_rules.apply(u.candidates, u.context, applied[i], limit=request.limit, item_info=u.item_info)
         out.append(_response(request, u, ranked))
@@ -117,8 +117,12 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
 
 
 def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
-               extra_item_ids: Callable[[int, curation_rules.Context], frozenset[str]]) -> list[Uncurated]:
-    """`extra_item_ids(i, context)`: items beyond the candidates that list i needs cards for."""
+               extra_item_ids: Callable[[int, curation_rules.Context], frozenset[str]], *,
+               lazy_extra: bool = False) -> list[Uncurated]:
+    """`extra_item_ids(i, context)`: items beyond the candidates that list i may need cards for.
+    `lazy_extra`: when the availability of the whole catalog came with the shopper's history, those
+    cards are looked up only if the engine asks (of the ~10 pins a list holds, most of a view's pins
+    within its reach are never looked at)."""
     model = active_model()
     user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id))
     histories, not_interested, unavailable = _shopper_data(user_ids)
@@ -143,17 +147,27 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
         wanted.update(item_id for item_id, _ in p.popular)
-        wanted.update(extra_item_ids(i, context))
-    if unavailable is None:  # one query: fresh availability of every candidate (and the missing cards)
+        if not (lazy_extra and unavailable is not None):
+            wanted.update(extra_item_ids(i, context))
+    availability_queried = unavailable is None
+    if availability_queried:  # one query: fresh availability of every candidate (and the missing cards)
         found, unavailable = item_cards_and_unavailable(list(wanted))
     else:  # availability came with the shopper's history; a query only for missing cards
         found = item_cards(list(wanted))
     cards = {**context_cards, **found}
 
+    lazy = lazy_extra and not availability_queried
+
     def info(item_id: str):
         card = cards.get(item_id)
         if card is None:
-            return None
+            if not lazy:
+                return None
+            # A pinned item that was no candidate (its availability is known: the catalog's came inline).
+            card = item_cards([item_id]).get(item_id)
+            if card is None:
+                return None
+            cards[item_id] = card
         return card.engine_info_unavailable if item_id in unavailable else card.engine_info
 
     version = model.version if model is not None else None
