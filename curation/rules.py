@@ -41,8 +41,6 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from operator import attrgetter
 
-import numpy as np
-
 PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY = "pin", "block", "boost", "annotation", "diversity"
 RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY)
 HOLDOUT_KINDS = (PIN, BOOST, ANNOTATION)  # blocks and diversity are safety and policy: never held out
@@ -227,29 +225,27 @@ def holdout_draw(rule_id: int, seed: int) -> float:
     return (z ^ (z >> 31)) / 2**64
 
 
-_GOLDEN, _MIX1, _MIX2 = (np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
-_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
+class _Holdouts:
+    """One request's rule holdouts, drawn when first asked about: a draw for each rule that can touch
+    the list (the view's held-out pins, the rules on its candidates and pinned items), not for every
+    rule with a holdout. `held`: the rules drawn so far whose holdout the request is in."""
 
+    __slots__ = ("seed", "shares", "drawn", "held")
 
-def holdout_arrays(rules: list[Rule]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What `held_rule_ids` takes for these rules: ids (uint64), ids times the golden constant, shares."""
-    ids = np.array([r.id for r in rules], dtype=np.uint64)
-    return ids, ids * _GOLDEN, np.array([r.holdout_share for r in rules], dtype=np.float64)
+    def __init__(self, key: str, shares: dict[int, float]) -> None:
+        self.seed = holdout_seed(key)
+        self.shares = shares  # rule id -> holdout share, the view's rules with a holdout
+        self.drawn: dict[int, bool] = {}
+        self.held: set[int] = set()
 
-
-def held_rule_ids(rule_ids: np.ndarray, mixed_ids: np.ndarray, shares: np.ndarray, key: str) -> frozenset[int]:
-    """The rules (as `holdout_arrays` gives them) whose holdout `key` is in: `holdout_draw` for many
-    rules at once (uint64 arithmetic wraps like the masks there; the division by 2**64 is exact after
-    the same rounding to a double, so the two agree bit for bit)."""
-    if not key or not len(rule_ids):
-        return frozenset()
-    z = np.uint64(holdout_seed(key)) ^ mixed_ids
-    z ^= z >> _S30
-    z *= _MIX1
-    z ^= z >> _S27
-    z *= _MIX2
-    z ^= z >> _S31
-    return frozenset(rule_ids[z / 2.0**64 < shares].tolist())
+    def __contains__(self, rule_id: int) -> bool:
+        hit = self.drawn.get(rule_id)
+        if hit is None:
+            share = self.shares.get(rule_id)
+            hit = self.drawn[rule_id] = share is not None and holdout_draw(rule_id, self.seed) < share
+            if hit:
+                self.held.add(rule_id)
+        return hit
 
 
 def in_holdout(rule_id: int, key: str, share: float) -> bool:
@@ -268,8 +264,8 @@ class _Bucket:
 
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
                  "holdout_rules", "measured_ids", "_bounds", "_scope_categories", "_scope_items", "_scope_users",
-                 "_active", "_pinned", "item_rules_memo", "pin_order", "pin_ids", "kind_of", "holdout_arrays",
-                 "diversity_caps", "_pin_orders", "_pin_keys")
+                 "_active", "_pinned", "item_rules_memo", "pin_order", "pin_ids", "kind_of", "holdout_shares",
+                 "holdout_pins", "pin_by_id", "diversity_caps", "_pin_orders", "_pin_keys")
 
     MAX_CACHED_SCOPES = 256
     MAX_MEMO_ITEMS = 20_000
@@ -294,7 +290,9 @@ class _Bucket:
         self.kind_of = {r.id: r.kind for r in self.rules}
         self.diversity_caps = _Caps(self.diversity) if self.diversity else None
         self.measured_ids = frozenset(r.id for r in self.holdout_rules)
-        self.holdout_arrays = holdout_arrays(self.holdout_rules)
+        self.holdout_shares = {r.id: r.holdout_share for r in self.holdout_rules}
+        self.holdout_pins = [r.id for r in self.holdout_rules if r.kind == PIN]
+        self.pin_by_id = {p.id: p for p in self.pins}
         self._active: dict[tuple, _Bucket] = {}
         self._pinned: dict[int, frozenset[str]] = {}
         # item id -> (category, attributes, its rules): the lookup runs for every candidate of every
@@ -582,9 +580,9 @@ def curate(
         return CurationResult([], removed or [], warnings or [])
     candidates = candidates if isinstance(candidates, list | tuple) else list(candidates)
     bucket = _live_rules(_as_ruleset(rules), context, ignore_enabled)
-    held: frozenset[int] = frozenset()
+    held: _Holdouts | None = None
     if bucket is not None and bucket.holdout_rules and context.holdout_key:
-        held = held_rule_ids(*bucket.holdout_arrays, context.holdout_key)
+        held = _Holdouts(context.holdout_key, bucket.holdout_shares)
     # Only rules with a holdout are measured: the others' impressions need no per-rule rows.
     measured = bucket.measured_ids if bucket is not None else frozenset()
     # One filter pass serves every arrangement below: filters never depend on held rules (blocks
@@ -593,7 +591,7 @@ def curate(
         bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
     kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
                             removed=removed)
-    if not held:
+    if held is None:
         final = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
         return CurationResult([_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)],
                               removed or [], warnings or [])
@@ -611,17 +609,17 @@ def curate(
                 full[item_id] = rules
                 entry.set_rules([r for r in rules if r.id not in held])
     resolved: dict[str, tuple | None] = {}
+    held_pins = frozenset(pin_id for pin_id in bucket.holdout_pins if pin_id in held)
     order = list(kept)  # boosted in place by the held run
     final = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
-                      warnings=warnings, held=held, resolved=resolved)
+                      warnings=warnings, held=held, held_pins=held_pins, resolved=resolved)
     items = [_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)]
     positions: dict[int, list[int]] = {}
     for hit in resolved.values():  # pinned items that were not candidates carry rules too
         if hit is not None:
             matched.update(r.id for r in hit[3] if r.id in held)
-    held_pins = not held.isdisjoint(bucket.pin_ids)
     kind_of = bucket.kind_of
-    held_moves = any(kind_of[i] == BOOST for i in matched) or (held_pins and bool(matched))
+    held_moves = any(kind_of[i] == BOOST for i in matched) or (bool(held_pins) and bool(matched))
     landed: dict[int, int] = {}
     if held_pins and not held_moves:
         # Only pins were held: where they would land depends on the pins alone (no second arrangement).
@@ -633,13 +631,13 @@ def curate(
                               dry=landed, resolved=resolved)
         held_moves = not _refill_fills(slots, order, bucket.diversity_caps)
     if held_pins and not held_moves:
-        positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held}
+        positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held_pins}
         # A held label on a held pin's item would have been where that pin lands.
-        for pin in bucket.pins:
-            hit = resolved.get(pin.item_id) if pin.id in positions else None
+        for pin_id in list(positions):
+            hit = resolved.get(bucket.pin_by_id[pin_id].item_id)
             for rule in _shown(hit[3]) if hit is not None else ():
-                if rule.id in held and rule.kind == ANNOTATION:
-                    positions.setdefault(rule.id, []).append(landed[pin.id])
+                if rule.kind == ANNOTATION and rule.id in held:
+                    positions.setdefault(rule.id, []).append(landed[pin_id])
     elif held_moves:
         # A held boost (or pins beside held labels) would have moved items: arrange the same entries,
         # reset, with every rule, bookkeeping off. Only the served entries were arranged and explained
@@ -653,8 +651,9 @@ def curate(
         for rank, entry in enumerate(would, start=1):
             if entry.fired is None and not entry.rules:
                 continue  # no rule touched it
-            for rule_id in _touched_by(entry) & held:
-                positions.setdefault(rule_id, []).append(rank)
+            for rule_id in _touched_by(entry):
+                if rule_id in held:
+                    positions.setdefault(rule_id, []).append(rank)
     elif matched:  # only labels were held: they move nothing, so their positions are where their items are
         for rank, entry in enumerate(final, start=1):
             for rule in _shown(_item_rules(bucket, entry.info)) if entry.info is not None else ():
@@ -668,7 +667,7 @@ def curate(
         ids = at_rank.get(item.rank)
         if ids:
             item.holdout_rule_ids = tuple(sorted(ids))
-    return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held)))
+    return CurationResult(items, removed or [], warnings or [], held_out=tuple(sorted(held.held)))
 
 
 def _touched_by(entry: _Entry) -> set[int]:
@@ -695,14 +694,15 @@ def _shown(rules: list[Rule]):
 
 def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bucket: _Bucket | None, item_info, *,
               limit: int, removed: list[Removed] | None, warnings: list[str] | None,
-              held: frozenset[int] = frozenset(), resolved: dict | None = None) -> list[_Entry]:
+              held: _Holdouts | None = None, held_pins: frozenset[int] = frozenset(),
+              resolved: dict | None = None) -> list[_Entry]:
     """Boosts, pins and the refill under the diversity caps: the final entries in order (`held`:
     pins this shopper is held out of, and rules skipped on pinned items; `resolved`: pinned items
     already looked at in this request)."""
     if bucket is not None and bucket.has_boosts:
         _boost(kept)
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
-                          held=held, resolved=resolved)
+                          held=held, held_pins=held_pins, resolved=resolved)
     if bucket is not None and bucket.diversity:
         return _diverse_refill(slots, kept, bucket.diversity_caps, context, removed=removed)
     return _refilled(slots, kept, removed=removed)
@@ -801,7 +801,8 @@ _KEY = attrgetter("key")
 def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _Entry],
                   item_info: Callable[[str], ItemInfo | None], *, limit: int,
                   removed: list[Removed] | None, warnings: list[str] | None,
-                  held: frozenset[int] = frozenset(), dry: dict[int, int] | None = None,
+                  held: _Holdouts | None = None, held_pins: frozenset[int] = frozenset(),
+                  dry: dict[int, int] | None = None,
                   resolved: dict | None = None) -> list[_Entry | None]:
     """3. Pins: the list's positions with each pin in place (None: free).
 
@@ -813,7 +814,7 @@ def _pinned_slots(bucket: _Bucket | None, context: Context, by_id: dict[str, _En
     slots: list[_Entry | None] = [None] * limit
     if bucket is None or not bucket.pins:
         return slots
-    order = bucket.pin_order_without(held) if held else bucket.pin_order
+    order = bucket.pin_order_without(held_pins) if held_pins else bucket.pin_order
     report = removed is not None
     pinned_ids: set[str] = set()
     free = limit
@@ -1109,7 +1110,7 @@ def _filter_reason(info: ItemInfo | None, item_id: str, ctx: Context) -> str:
     return ""
 
 
-def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=frozenset(),
+def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held: _Holdouts | None = None,
                resolved: dict | None = None) -> _Entry | None:
     """An entry for a pinned item that is not among the kept candidates (seen, or not a candidate).
 
@@ -1121,8 +1122,9 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held=
         return None
     cand, info, algo_rank, rules = hit
     # A pinned entry is never boosted, and the held-out pass looks only at the kept candidates.
-    return _Entry(cand, info, algo_rank, [r for r in rules if r.id not in held] if held and rules else rules,
-                  boost=0.0, measured=False)
+    if held is not None and rules:
+        rules = [r for r in rules if r.id not in held]
+    return _Entry(cand, info, algo_rank, rules, boost=0.0, measured=False)
 
 
 def _pin_hit(pin, seen_entry, ctx, bucket, item_info, removed, warnings, resolved: dict | None) -> tuple | None:

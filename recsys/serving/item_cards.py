@@ -53,6 +53,13 @@ class CardCache:
         with self._lock:
             self._cards = {}
 
+    def get_one(self, item_id: str) -> ItemCard | None:
+        """A fresh cached card straight from the cache (one dict lookup), else as `get_many`."""
+        hit = self._cards.get(item_id)
+        if hit is not None and time.monotonic() - hit[0] < settings.SERVING_ITEM_CACHE_SECONDS:
+            return hit[1]
+        return self.get_many([item_id]).get(item_id)
+
     def get_many(self, item_ids, *, with_availability: bool = False):
         """Cards of the known items among `item_ids`, and (with_availability) the set of those
         unavailable right now. Always exactly one query: with cache misses, the rows of all the
@@ -101,6 +108,11 @@ _cache = CardCache()
 
 def item_cards(item_ids) -> dict[str, ItemCard]:
     return _cache.get_many(item_ids)
+
+
+def item_card(item_id: str) -> ItemCard | None:
+    """One card (None: no such item), for a lookup the engine makes one item at a time."""
+    return _cache.get_one(item_id)
 
 
 def item_cards_and_unavailable(item_ids) -> tuple[dict[str, ItemCard], set[str]]:

@@ -24,7 +24,7 @@ from curation.runtime import current_rules
 from recsys.analytics import list_hooks as serving_trust
 from recsys.feedback.selectors import not_interested_item_ids
 from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS
-from recsys.serving.item_cards import ItemCard, item_cards, item_cards_and_unavailable
+from recsys.serving.item_cards import ItemCard, item_card, item_cards, item_cards_and_unavailable
 from recsys.serving.reads import ShopperHistory, serving_reads, shopper_histories
 
 from . import candidates as cand_mod
@@ -164,7 +164,7 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
             if not lazy:
                 return None
             # A pinned item that was no candidate (its availability is known: the catalog's came inline).
-            card = item_cards([item_id]).get(item_id)
+            card = item_card(item_id)
             if card is None:
                 return None
             cards[item_id] = card
