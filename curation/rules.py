@@ -264,7 +264,7 @@ class _Bucket:
 
     __slots__ = ("rules", "pins", "by_item", "by_category", "by_attribute", "has_boosts", "diversity",
                  "holdout_rules", "measured_ids", "_bounds", "_scope_categories", "_scope_items", "_scope_users",
-                 "_active", "_pinned", "item_rules_memo", "pin_order", "pin_ids", "kind_of", "holdout_shares",
+                 "_active", "_pinned", "item_rules_memo", "pin_order", "kind_of", "holdout_shares",
                  "holdout_pins", "pin_by_id", "diversity_caps", "_pin_orders", "_pin_keys")
 
     MAX_CACHED_SCOPES = 256
@@ -286,7 +286,6 @@ class _Bucket:
         self.pin_order = _pin_order(self.pins)
         self._pin_keys = [(p.id, p.position) for p in self.pins]  # precedence order, as `pins`
         self._pin_orders: dict[frozenset[int], list[Rule]] = {}
-        self.pin_ids = frozenset(p.id for p in self.pins)
         self.kind_of = {r.id: r.kind for r in self.rules}
         self.diversity_caps = _Caps(self.diversity) if self.diversity else None
         self.measured_ids = frozenset(r.id for r in self.holdout_rules)
@@ -327,10 +326,9 @@ class _Bucket:
             # Indexed under its first pair; the other pairs are checked on a hit.
             self.by_attribute.setdefault(rule.item_attribute[0], []).append(rule)
 
-    def pin_order_without(self, held: frozenset[int]) -> list[Rule]:
-        """The pin order with some pins held out (a shopper's few held pins: cached per set). Worked out
-        on (id, position) pairs made with the view, so a miss does not visit every pin's Rule."""
-        off = held & self.pin_ids
+    def pin_order_without(self, off: frozenset[int]) -> list[Rule]:
+        """The pin order with some of this view's pins held out (a shopper's few: cached per set). Worked
+        out on (id, position) pairs made with the view, so a miss does not visit every pin's Rule."""
         if not off:
             return self.pin_order
         order = self._pin_orders.get(off)
@@ -442,27 +440,23 @@ def _matches_attributes(rule: Rule, attributes: dict) -> bool:
     return all(str(attributes.get(k)) == v for k, v in rule.item_attribute)
 
 
-def _item_rules(b: _Bucket, info: ItemInfo, held: frozenset[int] = frozenset()) -> list[Rule]:
-    """The block/boost/annotation rules of an active view that target this item, best priority first
-    (less the rules in `held`, the shopper's holdouts). The list returned is shared: never mutate it."""
+def _item_rules(b: _Bucket, info: ItemInfo) -> list[Rule]:
+    """The block/boost/annotation rules of an active view that target this item, best priority first.
+    The list returned is shared: never mutate it."""
     hit = b.item_rules_memo.get(info.item_id)
     if hit is None or hit[1] is not info.attributes or hit[0] != info.category:
         hit = _remember_item_rules(b, info)
-    found = hit[2]
-    if held and found:
-        return [r for r in found if r.id not in held]
-    return found
+    return hit[2]
 
 
 def _remember_item_rules(b: _Bucket, info: ItemInfo) -> tuple[str, dict, list[Rule], Rule | None, float, bool]:
-    """(category, attributes, rules, its first block, its boost, whether a rule of it has a holdout) of an
-    item, kept in the view's memo. A hit is
-    checked against the card's category and the identity of its attributes: cards are cached per
-    process, so the same dict comes back while the card is unchanged."""
+    """(category, attributes, rules, its first block, its boost, whether one of its rules has a holdout) of
+    an item, kept in the view's memo. A hit is checked against the card's category and the identity of its
+    attributes: cards are cached per process, so the same dict comes back while the card is unchanged."""
     memo = b.item_rules_memo
     found = _lookup_item_rules(b, info)
     hit = (info.category, info.attributes, found, next((r for r in found if r.kind == BLOCK), None),
-           _boost_of(found), _any_measured(found))
+           _boost_of(found), _has_holdout(found))
     if len(memo) >= b.MAX_MEMO_ITEMS:
         memo.clear()
     memo[info.item_id] = hit
@@ -517,17 +511,17 @@ class CurationResult:
 class _Entry:
     """One candidate (or pinned item) on its way through the engine; a plain slots class, made ~100x a call."""
 
-    __slots__ = ("cand", "info", "algo_rank", "rules", "boost", "measured", "fired", "strength", "key", "kept",
+    __slots__ = ("cand", "info", "algo_rank", "rules", "boost", "has_holdout", "fired", "strength", "key", "kept",
                  "pinned")
 
     def __init__(self, cand: Candidate, info: ItemInfo, algo_rank: int | None, rules: list[Rule],
-                 kept: bool = False, boost: float | None = None, measured: bool | None = None) -> None:
+                 kept: bool = False, boost: float | None = None, has_holdout: bool | None = None) -> None:
         self.cand = cand
         self.info = info
         self.algo_rank = algo_rank
         self.rules = rules
         self.boost = _boost_of(rules) if boost is None else boost  # its boosts' summed strength, clipped
-        self.measured = _any_measured(rules) if measured is None else measured  # a rule of it has a holdout
+        self.has_holdout = _has_holdout(rules) if has_holdout is None else has_holdout  # a rule of it has one
         self.fired: list[dict] | None = None  # trace refs of the rules that placed it (made on the first)
         self.strength = 0.0  # the boost applied (kept candidates only)
         self.key = 0.0
@@ -537,7 +531,7 @@ class _Entry:
     def set_rules(self, rules: list[Rule]) -> None:
         self.rules = rules
         self.boost = _boost_of(rules)
-        self.measured = _any_measured(rules)
+        self.has_holdout = _has_holdout(rules)
 
     def fire(self, ref: dict) -> None:
         if self.fired is None:
@@ -601,7 +595,7 @@ def curate(
     matched: set[int] = set()
     full: dict[str, list[Rule]] = {}
     for item_id, entry in by_id.items():
-        if entry.measured:
+        if entry.has_holdout:
             rules = entry.rules
             hits = [r.id for r in rules if r.id in held]
             if hits:
@@ -696,9 +690,9 @@ def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bu
               limit: int, removed: list[Removed] | None, warnings: list[str] | None,
               held: _Holdouts | None = None, held_pins: frozenset[int] = frozenset(),
               resolved: dict | None = None) -> list[_Entry]:
-    """Boosts, pins and the refill under the diversity caps: the final entries in order (`held`:
-    pins this shopper is held out of, and rules skipped on pinned items; `resolved`: pinned items
-    already looked at in this request)."""
+    """Boosts, pins and the refill under the diversity caps: the final entries in order (`held`: the
+    shopper's holdouts, whose rules pinned items skip; `held_pins`: the pins held out; `resolved`: pinned
+    items already looked at in this request)."""
     if bucket is not None and bucket.has_boosts:
         _boost(kept)
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
@@ -746,17 +740,17 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
                 removed.append(Removed(item_id, algo_rank, "seen"))
             continue
         if memo is None:
-            entry_rules, boost, measured_rules = _NO_RULES, 0.0, False
+            entry_rules, boost, has_holdout = _NO_RULES, 0.0, False
         else:
             hit = memo.get(item_id)
             if hit is None or hit[1] is not info.attributes or hit[0] != info.category:
                 hit = _remember_item_rules(bucket, info)
-            entry_rules, block, boost, measured_rules = hit[2], hit[3], hit[4], hit[5]
+            entry_rules, block, boost, has_holdout = hit[2], hit[3], hit[4], hit[5]
             if block is not None:
                 if removed is not None:
                     removed.append(Removed(item_id, algo_rank, "blocked", block.ref("blocked")))
                 continue
-        entry = _Entry(cand, info, algo_rank, entry_rules, True, boost, measured_rules)
+        entry = _Entry(cand, info, algo_rank, entry_rules, True, boost, has_holdout)
         by_id[item_id] = entry
         kept.append(entry)
         if limit is not None and len(kept) >= limit:
@@ -773,7 +767,7 @@ def _boost_of(rules: list[Rule]) -> float:
     return max(-1.0, min(1.0, total)) if total else 0.0
 
 
-def _any_measured(rules: list[Rule]) -> bool:
+def _has_holdout(rules: list[Rule]) -> bool:
     """Has one of `rules` a holdout (so a shopper may be held out of it)?"""
     for rule in rules:
         if rule.holdout_share > 0 and rule.kind in HOLDOUT_KINDS:
@@ -1124,7 +1118,7 @@ def _pin_entry(pin, seen_entry, ctx, bucket, item_info, removed, warnings, held:
     # A pinned entry is never boosted, and the held-out pass looks only at the kept candidates.
     if held is not None and rules:
         rules = [r for r in rules if r.id not in held]
-    return _Entry(cand, info, algo_rank, rules, boost=0.0, measured=False)
+    return _Entry(cand, info, algo_rank, rules, boost=0.0, has_holdout=False)
 
 
 def _pin_hit(pin, seen_entry, ctx, bucket, item_info, removed, warnings, resolved: dict | None) -> tuple | None:
