@@ -283,8 +283,8 @@ class _Bucket:
         for rule in self.rules:
             self.add(rule)
         self.pins.sort(key=_precedence)
-        self.pin_order = _pin_order(self.pins)
         self._pin_keys = [(p.id, p.position) for p in self.pins]  # precedence order, as `pins`
+        self.pin_order = _pin_order(self.pins, self._pin_keys)
         self._pin_orders: dict[frozenset[int], list[Rule]] = {}
         self.kind_of = {r.id: r.kind for r in self.rules}
         self.diversity_caps = _Caps(self.diversity) if self.diversity else None
@@ -333,13 +333,7 @@ class _Bucket:
             return self.pin_order
         order = self._pin_orders.get(off)
         if order is None:
-            taken: set[int] = set()
-            winners, losers = [], []
-            for pin, (pin_id, position) in zip(self.pins, self._pin_keys, strict=True):
-                if pin_id not in off:
-                    (losers if position in taken else winners).append(pin)
-                    taken.add(position)
-            order = winners + losers
+            order = _pin_order(self.pins, self._pin_keys, off)
             if len(self._pin_orders) >= self.MAX_PIN_ORDERS:
                 self._pin_orders.clear()
             self._pin_orders[off] = order
@@ -886,14 +880,16 @@ def _refill_fills(slots: list, order: list[_Entry], template: _Caps | None) -> b
     return False
 
 
-def _pin_order(pins: list[Rule]) -> list[Rule]:
-    """Pins (by precedence) in the order they take positions: the best pin of each position first,
-    then the losers, each to the next free position after its own."""
+def _pin_order(pins: list[Rule], keys: list[tuple[int, int]], off: frozenset[int] = frozenset()) -> list[Rule]:
+    """Pins (by precedence, with their (id, position) `keys`), less those in `off`, in the order they take
+    positions: the best pin of each position first, then the losers, each to the next free position
+    after its own."""
     taken: set[int] = set()
     winners, losers = [], []
-    for pin in pins:
-        (losers if pin.position in taken else winners).append(pin)
-        taken.add(pin.position)
+    for pin, (pin_id, position) in zip(pins, keys, strict=True):
+        if pin_id not in off:
+            (losers if position in taken else winners).append(pin)
+            taken.add(position)
     return winners + losers
 
 

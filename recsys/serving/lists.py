@@ -142,21 +142,19 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
     contexts = [_context(r, plan, not_interested.get(r.user_id, frozenset()), at)
                 for r, plan in zip(requests, plans, strict=True)]
 
+    lazy = lazy_extra and unavailable is not None  # extra cards on demand: their availability is known
     wanted: set[str] = set()
     for i, (p, context) in enumerate(zip(plans, contexts, strict=True)):
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
         wanted.update(item_id for item_id, _ in p.popular)
-        if not (lazy_extra and unavailable is not None):
+        if not lazy:
             wanted.update(extra_item_ids(i, context))
-    availability_queried = unavailable is None
-    if availability_queried:  # one query: fresh availability of every candidate (and the missing cards)
+    if unavailable is None:  # one query: fresh availability of every candidate (and the missing cards)
         found, unavailable = item_cards_and_unavailable(list(wanted))
     else:  # availability came with the shopper's history; a query only for missing cards
         found = item_cards(list(wanted))
     cards = {**context_cards, **found}
-
-    lazy = lazy_extra and not availability_queried
 
     def info(item_id: str):
         card = cards.get(item_id)
