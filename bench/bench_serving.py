@@ -411,9 +411,11 @@ def curation_load(args, users, token, workers) -> tuple[dict[bool, list[dict]], 
             # Every worker reloads the rules on its next request (once per change): warm that up apart,
             # so the phases compare steady states. The reload itself is timed in bench_curation.py.
             load("recs", users, token, 1.0)
-        cpu0 = cpu_times(workers)
+        pg = postgres_pids()
+        cpu0, pg0 = cpu_times(workers), cpu_times(pg)
         phase = load("recs", users, token, args.seconds / args.rounds)
         phase["worker_cpu_s"] = sum(cpu_times(workers).values()) - sum(cpu0.values())
+        phase["pg_cpu_ms"] = cpu_ms_per_request(pg, pg0, phase["requests"])
         phases[want].append(phase)
     touched = listed = 0
     for u in users[:50]:  # the rules do act on these lists
@@ -431,10 +433,13 @@ def print_curation(args, phases: dict[bool, list[dict]], touched: int, listed: i
     off, on = merged(phases[False]), merged(phases[True])
     cpu = {want: sum(p["worker_cpu_s"] for p in phases[want]) * 1000 / max(1, sum(p["requests"] for p in phases[want]))
            for want in (False, True)}
-    for name, r, c in (("recs, 0 rules", off, cpu[False]), ("recs, 1,000 rules", on, cpu[True])):
+    pg_cpu = {want: statistics.mean(p["pg_cpu_ms"] for p in phases[want]) for want in (False, True)}
+    for name, r, c, g in (("recs, 0 rules", off, cpu[False], pg_cpu[False]),
+                          ("recs, 1,000 rules", on, cpu[True], pg_cpu[True])):
         print(f"{name:18s} {r['requests']:6d} req in {args.rounds} x {args.seconds / args.rounds:.1f}s (alternating), "
               f"errors {r['errors']}, "
-              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms, worker CPU {c:.2f} ms/req")
+              f"p50 {r['p50']:.2f} ms, p90 {r['p90']:.2f} ms, p99 {r['p99']:.2f} ms, worker CPU {c:.2f} ms/req, "
+              f"PostgreSQL CPU {g:.2f} ms/req")
     # Each round is a 0-rule phase then a 1,000-rule phase: the paired differences show the spread that
     # drift in the machine's speed leaves (other tenants share its CPU caches).
     rounds = [(b["p50"] - a["p50"], (b["worker_cpu_s"] / b["requests"] - a["worker_cpu_s"] / a["requests"]) * 1000)

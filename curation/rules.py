@@ -580,7 +580,8 @@ def curate(
     kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
                             removed=removed)
     if held is None:
-        final = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
+        final, _ = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=removed,
+                             warnings=warnings)
         return CurationResult([_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)],
                               removed or [], warnings or [])
     # Held out: serve without those rules, and note which positions they would have filled, so the
@@ -599,8 +600,8 @@ def curate(
     resolved: dict[str, tuple | None] = {}
     held_pins = frozenset(pin_id for pin_id in bucket.holdout_pins if pin_id in held)
     order = list(kept)  # boosted in place by the held run
-    final = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
-                      warnings=warnings, held=held, held_pins=held_pins, resolved=resolved)
+    final, boosted = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
+                               warnings=warnings, held=held, held_pins=held_pins, resolved=resolved)
     items = [_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)]
     positions: dict[int, list[int]] = {}
     for hit in resolved.values():  # pinned items that were not candidates carry rules too
@@ -617,6 +618,8 @@ def curate(
         # held run's (no held rule is on a candidate).
         slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=None, warnings=None,
                               dry=landed, resolved=resolved)
+        if bucket.has_boosts and not boosted and None in slots:
+            _boost(order)  # the held run's pins filled its list: the refill here goes by the boosted order
         held_moves = not _refill_fills(slots, order, bucket.diversity_caps)
     if held_pins and not held_moves:
         positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held_pins}
@@ -634,7 +637,7 @@ def curate(
             entry.reset()
         for item_id, rules in full.items():
             by_id[item_id].set_rules(rules)
-        would = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=None, warnings=None,
+        would, _ = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=None, warnings=None,
                           resolved=resolved)
         for rank, entry in enumerate(would, start=1):
             if entry.fired is None and not entry.rules:
@@ -683,17 +686,20 @@ def _shown(rules: list[Rule]):
 def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bucket: _Bucket | None, item_info, *,
               limit: int, removed: list[Removed] | None, warnings: list[str] | None,
               held: _Holdouts | None = None, held_pins: frozenset[int] = frozenset(),
-              resolved: dict | None = None) -> list[_Entry]:
-    """Boosts, pins and the refill under the diversity caps: the final entries in order (`held`: the
-    shopper's holdouts, whose rules pinned items skip; `held_pins`: the pins held out; `resolved`: pinned
-    items already looked at in this request)."""
-    if bucket is not None and bucket.has_boosts:
-        _boost(kept)
+              resolved: dict | None = None) -> tuple[list[_Entry], bool]:
+    """Boosts, pins and the refill under the diversity caps: the final entries in order, and whether
+    `kept` was boosted in place (`held`: the shopper's holdouts, whose rules pinned items skip;
+    `held_pins`: the pins held out; `resolved`: pinned items already looked at in this request)."""
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
                           held=held, held_pins=held_pins, resolved=resolved)
+    # Boosts order only the candidates that fill free positions (pins take theirs from the other pins
+    # alone); a list the pins fill needs no boosted order, but for the preview's order of cut items.
+    boosted = bucket is not None and bucket.has_boosts and (removed is not None or None in slots)
+    if boosted:
+        _boost(kept)
     if bucket is not None and bucket.diversity:
-        return _diverse_refill(slots, kept, bucket.diversity_caps, context, removed=removed)
-    return _refilled(slots, kept, removed=removed)
+        return _diverse_refill(slots, kept, bucket.diversity_caps, context, removed=removed), boosted
+    return _refilled(slots, kept, removed=removed), boosted
 
 
 def _live_rules(ruleset: RuleSet, context: Context, ignore_enabled: bool) -> _Bucket | None:
@@ -927,9 +933,9 @@ class _Caps:
 
     def fresh(self) -> _Caps:
         """The same caps with no item counted yet (the caps of a view are worked out once)."""
-        out = _Caps()
+        out = _Caps.__new__(_Caps)  # not __init__: the caps are the template's, only the counts are new
         out.per_category, out.per_attribute, out.rule_of = self.per_category, self.per_attribute, self.rule_of
-        out.newest = self.newest
+        out.newest, out.counts, out.last_key = self.newest, {}, "category"
         return out
 
     def _keys(self, info: ItemInfo | None) -> list[tuple[str, str]]:
