@@ -568,6 +568,33 @@ def curate(
         return CurationResult([], removed or [], warnings or [])
     candidates = candidates if isinstance(candidates, list | tuple) else list(candidates)
     bucket = _live_rules(_as_ruleset(rules), context, ignore_enabled)
+    # A list the pins can fill is served from the first `limit` survivors and the pinned candidates
+    # (see `_NeedAllCandidates`); should a position stay free after all, it is curated again in full.
+    if removed is None and bucket is not None and bucket.pins and len(bucket.pins_within(limit)) >= limit:
+        try:
+            return _curated(candidates, context, bucket, item_info, limit=limit, removed=None, warnings=None,
+                            lazy=True)
+        except _NeedAllCandidates:
+            pass
+    return _curated(candidates, context, bucket, item_info, limit=limit, removed=removed, warnings=warnings)
+
+
+class _NeedAllCandidates(Exception):
+    """A lazily filtered list left a position free: only a scan of every candidate can fill it.
+
+    Why the lazy scan is exact while the pins fill every position (of the served arrangement, of the
+    dry run and of the would-be arrangement of a held-out shopper): the unscanned candidates are neither
+    pinned (the pinned ones within reach are scanned) nor placed, so their rules show nowhere; boosts
+    and the refill order only what fills free positions; and the holdout positions come from placed
+    entries alone. Only `held_out` may name fewer rules (those drawn on unscanned candidates).
+    Checked against the full scan by tests/curation's random cases."""
+
+
+def _curated(candidates: list[Candidate] | tuple[Candidate, ...], context: Context, bucket: _Bucket | None,
+             item_info: Callable[[str], ItemInfo | None], *, limit: int, removed: list[Removed] | None,
+             warnings: list[str] | None, lazy: bool = False) -> CurationResult:
+    """`curate()` once the live rules are known; `lazy`: filter only the first `limit` survivors and the
+    pinned candidates, and raise `_NeedAllCandidates` when an arrangement leaves a position free."""
     held: _Holdouts | None = None
     if bucket is not None and bucket.holdout_rules and context.holdout_key:
         held = _Holdouts(context.holdout_key, bucket.holdout_shares)
@@ -575,13 +602,17 @@ def curate(
     measured = bucket.measured_ids if bucket is not None else frozenset()
     # One filter pass serves every arrangement below: filters never depend on held rules (blocks
     # have no holdout), so the held run and the full run differ only in the rules entries carry.
-    scan_all = removed is not None or (
-        bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
-    kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
-                            removed=removed)
+    if lazy:
+        kept, by_id = _filtered(candidates, context, bucket, item_info, limit=limit, removed=None,
+                                pinned=bucket.pins_within(limit))
+    else:
+        scan_all = removed is not None or (
+            bucket is not None and (bucket.has_boosts or bool(bucket.pins) or bool(bucket.diversity)))
+        kept, by_id = _filtered(candidates, context, bucket, item_info, limit=None if scan_all else limit,
+                                removed=removed)
     if held is None:
         final, _ = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=removed,
-                             warnings=warnings)
+                             warnings=warnings, lazy=lazy)
         return CurationResult([_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)],
                               removed or [], warnings or [])
     # Held out: serve without those rules, and note which positions they would have filled, so the
@@ -601,7 +632,7 @@ def curate(
     held_pins = frozenset(pin_id for pin_id in bucket.holdout_pins if pin_id in held)
     order = list(kept)  # boosted in place by the held run
     final, boosted = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
-                               warnings=warnings, held=held, held_pins=held_pins, resolved=resolved)
+                               warnings=warnings, held=held, held_pins=held_pins, resolved=resolved, lazy=lazy)
     items = [_explained(entry, rank, measured) for rank, entry in enumerate(final, start=1)]
     positions: dict[int, list[int]] = {}
     for hit in resolved.values():  # pinned items that were not candidates carry rules too
@@ -618,6 +649,8 @@ def curate(
         # held run's (no held rule is on a candidate).
         slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=None, warnings=None,
                               dry=landed, resolved=resolved)
+        if lazy and None in slots:
+            raise _NeedAllCandidates
         if bucket.has_boosts and not boosted and None in slots:
             _boost(order)  # the held run's pins filled its list: the refill here goes by the boosted order
         held_moves = not _refill_fills(slots, order, bucket.diversity_caps)
@@ -638,7 +671,7 @@ def curate(
         for item_id, rules in full.items():
             by_id[item_id].set_rules(rules)
         would, _ = _arranged(kept, by_id, context, bucket, item_info, limit=limit, removed=None, warnings=None,
-                          resolved=resolved)
+                             resolved=resolved, lazy=lazy)
         for rank, entry in enumerate(would, start=1):
             if entry.fired is None and not entry.rules:
                 continue  # no rule touched it
@@ -686,12 +719,15 @@ def _shown(rules: list[Rule]):
 def _arranged(kept: list[_Entry], by_id: dict[str, _Entry], context: Context, bucket: _Bucket | None, item_info, *,
               limit: int, removed: list[Removed] | None, warnings: list[str] | None,
               held: _Holdouts | None = None, held_pins: frozenset[int] = frozenset(),
-              resolved: dict | None = None) -> tuple[list[_Entry], bool]:
+              resolved: dict | None = None, lazy: bool = False) -> tuple[list[_Entry], bool]:
     """Boosts, pins and the refill under the diversity caps: the final entries in order, and whether
     `kept` was boosted in place (`held`: the shopper's holdouts, whose rules pinned items skip;
-    `held_pins`: the pins held out; `resolved`: pinned items already looked at in this request)."""
+    `held_pins`: the pins held out; `resolved`: pinned items already looked at in this request;
+    `lazy`: `kept` was filtered lazily, so a free position raises `_NeedAllCandidates`)."""
     slots = _pinned_slots(bucket, context, by_id, item_info, limit=limit, removed=removed, warnings=warnings,
                           held=held, held_pins=held_pins, resolved=resolved)
+    if lazy and None in slots:
+        raise _NeedAllCandidates
     # Boosts order only the candidates that fill free positions (pins take theirs from the other pins
     # alone); a list the pins fill needs no boosted order, but for the preview's order of cut items.
     boosted = bucket is not None and bucket.has_boosts and (removed is not None or None in slots)
@@ -713,21 +749,23 @@ def _live_rules(ruleset: RuleSet, context: Context, ignore_enabled: bool) -> _Bu
 
 def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket | None,
               item_info: Callable[[str], ItemInfo | None], *, limit: int | None,
-              removed: list[Removed] | None) -> tuple[list[_Entry], dict[str, _Entry]]:
+              removed: list[Removed] | None,
+              pinned: frozenset[str] = frozenset()) -> tuple[list[_Entry], dict[str, _Entry]]:
     """1. Filters: unavailable, excluded, seen, outside the list's category, blocked.
 
     Returns the survivors in algorithm order and every entry by item id; seen items are kept aside
-    there (not in the survivors), since a pin may still bring them back. Stops after `limit`
-    survivors when nothing (boosts, pins, the report) needs to look further."""
+    there (not in the survivors), since a pin may still bring them back. After `limit` survivors
+    (None: no limit) only the `pinned` items among the rest are filtered, if any."""
     kept: list[_Entry] = []
     by_id: dict[str, _Entry] = {}
     memo = bucket.item_rules_memo if bucket is not None else None
     excluded, category = context.excluded, context.category
     seen = () if context.include_seen else context.seen
+    rest_only: frozenset[str] | None = None  # set once `limit` survivors are in
     # The hot loop of every list: _filter_reason's checks and _item_rules' memo hit, inlined.
     for algo_rank, cand in enumerate(candidates, start=1):
         item_id = cand.item_id
-        if item_id in by_id:
+        if item_id in by_id or (rest_only is not None and item_id not in rest_only):
             continue
         info = item_info(item_id)
         if info is None or not info.available or item_id in excluded or (category and info.category != category):
@@ -753,8 +791,10 @@ def _filtered(candidates: Iterable[Candidate], context: Context, bucket: _Bucket
         entry = _Entry(cand, info, algo_rank, entry_rules, True, boost, has_holdout)
         by_id[item_id] = entry
         kept.append(entry)
-        if limit is not None and len(kept) >= limit:
-            break
+        if rest_only is None and limit is not None and len(kept) >= limit:
+            if not pinned:
+                break
+            rest_only = pinned
     return kept, by_id
 
 
