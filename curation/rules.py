@@ -290,7 +290,7 @@ class _Bucket:
         self.diversity_caps = _Caps(self.diversity) if self.diversity else None
         self.measured_ids = frozenset(r.id for r in self.holdout_rules)
         self.holdout_shares = {r.id: r.holdout_share for r in self.holdout_rules}
-        self.holdout_pins = [r.id for r in self.holdout_rules if r.kind == PIN]
+        self.holdout_pins = [(r.id, r.position) for r in self.holdout_rules if r.kind == PIN]
         self.pin_by_id = {p.id: p for p in self.pins}
         self._active: dict[tuple, _Bucket] = {}
         self._pinned: dict[int, frozenset[str]] = {}
@@ -629,7 +629,8 @@ def _curated(candidates: list[Candidate] | tuple[Candidate, ...], context: Conte
                 full[item_id] = rules
                 entry.set_rules([r for r in rules if r.id not in held])
     resolved: dict[str, tuple | None] = {}
-    held_pins = frozenset(pin_id for pin_id in bucket.holdout_pins if pin_id in held)
+    # A pin below the list's length never lands (pins only move down) nor moves another: not drawn.
+    held_pins = frozenset(pin_id for pin_id, position in bucket.holdout_pins if position <= limit and pin_id in held)
     order = list(kept)  # boosted in place by the held run
     final, boosted = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
                                warnings=warnings, held=held, held_pins=held_pins, resolved=resolved, lazy=lazy)
