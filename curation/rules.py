@@ -1006,6 +1006,8 @@ def _diverse_refill(slots: list[_Entry | None], kept: list[_Entry], template: _C
                     removed: list[Removed] | None) -> list[_Entry]:
     """4'. Refill under the diversity caps: pins count first and stay; a survivor that would exceed a
     cap is skipped and the next one takes the place. Then room for new items (`min_new_items`)."""
+    if removed is None and None not in slots:
+        return slots  # all pins: the caps never remove a pin, and new items only replace what is not pinned
     caps = template.fresh()
     for entry in slots:
         if entry is not None:
