@@ -657,12 +657,14 @@ def _curated(candidates: list[Candidate] | tuple[Candidate, ...], context: Conte
         held_moves = not _refill_fills(slots, order, bucket.diversity_caps)
     if held_pins and not held_moves:
         positions = {pin_id: [rank] for pin_id, rank in landed.items() if pin_id in held_pins}
-        # A held label on a held pin's item would have been where that pin lands.
-        for pin_id in list(positions):
+        # A held label on a landed pin's item would have been where that pin lands: on a held pin's item, or
+        # on the item of a pin that lands only once the held pins are back (first looked at by the dry run;
+        # the items the held run looked at carried no held rule, or the full run above would be needed).
+        for pin_id, rank in landed.items():
             hit = resolved.get(bucket.pin_by_id[pin_id].item_id)
             for rule in _shown(hit[3]) if hit is not None else ():
                 if rule.kind == ANNOTATION and rule.id in held:
-                    positions.setdefault(rule.id, []).append(landed[pin_id])
+                    positions.setdefault(rule.id, []).append(rank)
     elif held_moves:
         # A held boost (or pins beside held labels) would have moved items: arrange the same entries,
         # reset, with every rule, bookkeeping off. Only the served entries were arranged and explained

@@ -280,9 +280,12 @@ def test_holdout_positions_are_where_the_full_engine_puts_the_held_rules(chunk):
         for key in ("u1", "u2", "u3"):
             held_run = curate(cands, ctx(user_id=key, holdout_key=key, seen=seen), ruleset, limit=limit,
                               item_info=catalog.get, report=False)
-            if not held_run.held_out:
+            # Every rule the shopper is held out of (the engine draws only those that can touch the list).
+            held = {r.id for r in rules if r.kind in ("pin", "boost", "annotation")
+                    and in_holdout(r.id, key, r.holdout_share)}
+            assert set(held_run.held_out) <= held
+            if not held:
                 continue
-            held = set(held_run.held_out)
             full = curate(cands, ctx(user_id=key, holdout_key="", seen=seen), ruleset, limit=limit,
                           item_info=catalog.get, report=False)
             expected = {}
@@ -310,13 +313,16 @@ def _pinned_case(seed):
     limit = r.randint(1, 6)
     rules, rid = [], iter(range(1, 1000))
     for _ in range(limit + r.randint(0, 3)):
-        rules.append(Rule(id=next(rid), kind="pin", item_id=f"i{r.randint(1, n + 2)}", priority=r.randint(0, 2),
+        rules.append(Rule(id=next(rid), kind="pin", item_id=f"i{r.randint(1, min(n, 3 * limit) + 2)}",
+                          priority=r.randint(0, 3),
                           position=r.randint(1, limit + 1), holdout_share=r.choice([0.0, 0.5, 1.0])))
     for _ in range(r.randint(0, 6)):
         kind = r.choice(["boost", "annotation", "block", "diversity"])
         kw = {"id": next(rid), "kind": kind, "priority": r.randint(0, 2)}
         t = r.random()
-        if kind == "annotation" or t < 0.5:
+        if kind == "annotation" and t < 0.5:  # on a pinned item (a label that lands with its pin)
+            kw["item_id"] = r.choice([p for p in rules if p.kind == "pin"]).item_id
+        elif kind == "annotation" or t < 0.5:
             kw["item_id"] = f"i{r.randint(1, n)}"
         elif t < 0.8:
             kw["item_category"] = r.choice("abc")
@@ -351,7 +357,7 @@ def test_lists_the_pins_fill_are_served_alike_from_the_first_survivors_and_from_
 
     lazy_served = 0
     for seed in range(chunk * 2000, (chunk + 1) * 2000):
-        cands, rules, seen, limit, catalog = _pinned_case(seed)
+        cands, rules, seen, limit, catalog = (_pinned_case if seed % 2 else _duplicate_pins_case)(seed)
         ruleset = RuleSet(rules)
         for key in ("", "u1", "u2"):
             context = ctx(user_id=key or "", holdout_key=key, seen=seen)
@@ -368,3 +374,71 @@ def test_lists_the_pins_fill_are_served_alike_from_the_first_survivors_and_from_
             assert set(lazy.held_out) <= set(full.held_out)
             lazy_served += 1
     assert lazy_served > 500
+
+
+def _holdout_positions_agree(cands, rules, seen, limit, catalog, key):
+    """A held rule's holdout positions are the ranks it touches when nobody is held out (on the ranks the
+    held list reaches)."""
+    held_run = curate(cands, ctx(user_id=key, holdout_key=key, seen=seen), RuleSet(rules), limit=limit,
+                      item_info=catalog.get, report=False)
+    held = {r.id for r in rules if r.kind in ("pin", "boost", "annotation") and in_holdout(r.id, key, r.holdout_share)}
+    full = curate(cands, ctx(user_id=key, holdout_key="", seen=seen), RuleSet(rules), limit=limit,
+                  item_info=catalog.get, report=False)
+    shown = set(range(1, len(held_run.items) + 1))
+    expected = {}
+    for item in full.items:
+        for rule_id in held & set(item.rule_ids):
+            if item.rank in shown:
+                expected.setdefault(rule_id, set()).add(item.rank)
+    got = {}
+    for item in held_run.items:
+        for rule_id in item.holdout_rule_ids:
+            got.setdefault(rule_id, set()).add(item.rank)
+    return got == expected, bool(held)
+
+
+def test_a_held_label_on_a_pinned_item_that_lands_only_with_the_held_pins_back():
+    # Held pin H on `a` at #1 outranks A (also `a`, at #2): without H, A and C fill the list and Q never lands;
+    # with H back, A is a duplicate and Q lands at #2, so Q's item's held label would have been there.
+    catalog = {i: ItemInfo(i, category="a") for i in ("a", "q", "c", "x", "y1", "y2")}
+    rules = [Rule(id=1, kind="pin", item_id="a", position=1, priority=3, holdout_share=1.0),
+             Rule(id=2, kind="pin", item_id="a", position=2, priority=2),
+             Rule(id=3, kind="pin", item_id="q", position=2, priority=1),
+             Rule(id=4, kind="pin", item_id="c", position=1, priority=0),
+             Rule(id=5, kind="annotation", item_id="q", label="L", holdout_share=1.0),
+             Rule(id=6, kind="annotation", item_id="x", label="X", holdout_share=1.0)]
+    cands = [Candidate(i, score=1.0 - k / 10) for k, i in enumerate(("y1", "y2", "x"))]
+    out = curate(cands, ctx(user_id="u", holdout_key="u"), RuleSet(rules), limit=2, item_info=catalog.get,
+                 report=False)
+    assert [i.item_id for i in out.items] == ["c", "a"]
+    assert [i.holdout_rule_ids for i in out.items] == [(1,), (5,)]
+    assert _holdout_positions_agree(cands, rules, frozenset(), 2, catalog, "u")[0]
+
+
+def _duplicate_pins_case(seed):
+    """Pins on a few items, so a held pin that comes back turns another pin of its item into a duplicate
+    and lets a third land; held labels on pinned items that are no candidates."""
+    r = random.Random(seed)
+    limit = r.randint(1, 4)
+    items = [f"p{k}" for k in range(limit + 2)]
+    catalog = {i: ItemInfo(i, category="a") for i in items + [f"c{k}" for k in range(8)]}
+    rid = iter(range(1, 1000))
+    rules = [Rule(id=next(rid), kind="pin", item_id=r.choice(items), position=r.randint(1, limit),
+                  priority=r.randint(0, 3), holdout_share=r.choice([0.0, 0.0, 1.0])) for _ in range(limit + 3)]
+    rules += [Rule(id=next(rid), kind="annotation", item_id=r.choice(items), label=r.choice(["L1", "L2"]),
+                   holdout_share=r.choice([0.0, 1.0])) for _ in range(r.randint(1, 3))]
+    cands = [Candidate(f"c{k}", score=1.0 - k / 10) for k in range(8)]
+    return cands, rules, frozenset(), limit, catalog
+
+
+@pytest.mark.parametrize("chunk", range(2))
+def test_holdout_positions_of_pin_heavy_lists_are_where_the_full_engine_puts_the_held_rules(chunk):
+    checked = 0
+    for seed in range(chunk * 2000, (chunk + 1) * 2000):
+        case = (_pinned_case if seed % 2 else _duplicate_pins_case)(seed)
+        cands, rules, seen, limit, catalog = case
+        for key in ("u1", "u2"):
+            agree, any_held = _holdout_positions_agree(cands, rules, seen, limit, catalog, key)
+            assert agree, (seed, key)
+            checked += any_held
+    assert checked > 1000
