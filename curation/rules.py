@@ -629,7 +629,7 @@ def _curated(candidates: list[Candidate] | tuple[Candidate, ...], context: Conte
                 full[item_id] = rules
                 entry.set_rules([r for r in rules if r.id not in held])
     resolved: dict[str, tuple | None] = {}
-    # A pin below the list's length never lands (pins only move down) nor moves another: not drawn.
+    # A pin beyond the list's length never lands (pins only move down) nor moves another: not drawn.
     held_pins = frozenset(pin_id for pin_id, position in bucket.holdout_pins if position <= limit and pin_id in held)
     order = list(kept)  # boosted in place by the held run
     final, boosted = _arranged(order, by_id, context, bucket, item_info, limit=limit, removed=removed,
