@@ -10,6 +10,7 @@ import pytest
 from curation.rules import (
     BLOCK,
     DIVERSITY,
+    HOLDOUT_KINDS,
     Candidate,
     Context,
     ItemInfo,
@@ -338,7 +339,7 @@ def test_lists_the_pins_fill_are_served_alike_from_the_first_survivors_and_from_
 
     lazy_served = 0
     for seed in range(chunk * 2000, (chunk + 1) * 2000):
-        cands, rules, seen, limit, catalog = (_pinned_case if seed % 2 else _duplicate_pins_case)(seed)
+        cands, rules, seen, limit, catalog = _pin_heavy_case(seed)
         ruleset = RuleSet(rules)
         for key in ("", "u1", "u2"):
             context = ctx(user_id=key or "", holdout_key=key, seen=seen)
@@ -363,7 +364,7 @@ def _holdout_positions_agree(cands, rules, seen, limit, catalog, key):
     held_run = curate(cands, ctx(user_id=key, holdout_key=key, seen=seen), RuleSet(rules), limit=limit,
                       item_info=catalog.get, report=False)
     # Every rule the shopper is held out of (the engine draws only those that can touch the list).
-    held = {r.id for r in rules if r.kind in ("pin", "boost", "annotation") and in_holdout(r.id, key, r.holdout_share)}
+    held = {r.id for r in rules if r.kind in HOLDOUT_KINDS and in_holdout(r.id, key, r.holdout_share)}
     assert set(held_run.held_out) <= held
     full = curate(cands, ctx(user_id=key, holdout_key="", seen=seen), RuleSet(rules), limit=limit,
                   item_info=catalog.get, report=False)
@@ -414,12 +415,15 @@ def _duplicate_pins_case(seed):
     return cands, rules, frozenset(), limit, catalog
 
 
+def _pin_heavy_case(seed):
+    return (_pinned_case if seed % 2 else _duplicate_pins_case)(seed)
+
+
 @pytest.mark.parametrize("chunk", range(2))
 def test_holdout_positions_of_pin_heavy_lists_are_where_the_full_engine_puts_the_held_rules(chunk):
     checked = 0
     for seed in range(chunk * 2000, (chunk + 1) * 2000):
-        case = (_pinned_case if seed % 2 else _duplicate_pins_case)(seed)
-        cands, rules, seen, limit, catalog = case
+        cands, rules, seen, limit, catalog = _pin_heavy_case(seed)
         for key in ("u1", "u2"):
             agree, any_held = _holdout_positions_agree(cands, rules, seen, limit, catalog, key)
             assert agree, (seed, key)
