@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export DEBUG ?= 1
+# The settings read SECRET_KEY from the environment, else from var/secret_key (there is no built-in key).
+KEY_FILE := var/secret_key
 
 .PHONY: run test install lint clean
 
@@ -16,7 +18,12 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-run: install
+# A random key, written once (mode 600) and kept: sessions and the demo token survive a restart.
+$(KEY_FILE):
+	mkdir -p $(@D)
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@.tmp && mv $@.tmp $@
+
+run: install $(KEY_FILE)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo --train   # loads the demo shop once (a rerun skips), trains unless a model is active

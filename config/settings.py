@@ -1,15 +1,18 @@
 """Curio settings. Every environment variable is read here and nowhere else.
 
-Variables (every one is documented in docs/operations.md): DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG,
+Variables (every one is documented in docs/operations.md): DATABASE_URL, REDIS_URL, SECRET_KEY(_FILE), DEBUG,
 ALLOWED_HOSTS, MODEL_DIR, CORS_ALLOWED_ORIGINS, API_THROTTLE_RATE, the SECURE_* switches
 for TLS deployments, and the CURIO_* tuning knobs below.
 """
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers as cors_default_headers
+from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES
 from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -62,13 +65,24 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 # --- core ---------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
+# No built-in fallback, DEBUG or not: the key comes from the environment or from a file (`make run` writes a
+# random one to var/secret_key once, mode 600). SECRET_KEY_FILE names another file (a mounted secret).
+SECRET_KEY_FILE = Path(os.environ.get("SECRET_KEY_FILE") or VAR_DIR / "secret_key")
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if not key and SECRET_KEY_FILE.is_file():
+        key = SECRET_KEY_FILE.read_text(encoding="utf-8").strip()
+    if not key:
         raise ImproperlyConfigured(
-            "SECRET_KEY is required when DEBUG is off (set DEBUG=1 for local development)."
+            f"SECRET_KEY is required: export SECRET_KEY=<a long random string>, or put one in {SECRET_KEY_FILE} "
+            "(`make run` creates var/secret_key once: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
-    SECRET_KEY = "insecure-dev-key-only-for-debug-mode-" + "x" * 20
+    return key
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 TESTING = env_bool("CURIO_TESTING", False)
 
@@ -85,6 +99,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "simple_history",
+    "csp",
+    "axes",
     "recsys",
     "curation",
 ]
@@ -92,6 +108,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on pages (CONTENT_SECURITY_POLICY below)
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,6 +119,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "recsys.http.guards.ApiInputGuardMiddleware",
     "recsys.ops.db_outage.DatabaseOutageMiddleware",  # admin/storefront views: a DB outage is a 503 JSON
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out admin login into the lockout page (429)
 ]
 # The token REST API (paths under API_PREFIX) runs through its own, shorter chain (config/wsgi.py):
 # it has no sessions, cookies, CSRF forms, messages or admin history users, and those middlewares
@@ -141,7 +159,8 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, con
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside a writer; IMMEDIATE takes the write lock at BEGIN so two
     # writers queue on the busy timeout instead of failing with "database is locked".
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (per thread) as on PostgreSQL: opening one per request was a sixth of a popular
+    # list's worker time on the embedded default.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
@@ -232,24 +251,85 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+# Browsers calling the API from a shop's pages send the shopper's signature (docs/api.md, "Signed shoppers").
+CORS_ALLOW_HEADERS = (*cors_default_headers, "curio-shopper-signature")
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp) on every page of the full chain: storefront, admin, board, preview, API
+# docs. Scripts and styles come from our own static files, or carry the request's nonce (`request.csp_nonce`);
+# no inline event handlers, no style attributes (but one, by hash), no eval. Images may come from any http(s)
+# host: items' `image_url`s point at the shop's own image hosts. The token API (API_MIDDLEWARE) answers JSON only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        # One style attribute by exact text: django-simple-history's history page (`border-top: 0`).
+        "style-src": [SELF, NONCE, UNSAFE_HASHES, "'sha256-XMXSevYjgSjXgRafBFDvtjwX+yyWLrxfso9DcNZ9UXM='"],
+        "img-src": [SELF, "data:", "https:", "http:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Messages live in the session (server side), never in a cookie: the admin shows a new API token once through
+# a message, and the default cookie storage would send it to the browser signed but not encrypted.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Admin login: django-axes locks a username + client address out after this many failed logins in a row
+# (429, the page templates/admin/login_locked.html) for the cool-off; each failure during the lockout starts
+# the cool-off again, and a successful login clears the count. Behind a reverse proxy every client has the
+# proxy's address, so it works per username. Unlock early with `manage.py axes_reset_username NAME`.
+# Only the admin's username/password login is watched: API tokens never go through django.contrib.auth.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CURIO_ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("CURIO_ADMIN_LOGIN_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_VERBOSE = False
 
 # --- REST API -----------------------------------------------------------------------
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "100000/min")
+# Public tokens (read, demo: they live in browsers) speak for a shopper only with a signature from the
+# shop's backend (Curio-Shopper-Signature); 0 turns that off for shops that keep read tokens server-side.
+SIGNED_SHOPPERS = env_bool("CURIO_SIGNED_SHOPPERS", True)
 # Valid tokens are cached per process this long (a revoked token keeps working in other processes
 # for at most this many seconds; 0 looks every request up in the DB).
 TOKEN_CACHE_SECONDS = env_float("CURIO_TOKEN_CACHE_SECONDS", 5.0)
 # The storefront demo token is public (it is in the demo page): its own, low rate (one budget for all visitors).
 DEMO_THROTTLE_RATE = os.environ.get("CURIO_DEMO_THROTTLE_RATE", "300/min")
+# Rates for the expensive calls, per API client on top of API_THROTTLE_RATE (recsys/clients/throttles.py;
+# docs/api.md, "Rates"); an empty value turns one off. Sized for a 2-core host: a batch shopper with
+# limit=100 costs ~8 ms of CPU, so 3000/min is under half a core per client.
+THROTTLE_SCOPE_RATES = {
+    "batch": os.environ.get("CURIO_THROTTLE_BATCH", "3000/min"),  # counted per shopper in the batch
+    "export": os.environ.get("CURIO_THROTTLE_EXPORT", "30/min"),  # GET /users/<id>/data/
+    "impact": os.environ.get("CURIO_THROTTLE_IMPACT", "60/min"),  # GET /curation/<kind>/<id>/impact/
+    "training": os.environ.get("CURIO_THROTTLE_TRAINING", "6/hour"),  # POST /training-runs/ only
+    "preview": os.environ.get("CURIO_THROTTLE_PREVIEW", "60/min"),  # the admin preview, per staff user
+}
+# A batch list answers at most this many items: len(user_ids) x limit (else 400).
+BATCH_MAX_ITEMS = env_int("CURIO_BATCH_MAX_ITEMS", 10_000)
+# An impact report is kept this long per (rule, start, end) in the Django cache (0: not cached).
+IMPACT_CACHE_SECONDS = env_int("CURIO_IMPACT_CACHE_SECONDS", 30)
 # Bounded work per request: API bodies over this many bytes answer 413 (a 10,000-row batch fits), and
 # JSON nested deeper than this answers 400.
 MAX_BODY_BYTES = env_int("CURIO_MAX_BODY_BYTES", 32 * 1024 * 1024)
+# Read and demo tokens are public (they live in browsers): their bodies answer 413 over this many bytes.
+PUBLIC_MAX_BODY_BYTES = env_int("CURIO_PUBLIC_MAX_BODY_BYTES", 64 * 1024)
 JSON_MAX_DEPTH = env_int("CURIO_JSON_MAX_DEPTH", 32)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["recsys.clients.auth.ApiTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["recsys.clients.auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["recsys.clients.auth.ClientRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"client": API_THROTTLE_RATE or None, "demo": DEMO_THROTTLE_RATE or None},
+    "DEFAULT_THROTTLE_CLASSES": ["recsys.clients.auth.ClientRateThrottle",
+                                 "recsys.clients.throttles.ScopedClientThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": API_THROTTLE_RATE or None, "demo": DEMO_THROTTLE_RATE or None,
+                               **{scope: rate or None for scope, rate in THROTTLE_SCOPE_RATES.items()}},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["recsys.http.guards.SafeJSONParser"],
     "EXCEPTION_HANDLER": "recsys.http.exception_handler.api_exception_handler",
@@ -267,6 +347,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # The token scheme is described by recsys.clients.auth.ApiTokenScheme.
+    # Requests and answers get their own components (`PinRuleRequest` has no read-only `id`, `status`, ...), so
+    # generated clients never have to send what the server ignores (docs/api.md, "Generate a client").
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "recsys.training.models.TrainingRun.Status",
+        "FeedbackTypeEnum": "recsys.feedback.models.FeedbackType",
+        "FeedbackStatusEnum": "recsys.feedback.models.Feedback.Status",
+        "EventTypeEnum": "recsys.catalog.models.EventType",
+        "RuleKindEnum": "curation.models.RuleKind",
+        "RuleStatusEnum": "curation.models.RuleStatus",
+        "ImpactArmEnum": "recsys.analytics.models.RuleImpression.Arm",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "recsys.http.schema.postprocess"],
 }
 
 # --- Curio --------------------------------------------------------------------------
@@ -313,9 +406,6 @@ SERVING_HISTORY_LIMIT = env_int("CURIO_HISTORY_LIMIT", 500)
 # Per-process cache of item titles/urls/prices (availability is always checked fresh).
 SERVING_ITEM_CACHE_SECONDS = env_float("CURIO_ITEM_CACHE_SECONDS", 300.0)
 SERVING_ITEM_CACHE_SIZE = env_int("CURIO_ITEM_CACHE_SIZE", 100_000)
-# A shopper's list reads the catalog's unavailable items in the same round trip as the history while
-# there are at most this many (else one more query asks about the candidates only).
-SERVING_UNAVAILABLE_INLINE_MAX = env_int("CURIO_UNAVAILABLE_INLINE_MAX", 1000)
 # Popular lists: time-decayed counts over this window, recomputed at most this often.
 SERVING_POPULAR_WINDOW_DAYS = env_int("CURIO_POPULAR_WINDOW_DAYS", 30)
 SERVING_POPULAR_CACHE_SECONDS = env_float("CURIO_POPULAR_CACHE_SECONDS", 300.0)

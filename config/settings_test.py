@@ -11,6 +11,9 @@ import shutil
 import tempfile
 
 os.environ.setdefault("DEBUG", "1")
+# The tests' own key (settings have no fallback), inherited by the servers and workers they start; never a
+# developer's var/secret_key or exported SECRET_KEY.
+os.environ["SECRET_KEY"] = "curio-test-suite-key-" + "k" * 40
 os.environ["CURIO_TESTING"] = "1"
 os.environ.pop("REDIS_URL", None)
 if not os.environ.get("CURIO_TEST_MODEL_DIR"):

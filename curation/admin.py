@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from recsys.admin_mixins import ReadOnlyAdminMixin
 from recsys.catalog.models import Item
+from recsys.clients.throttles import staff_throttled
 
 from . import board as board_mod
 from . import preview as preview_mod
@@ -49,13 +50,8 @@ ORDER_HELP = (
 )
 # New pins, boosts and annotations propose a 10% holdout, so every rule can be measured.
 PROPOSED_HOLDOUT_SHARE = 0.1
-VERDICT_COLORS = {"helps": "#1e7e34", "hurts": "#a94442", "unknown": "#6c757d"}
-STATUS_COLORS = {
-    RuleStatus.ACTIVE: "#1e7e34",
-    RuleStatus.SCHEDULED: "#1f5fa8",
-    RuleStatus.EXPIRED: "#6c757d",
-    RuleStatus.DISABLED: "#a94442",
-}
+# Status and verdict colours are classes (rule-status-<status>, rule-verdict-<verdict>) in
+# recsys/static/recsys/admin.css: the Content-Security-Policy allows no style attributes.
 SCOPE_FIELDS = ("placement", "category", "context_item", "segment", "segment_user_ids")
 LIFE_FIELDS = ("starts_at", "ends_at", "enabled", "priority", "reason")
 MEASURE_FIELDS = ("holdout_share",)
@@ -112,9 +108,9 @@ class RuleForm(forms.ModelForm):
             "item_attribute": widgets.KeyValueWidget(key_label="attribute", value_label="value"),
             "max_per_attribute": widgets.KeyValueWidget(key_label="attribute", value_label="at most", integers=True),
             "segment_user_ids": widgets.ListWidget(),
-            "position": forms.NumberInput(attrs={"min": 1, "step": 1, "style": "width:6em"}),
-            "strength": forms.NumberInput(attrs={"min": -1, "max": 1, "step": 0.05, "style": "width:6em"}),
-            "holdout_share": forms.NumberInput(attrs={"min": 0, "max": 0.5, "step": 0.05, "style": "width:6em"}),
+            "position": forms.NumberInput(attrs={"min": 1, "step": 1, "class": "curio-narrow"}),
+            "strength": forms.NumberInput(attrs={"min": -1, "max": 1, "step": 0.05, "class": "curio-narrow"}),
+            "holdout_share": forms.NumberInput(attrs={"min": 0, "max": 0.5, "step": 0.05, "class": "curio-narrow"}),
         }
         labels = {"item_attribute": "Item attributes", "segment_user_ids": "Shopper ids",
                   "holdout_share": "Holdout share", "context_item": "Context item"}
@@ -219,14 +215,10 @@ class RuleAdmin(SimpleHistoryAdmin):
     def status_badge(self, rule):
         status = rule.status()
         if status == RuleStatus.DISABLED and rule.change_set_id and rule.change_set.status == ChangeSetStatus.OPEN:
-            return format_html('<span class="rule-status rule-status-draft" style="background:#b8860b;color:#fff;'
-                               'border-radius:8px;padding:1px 8px;font-size:11px;white-space:nowrap" '
+            return format_html('<span class="rule-status rule-status-draft" '
                                'title="not live: published from the board by its author">Draft #{}</span>',
                                rule.change_set_id)
-        return format_html(
-            '<span class="rule-status rule-status-{}" style="background:{};color:#fff;border-radius:8px;'
-            'padding:1px 8px;font-size:11px;white-space:nowrap">{}</span>',
-            status, STATUS_COLORS[status], RuleStatus(status).label)
+        return format_html('<span class="rule-status rule-status-{}">{}</span>', status, RuleStatus(status).label)
 
     @admin.display(description="rule")
     def title_link(self, rule):
@@ -263,8 +255,8 @@ class RuleAdmin(SimpleHistoryAdmin):
             return "…"
         e, h = impact.exposed.impressions, impact.holdout.impressions
         progress = f"{min(e, h):,}/{impact.needed_impressions:,}"
-        return format_html('<span style="color:{};font-weight:bold">{}</span> <small>{} shown per arm</small>',
-                           VERDICT_COLORS[impact.verdict], impact.verdict, progress)
+        return format_html('<span class="rule-verdict rule-verdict-{}">{}</span> <small>{} shown per arm</small>',
+                           impact.verdict, impact.verdict, progress)
 
     @admin.display(description="placement", ordering="placement")
     def placement_display(self, rule):
@@ -299,7 +291,7 @@ class RuleAdmin(SimpleHistoryAdmin):
             warnings.append("pinned item unavailable: skipped")
         if rule.kind == RuleKind.PIN and getattr(rule, "pin_clash", False) and rule.enabled:
             warnings.append(f"another pin shares #{rule.position} here: priority decides")
-        return format_html_join("", '<div class="rule-warning" style="color:#a94442">⚠ {}</div>',
+        return format_html_join("", '<div class="rule-warning">⚠ {}</div>',
                                 ((w,) for w in warnings))
 
     # --- bulk actions ---------------------------------------------------------------
@@ -348,7 +340,10 @@ class RuleAdmin(SimpleHistoryAdmin):
         change_set = change_set_open_for(author=request.user)
         drafts = change_set_drafts(change_set=change_set)
         board = error = None
-        if form.is_valid():
+        refused = staff_throttled(request, "preview") if form.is_valid() else None  # the board builds previews
+        if refused is not None:
+            error = str(refused.detail)
+        elif form.is_valid():
             try:
                 board = board_mod.board_build(form.to_request(), drafts=drafts, now=timezone.now())
             except preview_mod.PreviewError as exc:
@@ -366,7 +361,7 @@ class RuleAdmin(SimpleHistoryAdmin):
             "hidden": board.request.query() if board else {},
             "pin_any": board_mod.PinAnyItemForm(),
         }
-        return TemplateResponse(request, "admin/curation/rule/board.html", context)
+        return _maybe_refused(TemplateResponse(request, "admin/curation/rule/board.html", context), refused)
 
     def board_change_view(self, request):
         self._board_allowed(request)
@@ -454,7 +449,11 @@ class RuleAdmin(SimpleHistoryAdmin):
             raise PermissionDenied
         form = preview_mod.PreviewForm(request.GET or None)
         result = error = None
-        if form.is_bound and form.is_valid():
+        # A preview runs the serving pipeline twice: its own rate per staff user (CURIO_THROTTLE_PREVIEW).
+        refused = staff_throttled(request, "preview") if form.is_bound and form.is_valid() else None
+        if refused is not None:
+            error = str(refused.detail)
+        elif form.is_bound and form.is_valid():
             try:
                 result = preview_mod.preview(form.to_request())
             except preview_mod.PreviewError as exc:
@@ -468,7 +467,15 @@ class RuleAdmin(SimpleHistoryAdmin):
             "error": error,
             "order_help": ORDER_HELP,
         }
-        return TemplateResponse(request, "admin/curation/rule/preview.html", context)
+        return _maybe_refused(TemplateResponse(request, "admin/curation/rule/preview.html", context), refused)
+
+
+def _maybe_refused(response: TemplateResponse, refused) -> TemplateResponse:
+    """The page answered 429 with `Retry-After` when the preview rate refused it (its message is on the page)."""
+    if refused is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(refused.wait)
+    return response
 
 
 BOARD_KINDS = {"pin": RuleKind.PIN, "block": RuleKind.BLOCK, "boost": RuleKind.BOOST, "label": RuleKind.ANNOTATION}

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
-    inline_serializer,
 )
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -33,12 +35,12 @@ from recsys.analytics.rule_impact import impact_json
 from recsys.catalog.limits import ID_MAX_LENGTH
 from recsys.clients.auth import READ, WRITE
 from recsys.errors import BadRequest, InvalidInput
-from recsys.http.inputs import query_flag
+from recsys.http.inputs import query_flag, validated
 from recsys.http.pagination import LimitOffsetPagination
 from recsys.http.serializers import InternalFieldsMixin, JsonBodyMixin
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
-from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, Segment
+from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
 from .selectors import rule_impacts_measured, rule_list
 from .services import rule_create, rule_delete, rule_update
 
@@ -46,19 +48,6 @@ from .services import rule_create, rule_delete, rule_update
 API_FIELD = {"item": "item_id", "context_item": "context_item_id", "segment_user_ids": "segment", "__all__": ""}
 
 
-@extend_schema_field({
-    "nullable": True,
-    "oneOf": [
-        {"type": "string", "enum": ["new", "returning"]},
-        {"type": "object", "properties": {"user_ids": {"type": "array", "items": {"type": "string"},
-                                                        "maxItems": SEGMENT_MAX_USER_IDS}},
-         "required": ["user_ids"]},
-        {"type": "object", "properties": {"user_count": {"type": "integer"}}, "required": ["user_count"],
-         "readOnly": True},
-    ],
-    "description": 'null: everyone; "new", "returning", or {"user_ids": [...]} (at most 10,000 ids). '
-                   'Read-scope tokens see {"user_count": n} instead of the ids.',
-})
 class SegmentField(serializers.Field):
     """`null` (everyone), "new", "returning" or {"user_ids": ["u1", ...]}."""
 
@@ -85,6 +74,25 @@ class SegmentField(serializers.Field):
         raise ValidationError('Use null, "new", "returning" or {"user_ids": ["..."]}.')
 
 
+class SegmentFieldSchema(OpenApiSerializerFieldExtension):
+    """The segment in the OpenAPI schema: sent as null, "new", "returning" or {"user_ids"}; answered the same
+    way, or as {"user_count"} to read tokens."""
+
+    target_class = SegmentField
+
+    def map_serializer_field(self, auto_schema, direction):
+        user_ids = {"type": "object", "properties": {"user_ids": {
+            "type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
+            "maxItems": SEGMENT_MAX_USER_IDS}}, "required": ["user_ids"], "additionalProperties": False}
+        choices = [{"type": "string", "enum": ["new", "returning"]}, user_ids]
+        if direction == "response":
+            choices.append({"type": "object", "properties": {"user_count": {"type": "integer"}},
+                            "required": ["user_count"], "additionalProperties": False})
+        return {"nullable": True, "oneOf": choices,
+                "description": 'null: everyone; "new", "returning", or {"user_ids": [...]} (at most 10,000 ids). '
+                               'Read-scope tokens see {"user_count": n} instead of the ids.'}
+
+
 @extend_schema_field({"type": "number", "minimum": 0, "maximum": 0.5,
                       "description": "Share of shoppers served without this rule, to measure it (omitted: "
                                      "CURIO_RULE_HOLDOUT_SHARE, default 0)."})
@@ -102,16 +110,35 @@ class HoldoutShareField(serializers.Field):
         return float(data)
 
 
+@extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {
+    "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}})
+class AttributeMatchField(serializers.JSONField):
+    """Blocks/boosts: `{"brand": "Acme"}` (one attribute name and the value to match)."""
+
+
+@extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {"type": "integer", "minimum": 1}})
+class AttributeCapsField(serializers.JSONField):
+    """Diversity: `{"brand": 2}` (at most this many items per value of the attribute)."""
+
+
 class RuleSerializer(JsonBodyMixin, InternalFieldsMixin, serializers.ModelSerializer):
-    item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True)
+    """A curation rule (docs/curation.md); the fields besides the target are the same for every kind."""
+
+    refuses_unknown_fields = True  # `validate` names a field the kind does not have (recsys.http.schema)
+
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True, allow_null=True,
+                                    help_text='the item it targets ("" or null: none)')
     context_item_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True,
                                             allow_null=True)
     segment = SegmentField(source="*", required=False)
     # The same slug rule as the list endpoints' `placement`, so a rule can always match a list.
     placement = serializers.RegexField(PLACEMENT_SLUG, required=False, allow_blank=True, error_messages={
         "invalid": "Use a short slug of lowercase letters, digits, - and _ (e.g. home, product_page)."})
-    status = serializers.SerializerMethodField()
-    INTERNAL_FIELDS = ("note", "reason")  # write scope only (context["internal"])
+    status = serializers.SerializerMethodField(help_text="active, scheduled (starts_at ahead), expired (ends_at "
+                                               "passed) or disabled")
+    # Write scope only (context["internal"]): read tokens are public, and the actors name API clients and admin
+    # users (`api:<client>`, `admin:<username>`).
+    INTERNAL_FIELDS = ("note", "reason", "created_by", "updated_by")
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -127,18 +154,35 @@ class RuleSerializer(JsonBodyMixin, InternalFieldsMixin, serializers.ModelSerial
         fields = common
         read_only_fields = ["id", "kind", "status", "created_by", "updated_by", "created_at", "updated_at"]
 
+    @extend_schema_field(serializers.ChoiceField(RuleStatus.choices))
     def get_status(self, rule: Rule) -> str:
         return rule.status()
+
+
+# What each kind cannot do without (curation.models.Rule.clean): required in its create and replace (PUT) bodies.
+# Blocks and boosts take exactly one target (item_id, item_category or item_attribute): the model says which.
+_REQUIRED = {RuleKind.PIN: {"position"}, RuleKind.BOOST: {"strength"}, RuleKind.ANNOTATION: {"label"}}
 
 
 def _serializer_for(kind: str) -> type[RuleSerializer]:
     target = ["item_id" if name == "item" else name for name in TARGET_FIELDS[kind]]
     measure = ["holdout_share"] if kind in HOLDOUT_KINDS else []
     fields = ["id", "kind", *target, *measure, *RuleSerializer.Meta.common[2:]]
-    meta = type("Meta", (RuleSerializer.Meta,), {"fields": fields, "kind_label": kind.title()})
-    attrs: dict = {"Meta": meta}
+    extra = {name: {"required": True, "allow_null": False} for name in _REQUIRED.get(kind, ())}
+    if "label" in extra:
+        extra["label"]["allow_blank"] = False
+    meta = type("Meta", (RuleSerializer.Meta,), {"fields": fields, "kind_label": kind.title(), "extra_kwargs": extra})
+    attrs: dict = {"Meta": meta, "__doc__": f"A {RuleKind(kind).label.lower()} rule."}
     if measure:
         attrs["holdout_share"] = HoldoutShareField(required=False)
+    if kind in (RuleKind.PIN, RuleKind.ANNOTATION):  # the item is their only target
+        attrs["item_id"] = serializers.CharField(max_length=ID_MAX_LENGTH, help_text="the item it targets")
+    if "item_attribute" in target:
+        attrs["item_attribute"] = AttributeMatchField(required=False, allow_null=True, help_text=(
+            'items whose attributes match, e.g. {"brand": "Acme"}'))
+    if kind == RuleKind.DIVERSITY:
+        attrs["max_per_attribute"] = AttributeCapsField(required=False, allow_null=True, help_text=(
+            'at most this many items per attribute value, e.g. {"brand": 2}'))
     return type(f"{kind.title()}RuleSerializer", (RuleSerializer,), attrs)
 
 
@@ -171,6 +215,7 @@ class _RuleViewSet(viewsets.ViewSet):
     required_scope = {"GET": READ, "POST": WRITE, "PUT": WRITE, "PATCH": WRITE, "DELETE": WRITE}
     lookup_value_regex = r"\d+"
     pagination_class = RulePagination
+    throttle_scope: str | None = None  # the impact action's: "impact" (CURIO_THROTTLE_IMPACT)
 
     def get_serializer_class(self):  # for drf-spectacular
         return SERIALIZERS[self.kind]
@@ -234,65 +279,185 @@ class _RuleViewSet(viewsets.ViewSet):
         rule_delete(rule=self._get(pk), actor=self._actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], throttle_scope="impact")
     def impact(self, request, pk=None):
         rule = self._get(pk)
         if rule.kind not in HOLDOUT_KINDS:
             raise BadRequest(f"A {rule.kind} rule applies to all traffic: it has no holdout to measure against.")
-        start = _moment(request.query_params.get("start"), "start")
-        end = _moment(request.query_params.get("end"), "end", end_of_day=True)
-        if start and end and end <= start:
-            raise InvalidInput([{"index": None, "field": "end", "message": "end must be after start."}])
-        impacts = rule_impacts_measured(start=start, end=end)  # one FDR over every rule with a holdout
-        if rule.pk not in impacts:  # no holdout share: exposure only
-            impacts = rule_impacts_measured(start=start, end=end, rule_ids=[rule.pk])
-        return Response(impact_json(impacts[rule.pk]))
+        params = validated(ImpactParams, {k: v for k in ("start", "end") if (v := request.query_params.get(k))})
+        start, end = params.get("start"), params.get("end")
+        # Each answer is kept briefly (IMPACT_CACHE_SECONDS): measuring recounts every holdout rule's impressions.
+        seconds = settings.IMPACT_CACHE_SECONDS
+        key = f"curio:impact:{rule.pk}:{start.isoformat() if start else ''}:{end.isoformat() if end else ''}"
+        answer = cache.get(key) if seconds > 0 else None
+        if answer is None:
+            impacts = rule_impacts_measured(start=start, end=end)  # one FDR over every rule with a holdout
+            if rule.pk not in impacts:  # no holdout share: exposure only
+                impacts = rule_impacts_measured(start=start, end=end, rule_ids=[rule.pk])
+            answer = impact_json(impacts[rule.pk])
+            if seconds > 0:
+                cache.set(key, answer, timeout=seconds)
+        return Response(answer)
 
 
-def _moment(raw: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
-    """A `start`/`end` parameter: a date (an end date counts whole) or an ISO 8601 datetime."""
-    if not raw:
-        return None
-    moment = parse_datetime(raw)
-    if moment is None:
-        day = parse_date(raw)
-        if day is None:
-            raise InvalidInput([{"index": None, "field": name,
-                                 "message": f"{raw!r} is not a date (YYYY-MM-DD) or an ISO 8601 datetime."}])
-        moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+class MomentField(serializers.Field):
+    """A date (YYYY-MM-DD) or an ISO 8601 datetime, read by DRF's DateField and then DateTimeField (which
+    would take a bare date as its midnight). A date is its first moment, or with `end_of_day` its last
+    (the next midnight, exclusive); a naive datetime is UTC. Out-of-range values are a 400."""
+
+    default_error_messages = {
+        "invalid": "{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 datetime (YYYY-MM-DDThh:mm[:ss][+HH:MM]).",
+        "range": "{value!r} is out of range: use a date or datetime between years 1 and 9999 (in UTC).",
+    }
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs):
+        self.end_of_day = end_of_day
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> datetime:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        try:
+            day = serializers.DateField().to_internal_value(data)
+        except serializers.ValidationError:
+            try:
+                return serializers.DateTimeField().to_internal_value(data)
+            except serializers.ValidationError as exc:
+                codes = exc.get_codes()
+                self.fail("range" if "overflow" in codes or "make_aware" in codes else "invalid", value=data)
+        try:
+            day = day + timedelta(days=1) if self.end_of_day else day
+        except OverflowError:
+            self.fail("range", value=data)
+        return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+    def to_representation(self, value):
+        return value.isoformat()
 
 
-_ARM = inline_serializer("RuleImpactArm", {
-    "impressions": serializers.IntegerField(), "clicks": serializers.IntegerField(),
-    "purchases": serializers.IntegerField(), "ctr": serializers.DictField(), "conversion": serializers.DictField()})
-IMPACT_RESPONSE = inline_serializer("RuleImpact", {
-    "exposed": _ARM, "holdout": _ARM,
-    "difference": serializers.DictField(help_text="exposed - holdout: ctr and conversion, Newcombe's 95% interval"),
-    "p_value": serializers.FloatField(allow_null=True),
-    "verdict": serializers.ChoiceField(["helps", "hurts", "unknown"]),
-    "needed_impressions": serializers.IntegerField(help_text="planned impressions per arm before a verdict")})
+class ImpactParams(serializers.Serializer):
+    start = MomentField(required=False)
+    end = MomentField(required=False, end_of_day=True)
+
+    def validate(self, attrs):
+        if "start" in attrs and "end" in attrs and attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "end must be after start."})
+        return attrs
+
+
+class IntervalSerializer(serializers.Serializer):
+    """A figure with its 95% interval; all null until there is data to compute it."""
+
+    value = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+
+
+class ImpactArmSerializer(serializers.Serializer):
+    """One arm of a rule's experiment: shoppers served with the rule (exposed) or without it (holdout)."""
+
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    purchases = serializers.IntegerField()
+    ctr = IntervalSerializer(help_text="clicks per impression (Wilson interval)")
+    conversion = IntervalSerializer(help_text="purchases per impression (Wilson interval)")
+
+
+class ImpactDifferenceSerializer(serializers.Serializer):
+    ctr = IntervalSerializer(help_text="exposed - holdout (Newcombe's interval)")
+    conversion = IntervalSerializer(help_text="exposed - holdout (Newcombe's interval)")
+
+
+class RuleImpactSerializer(serializers.Serializer):
+    """The rule against its own holdout (docs/curation.md, "Holdouts")."""
+
+    exposed = ImpactArmSerializer(help_text="shoppers served with the rule")
+    holdout = ImpactArmSerializer(help_text="shoppers served without it")
+    difference = ImpactDifferenceSerializer(help_text="exposed - holdout")
+    p_value = serializers.FloatField(allow_null=True)
+    verdict = serializers.ChoiceField(["helps", "hurts", "unknown"], help_text="unknown until both arms reach "
+                                      "needed_impressions")
+    needed_impressions = serializers.IntegerField(help_text="planned impressions per arm before a verdict")
+
+
+IMPACT_RESPONSE = RuleImpactSerializer
+_NO_DATA = {"value": None, "low": None, "high": None}
+IMPACT_EXAMPLES = [OpenApiExample("Measured", response_only=True, value={
+    "exposed": {"impressions": 5210, "clicks": 402, "purchases": 61,
+                "ctr": {"value": 0.0772, "low": 0.0702, "high": 0.0847},
+                "conversion": {"value": 0.0117, "low": 0.0091, "high": 0.015}},
+    "holdout": {"impressions": 5188, "clicks": 331, "purchases": 49,
+                "ctr": {"value": 0.0638, "low": 0.0574, "high": 0.0708},
+                "conversion": {"value": 0.0094, "low": 0.0072, "high": 0.0125}},
+    "difference": {"ctr": {"value": 0.0134, "low": 0.0039, "high": 0.0229},
+                   "conversion": {"value": 0.0023, "low": -0.0016, "high": 0.0062}},
+    "p_value": 0.0058, "verdict": "helps", "needed_impressions": 4800}),
+    OpenApiExample("No impressions yet", response_only=True, value={
+        "exposed": {"impressions": 0, "clicks": 0, "purchases": 0, "ctr": _NO_DATA, "conversion": _NO_DATA},
+        "holdout": {"impressions": 0, "clicks": 0, "purchases": 0, "ctr": _NO_DATA, "conversion": _NO_DATA},
+        "difference": {"ctr": _NO_DATA, "conversion": _NO_DATA},
+        "p_value": None, "verdict": "unknown", "needed_impressions": 4800})]
 LIST_PARAMS = [OpenApiParameter("limit", {"type": "integer", "minimum": 1},
                                 description="rules per page, default 100; over 1,000 is capped to 1,000"),
                OpenApiParameter("offset", {"type": "integer", "minimum": 0}, description="rules to skip (default 0)"),
                *(OpenApiParameter(name, str, description=f"only rules with this {name}")
                  for name in ("placement", "category", "item_id")),
                OpenApiParameter("enabled", bool, description="only enabled (true) or disabled (false) rules")]
-IMPACT_PARAMS = [OpenApiParameter("start", str, description="date or datetime (default: the rule's life)"),
-                 OpenApiParameter("end", str, description="date (counted whole) or datetime")]
+RULE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="the rule's id")
+IMPACT_PARAMS = [RULE_ID, OpenApiParameter("start", str, description="YYYY-MM-DD (from its first moment) or ISO 8601 "
+                                                            "datetime, naive: UTC (default: the rule's life)"),
+                 OpenApiParameter("end", str, description="YYYY-MM-DD (through the end of that day) or ISO 8601 "
+                                                          "datetime (exclusive)")]
+
+
+_RULE_ANSWER = {"id": 12, "name": "", "placement": "home", "category": "", "context_item_id": None,
+                "segment": None, "starts_at": None, "ends_at": None, "enabled": True, "priority": 0, "reason": "",
+                "status": "active", "created_by": "api:my-shop", "updated_by": "api:my-shop",
+                "created_at": "2026-05-01T09:30:00Z", "updated_at": "2026-05-01T09:30:00Z"}
+# One create body per kind (and its answer): Swagger UI shows them, schemathesis' examples phase sends them.
+_CREATE_EXAMPLES = {
+    RuleKind.PIN: {"item_id": "sku-4", "position": 2, "placement": "home", "holdout_share": 0.1},
+    RuleKind.BLOCK: {"item_category": "clearance", "reason": "Leaves the catalog on Friday"},
+    RuleKind.BOOST: {"item_attribute": {"brand": "Acme"}, "strength": 0.5, "placement": "home",
+                     "holdout_share": 0.1},
+    RuleKind.ANNOTATION: {"item_id": "sku-4", "label": "Staff pick", "placement": "home"},
+    RuleKind.DIVERSITY: {"max_per_category": 2, "max_per_attribute": {"brand": 3}, "placement": "home"},
+}
+_ANSWER_DEFAULTS = {RuleKind.PIN: {"item_id": None, "position": None, "holdout_share": 0.0},
+                    RuleKind.BLOCK: {"item_id": None, "item_category": "", "item_attribute": None},
+                    RuleKind.BOOST: {"item_id": None, "item_category": "", "item_attribute": None, "strength": 0.0,
+                                     "holdout_share": 0.0},
+                    RuleKind.ANNOTATION: {"item_id": None, "label": "", "note": "", "holdout_share": 0.0},
+                    RuleKind.DIVERSITY: {"max_per_category": None, "max_per_attribute": None, "min_new_items": None,
+                                         "new_item_days": None}}
+
+
+def _create_examples(kind: str) -> list[OpenApiExample]:
+    body = _CREATE_EXAMPLES[kind]
+    answer = {**_RULE_ANSWER, "kind": kind, **_ANSWER_DEFAULTS[kind], **body}
+    return [OpenApiExample(f"A {RuleKind(kind).label.lower()} rule", request_only=True, value=body),
+            OpenApiExample("Created", response_only=True, status_codes=["201"], value=answer)]
 
 
 def _viewset(kind: str, plural: str) -> type[_RuleViewSet]:
     cls = type(f"{kind.title()}ViewSet", (_RuleViewSet,), {"kind": kind, "__doc__": f"Curation {plural}."})
+    if kind in HOLDOUT_KINDS:
+        impact = extend_schema(tags=["curation"], parameters=IMPACT_PARAMS, responses=IMPACT_RESPONSE,
+                               examples=IMPACT_EXAMPLES,
+                               summary="The rule against its own holdout: exposed vs holdout, difference, verdict")
+    else:  # the route answers 400 (no holdout to measure against): not an operation for clients
+        impact = extend_schema(exclude=True)
     return extend_schema_view(
         list=extend_schema(tags=["curation"], responses=SERIALIZERS[kind](many=True), parameters=LIST_PARAMS),
-        create=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses={201: SERIALIZERS[kind]}),
-        retrieve=extend_schema(tags=["curation"], responses=SERIALIZERS[kind]),
-        update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind]),
-        partial_update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind]),
-        destroy=extend_schema(tags=["curation"], responses={204: None}),
-        impact=extend_schema(tags=["curation"], parameters=IMPACT_PARAMS, responses=IMPACT_RESPONSE,
-                             summary="The rule against its own holdout: exposed vs holdout, difference, verdict"),
+        create=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses={201: SERIALIZERS[kind]},
+                             examples=_create_examples(kind)),
+        retrieve=extend_schema(tags=["curation"], responses=SERIALIZERS[kind], parameters=[RULE_ID]),
+        update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind],
+                             parameters=[RULE_ID]),
+        partial_update=extend_schema(tags=["curation"], request=SERIALIZERS[kind], responses=SERIALIZERS[kind],
+                                     parameters=[RULE_ID]),
+        destroy=extend_schema(tags=["curation"], responses={204: None}, parameters=[RULE_ID]),
+        impact=impact,
     )(cls)
 
 

@@ -54,7 +54,7 @@ class PinAnyItemForm(forms.Form):
     """Pin an item that is in neither list (the board's drafts form posts it with action=pin)."""
 
     item_id = forms.CharField(label="Item", max_length=128, widget=ItemPickerWidget(attrs={"id": "id_pin_item"}))
-    position = forms.IntegerField(min_value=1, initial=1, widget=forms.NumberInput(attrs={"style": "width:5em"}))
+    position = forms.IntegerField(min_value=1, initial=1, widget=forms.NumberInput(attrs={"class": "curio-narrower"}))
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,53 @@ def redis_url() -> str:
     client.flushdb()
 
 
-def make_client(name: str, scope: str):
+class SigningAPIClient(APIClient):
+    """A public token's client whose requests carry the shopper's signature, as a shop's page would send the
+    one its backend made: for the shopper in the path (`/users/<id>/`), the `user_id` parameter, or the body's
+    `user_id` (or a batch's single `user_ids` entry). `sign=False` on a request sends none."""
+
+    def __init__(self, signing_secret: str, **kwargs):
+        super().__init__(**kwargs)
+        self.signing_secret = signing_secret
+
+    def generic(self, method, path, data="", content_type="application/octet-stream", secure=False, **extra):
+        if extra.pop("sign", True) and "HTTP_CURIO_SHOPPER_SIGNATURE" not in extra:
+            user_id = _shopper_named(path, extra.get("QUERY_STRING", ""), data)
+            if user_id:
+                from recsys.clients.shopper_signatures import sign_shopper
+
+                extra["HTTP_CURIO_SHOPPER_SIGNATURE"] = sign_shopper(self.signing_secret, user_id)
+        return super().generic(method, path, data, content_type, secure=secure, **extra)
+
+
+def _shopper_named(path: str, query: str, data) -> str | None:
+    import json
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(path)
+    segments = parts.path.split("/")
+    if "users" in segments and segments.index("users") + 1 < len(segments):
+        return unquote(segments[segments.index("users") + 1])
+    params = parse_qs(query or parts.query)
+    if params.get("user_id"):
+        return params["user_id"][-1]
+    try:
+        body = json.loads(data) if data else None
+    except (ValueError, TypeError):
+        return None
+    rows = body if isinstance(body, list) else [body]
+    ids = {row.get("user_id") for row in rows if isinstance(row, dict) and isinstance(row.get("user_id"), str)}
+    if isinstance(body, dict) and isinstance(body.get("user_ids"), list) and len(body["user_ids"]) == 1:
+        ids.add(body["user_ids"][0])
+    return ids.pop() if len(ids) == 1 else None
+
+
+def make_client(name: str, scope: str, *, sign: bool = True):
+    """An API client with a new token; public scopes (read, demo) sign their shopper unless sign=False."""
     from recsys.clients.services import api_client_create
 
-    _, key = api_client_create(name=name, scope=scope)
-    api = APIClient()
+    client, key = api_client_create(name=name, scope=scope)
+    api = SigningAPIClient(client.signing_secret) if sign and scope in ("read", "demo") else APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return api
 
@@ -74,3 +116,40 @@ def _fresh_demo_mode_check():
     demo_mode_cache_clear()
     yield
     demo_mode_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_cache():
+    """Each test starts with an empty default cache: throttle counters and cached impact reports are keyed by
+    client, user and rule ids, which the database hands out again after each test's rollback."""
+    from django.core.cache import cache
+
+    from recsys.clients.rate_budget import budgets
+
+    cache.clear()
+    budgets.clear()  # each process's leased slices of those counters
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Tokens are cached per process; the demo token is the same in every test (derived from SECRET_KEY)
+    while its client row, and so its signing secret, is new in each."""
+    from recsys.clients.auth import token_cache_clear
+
+    token_cache_clear()
+    yield
+    token_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalog_availability():
+    """The catalog's unavailable items are cached per process by stamp; a rolled-back test's stamp row
+    is gone, so the next test could see the same version number with other items."""
+    from recsys.catalog import availability
+    from recsys.serving import item_cards
+
+    availability.invalidate()
+    item_cards.clear_cache()  # cards of items a rolled-back test created (or found missing)
+    yield
+    availability.invalidate()

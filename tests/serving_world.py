@@ -120,6 +120,7 @@ def train_and_activate(model_dir, *, kind: str = "als", seed: int = 0) -> ModelV
 def reset_serving_caches() -> None:
     """Forget every per-process serving cache (model, popular lists, item cards, rules) between tests."""
     from curation import runtime
+    from recsys.catalog import availability
     from recsys.serving import item_cards as catalog
     from recsys.serving import model_store, popular
 
@@ -127,3 +128,4 @@ def reset_serving_caches() -> None:
     popular.clear_cache()
     catalog.clear_cache()
     runtime.invalidate()
+    availability.invalidate()

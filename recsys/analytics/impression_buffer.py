@@ -67,9 +67,11 @@ def placing_rule_id(source: str, trace: dict | None) -> int | None:
 
 
 def rows_for_list(*, recommendation_id: str, items: list, placement: str, list_type: str,
-                  model_version: int | None, user_id: str, is_control: bool, created_at: float) -> list[tuple]:
+                  model_version: int | None, user_id: str, is_control: bool, created_at: float,
+                  count_rules: bool = True) -> list[tuple]:
     """One row per served item. `items` are mappings or objects with item_id, rank, source and
-    optionally trace (curation.rules.RankedItem or the response dicts)."""
+    optionally trace (curation.rules.RankedItem or the response dicts). `count_rules=False`: no rule
+    impressions (the rows' rule id lists stay empty)."""
     rows = []
     for it in items:
         get = it.get if isinstance(it, dict) else lambda k, _it=it: getattr(_it, k, None)
@@ -77,7 +79,8 @@ def rows_for_list(*, recommendation_id: str, items: list, placement: str, list_t
         rows.append((recommendation_id, int(get("rank")), get("item_id"), source,
                      get("rule_id") if get("rule_id") is not None else placing_rule_id(source, get("trace")),
                      placement or "", list_type or "", model_version, user_id or "", bool(is_control), created_at,
-                     list(get("rule_ids") or ()), list(get("holdout_rule_ids") or ())))
+                     list(get("rule_ids") or ()) if count_rules else [],
+                     list(get("holdout_rule_ids") or ()) if count_rules else []))
     return rows
 
 
@@ -272,14 +275,15 @@ def buffer() -> ImpressionBuffer:
 
 
 def record_list(*, recommendation_id: str, items: list, placement: str = "", list_type: str = "",
-                model_version: int | None = None, user_id: str = "", is_control: bool = False) -> None:
+                model_version: int | None = None, user_id: str = "", is_control: bool = False,
+                count_rules: bool = True) -> None:
     """Serving's one call per served list. Never raises into the request."""
     if not settings.IMPRESSIONS_ENABLED or not items:
         return
     try:
         _buffer.add(rows_for_list(recommendation_id=recommendation_id, items=items, placement=placement,
                                   list_type=list_type, model_version=model_version, user_id=user_id,
-                                  is_control=is_control, created_at=time.time()))
+                                  is_control=is_control, created_at=time.time(), count_rules=count_rules))
     except Exception:  # noqa: BLE001 - recording must never break a list response
         log.exception("could not buffer impressions")
 

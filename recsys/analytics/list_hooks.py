@@ -6,7 +6,9 @@
   (safety, review-queue decisions and policy, never withheld), no pins, boosts or annotations.
 - `blocks_of(rules)`: the block rules alone, for `raw=true` lists (the algorithm's list, but never an
   item a merchandiser blocked, for every token).
-- `record(...)`: hand the served list to the impression buffer (recsys.analytics.impression_buffer).
+- `record(...)`: hand the served list to the impression buffer (recsys.analytics.impression_buffer);
+  lists for unsigned shopper ids of public tokens add no rule impressions (a caller choosing ids could
+  otherwise fill one arm of a rule's holdout).
 """
 from __future__ import annotations
 
@@ -53,7 +55,9 @@ def blocks_of(rules) -> RuleSet:
     return cached[1]
 
 
-def record(*, list_type: str, placement: str, user_id: str, response: dict, ranked: list, control: bool) -> None:
+def record(*, list_type: str, placement: str, user_id: str, response: dict, ranked: list, control: bool,
+           count_rules: bool = True) -> None:
+    """`count_rules=False` (a shopper id no one vouched for): the impressions count toward no rule's verdict."""
     record_list(recommendation_id=response["recommendation_id"], items=ranked, placement=placement,
                 list_type=list_type, model_version=response.get("model_version"), user_id=user_id,
-                is_control=control)
+                is_control=control, count_rules=count_rules)

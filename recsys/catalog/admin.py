@@ -4,6 +4,7 @@ Events and shoppers run to millions of rows, so their list pages never count the
 search by exact ids only (each an index lookup), filter on cheap columns and fetch related
 rows in the same query.
 """
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -12,7 +13,10 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from recsys.admin_mixins import ReadOnlyAdminMixin
+from recsys.catalog.availability import availability_changed
+from recsys.catalog.links import validate_link
 from recsys.catalog.models import Event, Item, Shopper
+from recsys.catalog.services import items_availability_set
 
 
 class CappedCountPaginator(Paginator):
@@ -43,8 +47,22 @@ class ExactIdSearchMixin:
         return q
 
 
+class ItemForm(forms.ModelForm):
+    """Links as the API takes them: absolute http(s) URLs or single-slash site paths (recsys.catalog.links)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("url", "image_url"):
+            self.fields[name].validators.append(validate_link)
+
+    class Meta:
+        model = Item
+        fields = ("item_id", "title", "category", "available", "price", "url", "image_url", "attributes")
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
+    form = ItemForm
     list_display = ("item_id", "title", "category", "price", "available", "updated_at")
     list_filter = ("available", "category")
     search_fields = ("=item_id", "title")
@@ -67,13 +85,20 @@ class ItemAdmin(admin.ModelAdmin):
         return format_html('<a href="{}?item__id__exact={}">events with this item</a>',
                            reverse("admin:recsys_event_changelist"), obj.pk)
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or "available" in form.changed_data:
+            availability_changed()  # inside the admin's transaction: serving sees it after commit
+
     @admin.action(description="Mark selected items available")
     def make_available(self, request, queryset):
-        self.message_user(request, f"{queryset.update(available=True)} item(s) marked available.")
+        changed = items_availability_set(item_pks=list(queryset.values_list("pk", flat=True)), available=True)
+        self.message_user(request, f"{changed} item(s) marked available.")
 
     @admin.action(description="Mark selected items unavailable (never recommended)")
     def make_unavailable(self, request, queryset):
-        self.message_user(request, f"{queryset.update(available=False)} item(s) marked unavailable.")
+        changed = items_availability_set(item_pks=list(queryset.values_list("pk", flat=True)), available=False)
+        self.message_user(request, f"{changed} item(s) marked unavailable.")
 
 
 @admin.register(Shopper)

@@ -100,3 +100,13 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.type}"
+
+
+class CatalogStamp(models.Model):
+    """One row whose `version` changes with every write that can change which items are unavailable:
+    serving reloads its per-process set of unavailable items when it moves (recsys.catalog.availability)."""
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog v{self.version}"

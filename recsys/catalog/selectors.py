@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Count, Q
 
 from recsys.catalog.models import Event, Item
@@ -15,23 +14,6 @@ def item_cards(*, item_ids: list[str]) -> list[dict]:
     if not item_ids:
         return []
     return list(Item.objects.filter(item_id__in=item_ids).values(*CARD_FIELDS))
-
-
-def unavailable_item_ids(*, item_ids: list[str]) -> set[str]:
-    """Always read fresh: an item marked unavailable leaves every list on the next request.
-
-    Runs on every list request, so it is written out (no ORM compile for ~100 parameters)."""
-    if not item_ids:
-        return set()
-    table = Item._meta.db_table
-    if connection.vendor == "postgresql":  # one array parameter instead of ~100 placeholders
-        sql, params = f"SELECT item_id FROM {table} WHERE available = false AND item_id = ANY(%s)", [list(item_ids)]
-    else:
-        sql = f"SELECT item_id FROM {table} WHERE available = 0 AND item_id IN ({', '.join(['%s'] * len(item_ids))})"
-        params = list(item_ids)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
 
 
 def item_ids_in_category(*, category: str) -> list[str]:

@@ -4,8 +4,17 @@ from __future__ import annotations
 from django.db import transaction
 
 from recsys.analytics.models import Impression, RuleImpression
-from recsys.catalog.models import Event, Shopper, ShopperAlias
+from recsys.catalog.availability import availability_changed
+from recsys.catalog.models import Event, Item, Shopper, ShopperAlias
 from recsys.errors import NotFound
+
+
+@transaction.atomic
+def items_availability_set(*, item_pks: list[int], available: bool) -> int:
+    """Mark items (un)available; every serving process drops or takes them back within a second."""
+    changed = Item.objects.filter(pk__in=item_pks).update(available=available)
+    availability_changed()
+    return changed
 
 
 class ShopperNotFound(NotFound):

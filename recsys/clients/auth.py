@@ -1,6 +1,6 @@
 """Token authentication, scope permission and per-client throttling for the REST API.
 
-`Authorization: Token <key>`; keys are stored as SHA-256 hashes.
+`Authorization: Token <key>` or `Bearer <key>`; keys are stored as SHA-256 hashes.
 
 Every API view declares its scope per method: `required_scope = {"GET": READ, "POST": WRITE, ...}`,
 one entry for each method it implements. HEAD and OPTIONS are asked as GET (a view without GET: as its
@@ -12,11 +12,12 @@ tests/clients/test_scope_matrix.py fails. The scope table is in docs/api.md.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core import checks
@@ -28,8 +29,13 @@ from rest_framework import authentication, exceptions, permissions, throttling
 
 from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.clients.models import ApiClient
-from recsys.ops.redis_state import OncePerInterval, circuit
+from recsys.clients.rate_budget import budgets
+from recsys.clients.shopper_signatures import HEADER as SIGNATURE_HEADER
+from recsys.clients.shopper_signatures import META_KEY as SIGNATURE_META_KEY
+from recsys.clients.shopper_signatures import signature_problem
+from recsys.ops.redis_state import REDIS_ERRORS, OncePerInterval, circuit
 from recsys.storefront.demo_shop import ITEM_PREFIX as DEMO_ITEM_PREFIX
+from recsys.storefront.selectors import demo_mode_on
 
 logger = logging.getLogger(__name__)
 _throttle_off_log = OncePerInterval(60.0)
@@ -77,8 +83,44 @@ def demo_allows(request) -> bool:
             if not request.path.endswith("/basket/") and not all(
                     isinstance(row, dict) and _is_demo_item(row.get("item_id")) for row in rows):
                 return False  # events and feedback: demo items only
-        return all(isinstance(u, str) and u.startswith(DEMO_USER_PREFIX) for u in user_ids)
+        if not all(isinstance(u, str) and u.startswith(DEMO_USER_PREFIX) for u in user_ids):
+            return False
+        if method == "POST" and not request.path.endswith("/basket/") and not all(
+                shopper_verified(request, u) for u in set(user_ids)):
+            # Events and feedback speak for a shopper: only with the shop's signature for that shopper.
+            raise exceptions.PermissionDenied(
+                f"Events and feedback sent with a public token need a {SIGNATURE_HEADER} header signing their "
+                "shopper (one shopper per request; see docs/api.md, \"Signed shoppers\").")
+        return True
     return False
+
+
+def shopper_verified(request, user_id: str) -> bool:
+    """May this request speak for `user_id`? Write tokens (server to server) may; public tokens (read,
+    demo: they live in browsers) only with a valid `Curio-Shopper-Signature` for that id, made by the
+    shop's backend with the client's signing secret (recsys.clients.shopper_signatures), unless
+    CURIO_SIGNED_SHOPPERS=0."""
+    user = request.user
+    if not isinstance(user, ClientUser):
+        return False
+    if user.scope == WRITE or not settings.SIGNED_SHOPPERS:
+        return True
+    return signature_problem(user.signing_secret, user_id, request.META.get(SIGNATURE_META_KEY)) is None
+
+
+# Idempotency ids (event_id, feedback_id) sent with the demo token live in their own namespace: the public
+# token cannot take an id the shop's backend will send later, nor learn whether the shop stored one.
+DEMO_ID_NAMESPACE = "demo-api:"
+
+
+def scoped_idempotency_id(request, sent_id):
+    """The id stored for `sent_id`: the same for server tokens, a digest in the demo namespace for the
+    demo token (fixed length, so a valid sent id stays a valid stored id). Not a string: unchanged
+    (validation says what is wrong)."""
+    user = request.user
+    if not isinstance(sent_id, str) or not sent_id or not isinstance(user, ClientUser) or user.scope != DEMO:
+        return sent_id
+    return DEMO_ID_NAMESPACE + hashlib.sha256(sent_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def _is_demo_item(item_id) -> bool:
@@ -92,6 +134,7 @@ class ClientUser:
     client_id: int
     name: str
     scope: str
+    signing_secret: str = field(default="", repr=False)
     is_authenticated: bool = True
     is_staff: bool = False
 
@@ -105,10 +148,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        if not header or header[0].lower() not in (b"token", b"bearer"):  # the key decides, not the prefix
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Token <key>'.")
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Token <key>' or 'Bearer <key>'.")
         try:
             key = header[1].decode()
         except UnicodeError as exc:
@@ -119,13 +162,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return user, None
         client = (
             ApiClient.objects.filter(key_hash=key_hash, is_active=True)
-            .only("id", "name", "scope", "last_used_at")
+            .only("id", "name", "scope", "signing_secret", "last_used_at")
             .first()
         )
         if client is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         _touch(client)
-        user = ClientUser(client.pk, client.name, client.scope)
+        user = ClientUser(client.pk, client.name, client.scope, client.signing_secret)
         _remember(key_hash, user)
         return user, None  # request.auth: nothing reads it, and a cache hit has no row
 
@@ -266,6 +309,8 @@ class HasScope(permissions.BasePermission):
                 f"{request.method} {request.path} declares no scope, so it is refused for every token "
                 "(a configuration error, logged).") from exc
         if user.scope == DEMO:
+            if not demo_mode_on():
+                raise exceptions.PermissionDenied("The demo token works only while the storefront is in demo mode.")
             return demo_allows(request)
         if needed is None:
             return True  # a method the view does not implement: DRF answers 405
@@ -275,11 +320,11 @@ class HasScope(permissions.BasePermission):
 class ClientRateThrottle(throttling.SimpleRateThrottle):
     """Throttles per API client (rate: API_THROTTLE_RATE, e.g. 6000/min).
 
-    A sliding-window counter: a counter per client and fixed window (cache add + incr, atomic in
-    Redis), the previous window's count weighted by how much of it still overlaps the last
-    `duration` seconds. DRF's default keeps a list of every request time and pickles it both ways
-    on each request: at 100 requests/s a 6,000-entry list, ~0.3 ms per request and growing with
-    the rate (over the network with Redis). Refused requests are not counted.
+    A budget per client and fixed window, shared by every process (Redis) and leased by each process in
+    slices it spends locally (recsys.clients.rate_budget): a request costs no round trip of its own,
+    except one per request while the client is near its limit. Refused requests are not counted. Like
+    any fixed window, a client may spend one window's budget at its end and the next at the start of
+    the next window.
 
     A request counts as `view.throttle_cost(request)` requests where the view defines it (a batch list:
     its number of shoppers), else one. The demo token (public) has its own, low rate: the "demo" rate,
@@ -300,6 +345,11 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
             self.scope = "demo"
             self.rate = self.THROTTLE_RATES.get("demo")
             self.num_requests, self.duration = self.parse_rate(self.rate)
+        return self.count_request(request, view)
+
+    def count_request(self, request, view) -> bool:
+        """Count the request against `self.rate` (a shared budget per fixed window, leased in slices:
+        recsys.clients.rate_budget); False when it is over."""
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)
@@ -312,21 +362,13 @@ class ClientRateThrottle(throttling.SimpleRateThrottle):
             return True
         cost = getattr(view, "throttle_cost", None)
         cost = max(1, int(cost(request))) if cost is not None else 1
-        self.now = now = self.timer()
-        window = int(now // self.duration)
-        self.window_left = (window + 1) * self.duration - now
-        key, previous = f"{self.key}:{window}", f"{self.key}:{window - 1}"
-        self.cache.add(key, 0, timeout=2 * self.duration + 1)  # kept while the next window weighs it
         try:
-            count = self.cache.incr(key, cost)
-        except ValueError:  # expired between add and incr
-            self.cache.set(key, cost, timeout=2 * self.duration + 1)
-            count = cost
-        overlap = self.window_left / self.duration
-        if self.cache.get(previous, 0) * overlap + count <= self.num_requests:
+            allowed, self.window_left = budgets.take(self.key, cost=cost, limit=self.num_requests,
+                                                     duration=self.duration, now=self.timer())
+        except REDIS_ERRORS as exc:  # fails open, as above; the circuit makes the next requests skip Redis
+            circuit.failed(exc)
             return True
-        self.cache.decr(key, cost)
-        return False
+        return allowed
 
     def wait(self):
         return self.window_left
@@ -339,5 +381,8 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     name = "TokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>`, from `manage.py create_api_client NAME [--write]`"}
+        # HTTP bearer: generators (openapi-python-client's AuthenticatedClient, Swagger UI) send
+        # `Authorization: Bearer <key>`; `Token <key>` is accepted as well.
+        return {"type": "http", "scheme": "bearer",
+                "description": "`Authorization: Bearer <key>` (or `Token <key>`), the key from "
+                               "`manage.py create_api_client NAME [--write]`"}

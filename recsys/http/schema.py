@@ -13,12 +13,27 @@ Every operation documents the errors it can give, in the one error envelope
 
 A view's own `@extend_schema(responses=...)` wins for the codes it lists (e.g. 409); an error code it
 lists without a body (`{503: None}`) gets the envelope. New views get all this automatically.
+
+Answers list as required what is always sent: every field of a model serializer's answer but its
+INTERNAL_FIELDS (left out for read tokens, recsys.http.serializers.InternalFieldsMixin). A serializer with
+`whole_on_patch = True` is a PATCH body whose fields are required (not drf-spectacular's partial "Patched"
+component); one with `refuses_unknown_fields = True` says `additionalProperties: false` (its view answers 400 to
+a field it does not know). `postprocess` (a POSTPROCESSING_HOOK) documents the path ids' characters.
 """
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance, is_list_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
+
+from recsys.catalog.limits import ID_MAX_LENGTH
+
+# What recsys.http.guards lets through in a path id (user_id, item_id, `path_id_problem`): at most 128 characters,
+# not blank, no control characters (and no lone surrogates, which no URL can carry as UTF-8 anyway).
+PATH_ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 class FieldErrorSerializer(serializers.Serializer):
@@ -46,6 +61,41 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class ApiAutoSchema(AutoSchema):
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        instance = force_instance(serializer)
+        if type(instance).__doc__ is None:  # not a mixin's docstring as the component's description
+            schema.pop("description", None)
+        if direction != "response":
+            if getattr(instance, "refuses_unknown_fields", False):
+                schema["additionalProperties"] = False
+            return schema
+        optional = set(getattr(instance, "INTERNAL_FIELDS", ()))
+        if isinstance(instance, serializers.ModelSerializer):  # a model field's default does not make it optional
+            required = [name for name in schema.get("properties", {}) if name not in optional]
+        else:
+            required = [name for name in schema.get("required", []) if name not in optional]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+        return schema
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        instance = force_instance(serializer)
+        if self.method == "PATCH" and getattr(instance, "whole_on_patch", False):
+            self.method = "PUT"  # read as a whole body: no partial "Patched" component
+            try:
+                return super()._get_request_for_media_type(serializer, direction)
+            finally:
+                self.method = "PATCH"
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        if is_list_serializer(instance) and isinstance(schema, dict):  # a batch: its size limits
+            for attr, key in (("min_length", "minItems"), ("max_length", "maxItems")):
+                if getattr(instance, attr, None) is not None:
+                    schema[key] = getattr(instance, attr)
+        return schema, required
+
     def _get_format_parameters(self):
         # DRF's `?format=` override is not part of the contract (the API answers JSON, /metrics its text): left
         # out, rather than documented with DRF's answers to it (404 for an unknown one, an empty one ignored).
@@ -77,9 +127,30 @@ class ApiAutoSchema(AutoSchema):
         if "{" in self.path:
             codes["404"] = "No such object (or a path id the route does not match)"
         if self.method in _BODY_METHODS:
-            codes["413"] = "The request body is over CURIO_MAX_BODY_BYTES"
+            codes["413"] = ("The request body is over CURIO_MAX_BODY_BYTES (CURIO_PUBLIC_MAX_BODY_BYTES for read and"
+                            " demo tokens)")
         if view.throttle_classes:
             codes["429"] = "Over the client's throttle rate"
         if api or guarded:  # the token is looked up in the database
             codes["503"] = "The database (or another service the operation needs) is unavailable; try again"
         return codes
+
+
+def postprocess(result, generator, request, public):
+    """POSTPROCESSING_HOOKS: each string path id (user_id, item_id) with the characters the guards let through;
+    request bodies without `default`s (said in the description instead): a generator takes a field with a
+    default as one the caller must send (openapi-typescript's defaultNonNullable), and the server fills it in."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            for field in component.get("properties", {}).values():
+                if "default" in field:
+                    default = json.dumps(field.pop("default"))
+                    field["description"] = (field.get("description", "").rstrip(".") + f". Default: {default}.")
+                    field["description"] = field["description"].lstrip(". ")
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else ():
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "path" and schema.get("type") == "string" and "pattern" not in schema:
+                    schema.update(pattern=PATH_ID_PATTERN, maxLength=ID_MAX_LENGTH)
+    return result

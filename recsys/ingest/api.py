@@ -4,47 +4,83 @@ Rows are validated by the lean validator (recsys.ingest.validation), not per-row
 the serializers below only describe the payloads for the OpenAPI schema. A refused batch is
 raised as a recsys.errors exception and answered by recsys.http.exception_handler.
 """
+from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recsys.catalog.limits import CATEGORY_MAX_LENGTH, ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH, TITLE_MAX_LENGTH
-from recsys.catalog.models import Item
-from recsys.clients.auth import READ, WRITE
+from recsys.catalog.limits import (
+    CATEGORY_MAX_LENGTH,
+    ID_MAX_LENGTH,
+    RECOMMENDATION_ID_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    URL_MAX_LENGTH,
+)
+from recsys.catalog.models import EventType, Item
+from recsys.clients.auth import DEMO, READ, WRITE, scoped_idempotency_id
 from recsys.errors import BadRequest, FieldError, InvalidInput
 from recsys.ingest.services import BatchRefused, IngestCounts, RowsRejected, events_ingest, items_upsert
-from recsys.ml.events import EVENT_TYPES
+from recsys.ingest.validation import MAX_EVENT_VALUE, MAX_PRICE
 
 
 class ItemSerializer(serializers.ModelSerializer):
+    attributes = serializers.DictField(help_text="free-form attributes, e.g. brand")
+
     class Meta:
         model = Item
         fields = ["item_id", "title", "category", "url", "image_url", "price", "attributes", "available",
                   "created_at", "updated_at"]
 
 
+# The row serializers below only describe what recsys.ingest.validation takes (it validates, not they); text is
+# stripped of surrounding whitespace first. A row with a field not listed is refused (`refuses_unknown_fields`).
+@extend_schema_field({"nullable": True, "oneOf": [
+    {"type": "number", "minimum": 0, "maximum": float(MAX_PRICE)},
+    {"type": "string", "description": 'a decimal, e.g. "19.90"'}]})
+class _PriceField(serializers.Field):
+    pass
+
+
+@extend_schema_field({"nullable": True, "oneOf": [
+    {"type": "string", "format": "date-time"},
+    {"type": "number", "description": "epoch seconds"}]})
+class _TimestampField(serializers.Field):
+    pass
+
+
 class ItemInSerializer(serializers.Serializer):
-    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    """An item to create or update: fields a row leaves out keep their stored value."""
+
+    refuses_unknown_fields = True
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH, help_text="the shop's own id (SKU)")
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
-    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False)
-    url = serializers.CharField(required=False)
-    image_url = serializers.CharField(required=False)
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True)
-    attributes = serializers.DictField(required=False)
-    available = serializers.BooleanField(required=False, default=True)
+    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False, allow_blank=True,
+                                     allow_null=True, help_text='"" or null: none')
+    url = serializers.CharField(max_length=URL_MAX_LENGTH, required=False, allow_blank=True, allow_null=True,
+                                help_text="an absolute http(s) URL or a path on the shop's site (/p/sku-1)")
+    image_url = serializers.CharField(max_length=URL_MAX_LENGTH, required=False, allow_blank=True, allow_null=True,
+                                      help_text="an absolute http(s) URL or a path on the shop's site")
+    price = _PriceField(required=False, help_text="0 to 9,999,999,999.99, kept to the cent; null: no price")
+    attributes = serializers.DictField(required=False, allow_null=True, help_text='e.g. {"brand": "Acme"}')
+    available = serializers.BooleanField(required=False, help_text="default true for a new item")
 
 
 class EventInSerializer(serializers.Serializer):
+    """Something a shopper did with an item."""
+
+    refuses_unknown_fields = True
     user_id = serializers.CharField(max_length=ID_MAX_LENGTH)
-    item_id = serializers.CharField(max_length=ID_MAX_LENGTH)
-    type = serializers.ChoiceField(choices=EVENT_TYPES)
-    value = serializers.FloatField(required=False, help_text="Default 1; required for ratings; 0 to 1,000,000.")
-    timestamp = serializers.DateTimeField(required=False, help_text="ISO 8601 or epoch seconds; default: now.")
-    event_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False,
+    item_id = serializers.CharField(max_length=ID_MAX_LENGTH, help_text="an item the catalog knows")
+    type = serializers.ChoiceField(choices=EventType.choices)
+    value = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=MAX_EVENT_VALUE,
+                                   help_text="Default 1; required for ratings; 0 to 1,000,000.")
+    timestamp = _TimestampField(required=False, help_text="ISO 8601 or epoch seconds, from 2000 on; default: now.")
+    event_id = serializers.CharField(max_length=ID_MAX_LENGTH, required=False, allow_blank=True, allow_null=True,
                                      help_text="Idempotency key; derived from the content when absent.")
     recommendation_id = serializers.CharField(max_length=RECOMMENDATION_ID_MAX_LENGTH, required=False,
+                                              allow_blank=True, allow_null=True,
                                               help_text="From a list response, for click attribution.")
 
 
@@ -66,6 +102,14 @@ def _ingested(ingest, payload) -> IngestCounts:
         raise BadRequest(str(exc)) from exc
 
 
+def _scoped_event_ids(request):
+    rows = request.data
+    if not isinstance(rows, list) or getattr(request.user, "scope", None) != DEMO:
+        return rows
+    return [{**row, "event_id": scoped_idempotency_id(request, row["event_id"])}
+            if isinstance(row, dict) and "event_id" in row else row for row in rows]
+
+
 class ItemBatchView(APIView):
     required_scope = {"POST": WRITE}
 
@@ -73,10 +117,17 @@ class ItemBatchView(APIView):
         summary="Create or update items (bulk upsert)",
         description="A list of up to 10,000 items. Fields a row leaves out keep their stored value. "
                     "One bad row refuses the whole batch with every bad row listed.",
-        request=ItemInSerializer(many=True),
+        request=ItemInSerializer(many=True, min_length=1, max_length=settings.ITEM_BATCH_LIMIT),
         responses={200: inline_serializer("ItemUpsertResult", {"created": serializers.IntegerField(),
                                                                "updated": serializers.IntegerField()}),
                    400: _ROW_ERRORS},
+        # One row each: drf-spectacular wraps a list body's example value in the list itself.
+        examples=[OpenApiExample("A new item", request_only=True, value={
+                      "item_id": "sku-9", "title": "Trail running shoes", "category": "shoes", "price": "89.90",
+                      "url": "https://shop.example/p/sku-9", "image_url": "https://img.shop.example/sku-9.jpg",
+                      "attributes": {"brand": "Acme", "color": "blue"}}),
+                  OpenApiExample("Out of stock (other fields kept)", request_only=True, value={
+                      "item_id": "sku-9", "title": "Trail running shoes", "available": False})],
     )
     def post(self, request):
         counts = _ingested(items_upsert, request.data)
@@ -99,7 +150,7 @@ class EventBatchView(APIView):
         description="A list of up to 10,000 events. Events already stored (same event_id and content) "
                     "count as duplicates; unknown shoppers are created; unknown items are an error. "
                     "One bad row refuses the whole batch with every bad row listed.",
-        request=EventInSerializer(many=True),
+        request=EventInSerializer(many=True, min_length=1, max_length=settings.EVENT_BATCH_LIMIT),
         responses={200: inline_serializer("EventIngestResult", {"accepted": serializers.IntegerField(),
                                                                 "duplicates": serializers.IntegerField()}),
                    400: _ROW_ERRORS},
@@ -110,5 +161,5 @@ class EventBatchView(APIView):
                       "user_id": "u1", "item_id": "sku-1", "type": "purchase", "value": 2, "event_id": "order-77-1"})],
     )
     def post(self, request):
-        counts = _ingested(events_ingest, request.data)
+        counts = _ingested(events_ingest, _scoped_event_ids(request))
         return Response({"accepted": counts.accepted, "duplicates": counts.duplicates})

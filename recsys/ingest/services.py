@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from recsys.catalog.availability import availability_changed
 from recsys.catalog.models import Event, Item, Shopper, ShopperAlias
 from recsys.ingest.validation import (
     EventRow,
@@ -91,7 +92,9 @@ def events_ingest(*, payload) -> IngestCounts:
     check_batch(payload, limit=settings.EVENT_BATCH_LIMIT, noun="event")
     rules = event_rules()
     errors: list[RowError] = []
-    rows = [row for i, raw in enumerate(payload) if (row := clean_event(raw, i, rules, errors)) is not None]
+    # strict_ids: the API's JSON ids are strings, as its schema says (import files may carry numbers).
+    rows = [row for i, raw in enumerate(payload)
+            if (row := clean_event(raw, i, rules, errors, strict_ids=True)) is not None]
     rows, duplicates = dedupe_events(rows, errors)
     with transaction.atomic():
         # Written even when some rows failed validation, so the answer lists every bad row
@@ -307,7 +310,7 @@ def items_upsert(*, payload) -> IngestCounts:
     """Validate a whole API batch of items and create or update them, or raise RowsRejected/BatchRefused."""
     check_batch(payload, limit=settings.ITEM_BATCH_LIMIT, noun="item")
     errors: list[RowError] = []
-    rows = [row for i, raw in enumerate(payload) if (row := clean_item(raw, i, errors)) is not None]
+    rows = [row for i, raw in enumerate(payload) if (row := clean_item(raw, i, errors, strict_ids=True)) is not None]
     if errors:
         raise RowsRejected(errors)
     with transaction.atomic():
@@ -332,6 +335,8 @@ def item_rows_write(*, rows: list[ItemRow]) -> IngestCounts:
             unique_fields=["item_id"],
             update_fields=[*fields, "updated_at"],
         )
+    if any("available" in r.fields for r in rows):
+        availability_changed()  # serving's per-process set of unavailable items reloads after commit
     counts.items_updated = sum(1 for r in rows if r.item_id in existing)
     counts.items_created = len(rows) - counts.items_updated
     return counts

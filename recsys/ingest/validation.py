@@ -25,6 +25,7 @@ from recsys.catalog.limits import (
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
 )
+from recsys.catalog.links import link_problem
 from recsys.ml.events import DEFAULT_TYPE, EVENT_TYPES
 
 _EVENT_TYPE_SET = frozenset(EVENT_TYPES)
@@ -99,10 +100,10 @@ class _Bad(Exception):
     pass
 
 
-def _identifier(raw: Any, max_length: int = ID_MAX_LENGTH) -> str:
+def _identifier(raw: Any, max_length: int = ID_MAX_LENGTH, strict: bool = False) -> str:
     if isinstance(raw, str):
         value = raw.strip()
-    elif isinstance(raw, int) and not isinstance(raw, bool):
+    elif isinstance(raw, int) and not isinstance(raw, bool) and not strict:  # files: 42 is "42"
         value = str(raw)
     else:
         raise _Bad(f"must be a string, not {_type_name(raw)}")
@@ -206,8 +207,9 @@ def derive_event_id(user_id: str, item_id: str, type_: str, value: float, timest
 
 # --- events --------------------------------------------------------------------------------
 def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError], *,
-                from_text: bool = False) -> EventRow | None:
+                from_text: bool = False, strict_ids: bool = False) -> EventRow | None:
     """One event, or None with its problems appended to `errors` (all of them, not just the first).
+    `strict_ids` (the API: its schema says string): a number is not an id.
 
     This runs for every row of every batch and file: keep the common path free of extra calls.
     """
@@ -224,8 +226,8 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
             unknown = sorted(raw.keys() - EVENT_FIELDS)
             errors.append(RowError(index, unknown[0], f"unknown field(s) {', '.join(unknown)}; "
                                                       f"allowed: {', '.join(sorted(EVENT_FIELDS))}"))
-    user_id = _required_id(get("user_id"), "user_id", index, errors)
-    item_id = _required_id(get("item_id"), "item_id", index, errors)
+    user_id = _required_id(get("user_id"), "user_id", index, errors, strict_ids)
+    item_id = _required_id(get("item_id"), "item_id", index, errors, strict_ids)
 
     type_ = get("type") or (DEFAULT_TYPE if from_text else None)
     if type(type_) is not str or type_ not in _EVENT_TYPE_SET:
@@ -259,10 +261,10 @@ def clean_event(raw: Any, index: int, rules: EventRules, errors: list[RowError],
     recommendation_id = get("recommendation_id")
     if recommendation_id not in (None, ""):
         recommendation_id = _optional_id(recommendation_id, "recommendation_id", index, errors,
-                                         RECOMMENDATION_ID_MAX_LENGTH)
+                                         RECOMMENDATION_ID_MAX_LENGTH, strict_ids)
     event_id = get("event_id")
     if event_id not in (None, ""):
-        event_id = _optional_id(event_id, "event_id", index, errors, ID_MAX_LENGTH)
+        event_id = _optional_id(event_id, "event_id", index, errors, ID_MAX_LENGTH, strict_ids)
 
     if len(errors) > n_before:
         return None
@@ -329,16 +331,17 @@ def clean_text_events(chunk: list[tuple[int, dict]], rules: EventRules, errors: 
     return rows
 
 
-def _required_id(raw: Any, name: str, index: int, errors: list[RowError]) -> str | None:
+def _required_id(raw: Any, name: str, index: int, errors: list[RowError], strict: bool = False) -> str | None:
     if raw is None:
         errors.append(RowError(index, name, "is required"))
         return None
-    return _optional_id(raw, name, index, errors, ID_MAX_LENGTH)
+    return _optional_id(raw, name, index, errors, ID_MAX_LENGTH, strict)
 
 
-def _optional_id(raw: Any, name: str, index: int, errors: list[RowError], max_length: int) -> str | None:
+def _optional_id(raw: Any, name: str, index: int, errors: list[RowError], max_length: int,
+                 strict: bool = False) -> str | None:
     try:
-        return _identifier(raw, max_length)
+        return _identifier(raw, max_length, strict)
     except _Bad as bad:
         errors.append(RowError(index, name, str(bad)))
         return None
@@ -367,8 +370,9 @@ def dedupe_events(rows: list[EventRow], errors: list[RowError], *, unit: str = "
 
 # --- items ---------------------------------------------------------------------------------
 def clean_item(raw: Any, index: int, errors: list[RowError], *, from_text: bool = False,
-               attribute_columns: frozenset[str] = frozenset()) -> ItemRow | None:
-    """One item, or None with its problems appended. CSV columns outside ITEM_FIELDS are attributes."""
+               attribute_columns: frozenset[str] = frozenset(), strict_ids: bool = False) -> ItemRow | None:
+    """One item, or None with its problems appended. CSV columns outside ITEM_FIELDS are attributes.
+    `strict_ids` (the API): a number is not an id."""
     if not isinstance(raw, dict):
         errors.append(RowError(index, "", f"each item must be an object, not {_type_name(raw)}"))
         return None
@@ -387,7 +391,7 @@ def clean_item(raw: Any, index: int, errors: list[RowError], *, from_text: bool 
     if unknown:
         errors.append(RowError(index, sorted(unknown)[0],
                                f"unknown field(s) {', '.join(sorted(unknown))}; put extra data in 'attributes'"))
-    item_id = _required_id(raw.get("item_id"), "item_id", index, errors)
+    item_id = _required_id(raw.get("item_id"), "item_id", index, errors, strict_ids)
     for name, limit, required in (("title", TITLE_MAX_LENGTH, True), ("category", CATEGORY_MAX_LENGTH, False),
                                   ("url", URL_MAX_LENGTH, False), ("image_url", URL_MAX_LENGTH, False)):
         if name not in raw or raw[name] is None:
@@ -398,8 +402,8 @@ def clean_item(raw: Any, index: int, errors: list[RowError], *, from_text: bool 
             continue
         try:
             value = _text(raw[name], limit, required=required)
-            if name in ("url", "image_url") and value and not value.startswith(("http://", "https://", "/")):
-                raise _Bad(f"{value[:80]!r} is not an http(s) URL or a site path")
+            if name in ("url", "image_url") and value and (problem := link_problem(value)):
+                raise _Bad(problem)
             fields[name] = value
         except _Bad as bad:
             errors.append(RowError(index, name, str(bad)))

@@ -5,11 +5,12 @@ table names and the migrations where they always were. Code inside a domain impo
 the domain (`recsys.catalog.models`); other code may import them from here.
 """
 from recsys.analytics.models import Impression, RuleImpression
-from recsys.catalog.models import Event, EventType, Item, Shopper, ShopperAlias
+from recsys.catalog.models import CatalogStamp, Event, EventType, Item, Shopper, ShopperAlias
 from recsys.clients.models import ApiClient
 from recsys.feedback.models import Feedback, FeedbackType, ReviewDecision
 from recsys.privacy.models import ErasureReceipt
 from recsys.training.models import ModelVersion, TrainingRun
 
-__all__ = ["ApiClient", "ErasureReceipt", "Event", "EventType", "Feedback", "FeedbackType", "Impression", "Item",
-           "ModelVersion", "ReviewDecision", "RuleImpression", "Shopper", "ShopperAlias", "TrainingRun"]
+__all__ = ["ApiClient", "CatalogStamp", "ErasureReceipt", "Event", "EventType", "Feedback", "FeedbackType",
+           "Impression", "Item", "ModelVersion", "ReviewDecision", "RuleImpression", "Shopper", "ShopperAlias",
+           "TrainingRun"]

@@ -12,35 +12,39 @@ import re
 import time
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recsys.catalog.limits import CATEGORY_MAX_LENGTH
 from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
-from recsys.clients.auth import READ, WRITE
+from recsys.clients.auth import READ, WRITE, shopper_verified
 from recsys.errors import NotFound
 from recsys.http.inputs import validated
 from recsys.http.serializers import JsonBodyMixin
 from recsys.ops import metrics
+from recsys.serving import examples
+from recsys.serving.contract import BatchResponseSerializer, ListResponseSerializer
 from recsys.serving.lists import BASKET, BATCH, PERSONAL, POPULAR, SIMILAR, ListRequest, UnknownItem, serve_lists
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
 class ListParams(serializers.Serializer):
+    # Omitted text parameters are "" inside; `default=str` (a callable) keeps that "" out of the OpenAPI schema,
+    # where a default the field itself refuses (blank) would be sent by generated clients.
     limit = serializers.IntegerField(min_value=1, max_value=100, default=10)
-    placement = serializers.RegexField(SLUG, required=False, default="", error_messages={
+    placement = serializers.RegexField(SLUG, required=False, default=str, error_messages={
         "invalid": "placement must be a short slug: lowercase letters, digits, '-' or '_', up to 64 characters."})
-    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False, default="")
+    category = serializers.CharField(max_length=CATEGORY_MAX_LENGTH, required=False, default=str)
     include_seen = serializers.BooleanField(required=False, default=False)
     explain = serializers.ChoiceField(choices=["full"], required=False)
     raw = serializers.BooleanField(required=False, default=False)
 
 
 class SimilarParams(ListParams):
-    user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
+    user_id = serializers.CharField(max_length=ID_MAX, required=False, default=str)
 
 
 # --- the fast path: keep it next to the serializers it shadows (tests/serving/test_serving_params.py) ---
@@ -81,7 +85,7 @@ def fast_list_params(query: dict, *, with_user_id: bool = False) -> dict | None:
 
 class BasketBody(JsonBodyMixin, ListParams):  # a JSON body: "raw": true, not "1" or "yes"
     item_ids = serializers.ListField(child=serializers.CharField(max_length=ID_MAX), min_length=1, max_length=100)
-    user_id = serializers.CharField(max_length=ID_MAX, required=False, default="")
+    user_id = serializers.CharField(max_length=ID_MAX, required=False, default=str)
 
 
 class BatchBody(JsonBodyMixin, ListParams):
@@ -92,19 +96,22 @@ class BatchBody(JsonBodyMixin, ListParams):
             raise serializers.ValidationError(f"at most {settings.SERVING_BATCH_LIMIT} user_ids per batch.")
         return value
 
+    def validate(self, attrs):
+        items, cap = len(attrs["user_ids"]) * attrs["limit"], settings.BATCH_MAX_ITEMS
+        if items > cap:
+            raise serializers.ValidationError(
+                f"{len(attrs['user_ids'])} user_ids x limit {attrs['limit']} = {items:,} items, over the "
+                f"{cap:,} items a batch may answer (CURIO_BATCH_MAX_ITEMS): send fewer shoppers or a lower limit.")
+        return attrs
 
-LIST_RESPONSE = inline_serializer("ListResponse", {
-    "user_id": serializers.CharField(allow_null=True),
-    "recommendation_id": serializers.CharField(),
-    "model_version": serializers.IntegerField(allow_null=True),
-    "placement": serializers.CharField(allow_null=True),
-    "items": serializers.ListField(child=serializers.DictField()),
-    "raw": serializers.BooleanField(required=False, help_text="present (true) on raw=true lists"),
-})
+
+LIST_RESPONSE = ListResponseSerializer
 LIST_PARAMS = [
     OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1..100, default 10"),
-    OpenApiParameter("placement", str, description="list name such as home (a short slug)"),
-    OpenApiParameter("category", str, description="only items of this category"),
+    OpenApiParameter("placement", {"type": "string", "pattern": SLUG},
+                     description="list name such as home (a short slug)"),
+    OpenApiParameter("category", {"type": "string", "minLength": 1, "maxLength": CATEGORY_MAX_LENGTH},
+                     description="only items of this category"),
     OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),
     OpenApiParameter("raw", bool, description="the algorithm's list: filters (availability, seen, category, "
                                               "excluded) and blocks, but no other curation rules; the response "
@@ -146,26 +153,32 @@ class _ListView(APIView):
 
 class PersonalListView(_ListView):
     @extend_schema(parameters=LIST_PARAMS + [OpenApiParameter("include_seen", bool)], responses=LIST_RESPONSE,
-                   summary="A shopper's personal list")
+                   summary="A shopper's personal list", examples=examples.PERSONAL)
     def get(self, request, user_id: str):
         p = _list_params(request)
         [body] = self._serve([ListRequest(PERSONAL, p["limit"], p["placement"], p["category"], user_id,
-                                          p["include_seen"], explain_full=self._explain(p), raw=p["raw"])])
+                                          p["include_seen"], explain_full=self._explain(p), raw=p["raw"],
+                                          shopper_verified=shopper_verified(request, user_id))])
         return Response(body)
 
 
 class SimilarListView(_ListView):
-    @extend_schema(parameters=LIST_PARAMS + [OpenApiParameter("user_id", str)], responses=LIST_RESPONSE,
+    @extend_schema(parameters=LIST_PARAMS + [OpenApiParameter(
+                       "user_id", {"type": "string", "minLength": 1, "maxLength": ID_MAX},
+                       description="leave out what this shopper already has")],
+                   responses=LIST_RESPONSE, examples=examples.SIMILAR,
                    summary="Items similar to an item (leaving out what user_id already has)")
     def get(self, request, item_id: str):
         p = _list_params(request, SimilarParams)
         [body] = self._serve([ListRequest(SIMILAR, p["limit"], p["placement"], p["category"], p["user_id"],
-                                          False, (item_id,), self._explain(p), p["raw"])])
+                                          False, (item_id,), self._explain(p), p["raw"],
+                                          shopper_verified=shopper_verified(request, p["user_id"]))])
         return Response(body)
 
 
 class PopularListView(_ListView):
-    @extend_schema(parameters=LIST_PARAMS, responses=LIST_RESPONSE, summary="Popular items (time-decayed)")
+    @extend_schema(parameters=LIST_PARAMS, responses=LIST_RESPONSE, summary="Popular items (time-decayed)",
+                   examples=examples.POPULAR)
     def get(self, request):
         p = _list_params(request)
         [body] = self._serve([ListRequest(POPULAR, p["limit"], p["placement"], p["category"],
@@ -174,28 +187,33 @@ class PopularListView(_ListView):
 
 
 class BasketListView(_ListView):
-    @extend_schema(request=BasketBody, responses=LIST_RESPONSE, summary="Items that go with a cart")
+    @extend_schema(request=BasketBody, responses=LIST_RESPONSE, summary="Items that go with a cart",
+                   examples=examples.BASKET)
     def post(self, request):
         p = validated(BasketBody, request.data if isinstance(request.data, dict) else {"item_ids": None})
         [body] = self._serve([ListRequest(BASKET, p["limit"], p["placement"], p["category"], p["user_id"], False,
-                                          tuple(dict.fromkeys(p["item_ids"])), self._explain(p), p["raw"])])
+                                          tuple(dict.fromkeys(p["item_ids"])), self._explain(p), p["raw"],
+                                          shopper_verified=shopper_verified(request, p["user_id"]))])
         return Response(body)
 
 
 class BatchListView(_ListView):
+    throttle_scope = "batch"  # its own rate (CURIO_THROTTLE_BATCH), counted per shopper as well
+
     @staticmethod
     def throttle_cost(request) -> int:
-        """A batch counts as its number of shoppers for the client's throttle."""
+        """A batch counts as its number of shoppers for the client's throttle and the batch rate."""
         data = request.data
         user_ids = data.get("user_ids") if isinstance(data, dict) else None
         return len(user_ids) if isinstance(user_ids, list) else 1
 
-    @extend_schema(request=BatchBody, responses=inline_serializer(
-        "BatchResponse", {"results": serializers.ListField(child=LIST_RESPONSE)}), summary="Lists for many shoppers")
+    @extend_schema(request=BatchBody, responses=BatchResponseSerializer, summary="Lists for many shoppers",
+                   examples=examples.BATCH)
     def post(self, request):
         p = validated(BatchBody, request.data if isinstance(request.data, dict) else {"user_ids": None})
         explain = self._explain(p)
         results = self._serve([ListRequest(BATCH, p["limit"], p["placement"], p["category"], user_id,
-                                           p["include_seen"], explain_full=explain, raw=p["raw"])
+                                           p["include_seen"], explain_full=explain, raw=p["raw"],
+                                           shopper_verified=shopper_verified(request, user_id))
                                for user_id in p["user_ids"]])
         return Response({"results": results})

@@ -1,8 +1,8 @@
 """Item cards (title, category, url, image, price, attributes) cached per process.
 
-Display fields may be up to SERVING_ITEM_CACHE_SECONDS old; availability is never taken from
-the cache (`recsys.catalog.selectors.unavailable_item_ids` runs once per request over all
-candidates), so an item marked unavailable leaves every list on the next request.
+Display fields may be up to SERVING_ITEM_CACHE_SECONDS old; availability is not a card field: it is the
+catalog's per-process set of unavailable items (recsys.catalog.availability), reloaded when an
+availability write moves the catalog stamp, so an item marked unavailable leaves every list within a second.
 """
 from __future__ import annotations
 
@@ -60,39 +60,29 @@ class CardCache:
             return hit[1]
         return self.get_many([item_id]).get(item_id)
 
-    def get_many(self, item_ids, *, with_availability: bool = False):
-        """Cards of the known items among `item_ids`, and (with_availability) the set of those
-        unavailable right now. Always exactly one query: with cache misses, the rows of all the
-        items (cards for the misses, availability for all); without, `available = false` among them."""
+    def get_many(self, item_ids) -> dict[str, ItemCard]:
+        """Cards of the known items among `item_ids`: one query for the ones not cached (or too old), else none."""
         now = time.monotonic()
         ttl = settings.SERVING_ITEM_CACHE_SECONDS
         out: dict[str, ItemCard] = {}
-        missing, cached = [], []
+        missing = []
         cards = self._cards
         for item_id in item_ids:
             hit = cards.get(item_id)
             if hit is not None and now - hit[0] < ttl:
-                cached.append(item_id)
                 if hit[1] is not None:
                     out[item_id] = hit[1]
             else:
                 missing.append(item_id)
-        unavailable: set[str] = set()
         if missing:
-            # One round trip: the misses' cards, and with them the availability of the cached ones.
-            asked = list(item_ids) if with_availability else missing
-            rows = item_selectors.item_cards(item_ids=asked)
-            found = {row["item_id"]: _card(row) for row in rows}
-            unavailable = {row["item_id"] for row in rows if not row["available"]}
+            found = {row["item_id"]: _card(row) for row in item_selectors.item_cards(item_ids=missing)}
             with self._lock:
                 if len(self._cards) + len(missing) > settings.SERVING_ITEM_CACHE_SIZE:
                     self._cards = {}  # crude bound: the hot items come back on the next requests
-                for item_id in asked:
+                for item_id in missing:
                     self._cards[item_id] = (now, found.get(item_id))
             out.update(found)
-        elif with_availability and cached:
-            unavailable = item_selectors.unavailable_item_ids(item_ids=cached)
-        return (out, unavailable) if with_availability else out
+        return out
 
 
 def _card(row: dict) -> ItemCard:
@@ -113,11 +103,6 @@ def item_cards(item_ids) -> dict[str, ItemCard]:
 def item_card(item_id: str) -> ItemCard | None:
     """One card (None: no such item), for a lookup the engine makes one item at a time."""
     return _cache.get_one(item_id)
-
-
-def item_cards_and_unavailable(item_ids) -> tuple[dict[str, ItemCard], set[str]]:
-    """Cards plus the fresh set of unavailable items among `item_ids`, in one query."""
-    return _cache.get_many(item_ids, with_availability=True)
 
 
 def clear_cache() -> None:

@@ -22,9 +22,10 @@ from django.utils import timezone
 from curation import rules as curation_rules
 from curation.runtime import current_rules
 from recsys.analytics import list_hooks as serving_trust
+from recsys.catalog.availability import unavailable_items
 from recsys.feedback.selectors import not_interested_item_ids
 from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS
-from recsys.serving.item_cards import ItemCard, item_card, item_cards, item_cards_and_unavailable
+from recsys.serving.item_cards import ItemCard, item_card, item_cards
 from recsys.serving.reads import ShopperHistory, serving_reads, shopper_histories
 
 from . import candidates as cand_mod
@@ -53,6 +54,10 @@ class ListRequest:
     item_ids: tuple[str, ...] = ()  # similar: the item; basket: the cart
     explain_full: bool = False
     raw: bool = False  # the algorithm's list: the engine's filters, no curation rules
+    # False: a public token named the shopper without a valid signature (recsys.clients.shopper_signatures):
+    # the list is the one an unknown shopper gets (nothing about the shopper is read), and its impressions
+    # are stored without the shopper's id and count toward no rule's verdict.
+    shopper_verified: bool = True
 
 
 @dataclass
@@ -111,8 +116,10 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
         ranked = curation_rules.apply(u.candidates, u.context, applied[i], limit=request.limit, item_info=u.item_info)
         out.append(_response(request, u, ranked))
         if not request.raw:
-            serving_trust.record(list_type=request.list_type, placement=request.placement, user_id=request.user_id,
-                                 response=out[-1], ranked=ranked, control=control[i])  # off the request path
+            verified = request.shopper_verified
+            serving_trust.record(list_type=request.list_type, placement=request.placement,
+                                 user_id=request.user_id if verified else "", response=out[-1], ranked=ranked,
+                                 control=control[i], count_rules=verified)  # off the request path
     return out
 
 
@@ -124,14 +131,16 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
     cards are looked up only if the engine asks (of the ~10 pins a list holds, most of a view's pins
     within its reach are never looked at)."""
     model = active_model()
-    user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id))
-    histories, not_interested, unavailable = _shopper_data(user_ids)
+    user_ids = list(dict.fromkeys(r.user_id for r in requests if r.user_id and r.shopper_verified))
+    histories, not_interested = _shopper_data(user_ids)
+    unavailable = unavailable_items()  # per process, reloaded when the catalog stamp moves
     context_cards = item_cards([i for r in requests for i in r.item_ids])
     for r in requests:
         if r.list_type == SIMILAR and r.item_ids[0] not in context_cards:
             raise UnknownItem(r.item_ids[0])
 
-    plans = [_plan(r, model, histories.get(r.user_id), context_cards, now.timestamp()) for r in requests]
+    plans = [_plan(r, model, histories.get(r.user_id) if r.shopper_verified else None, context_cards, now.timestamp())
+             for r in requests]
     jobs = [p.job for p in plans if p.job is not None]
     if jobs:
         cand_mod.score_personal(model, jobs, num_threads=settings.SERVING_NUM_THREADS)
@@ -139,10 +148,10 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
             if p.job is not None:
                 p.raw = p.job.result or []
                 p.used_model = bool(p.raw)
-    contexts = [_context(r, plan, not_interested.get(r.user_id, frozenset()), at)
+    contexts = [_context(r, plan, not_interested.get(r.user_id, frozenset()) if r.shopper_verified else frozenset(), at)
                 for r, plan in zip(requests, plans, strict=True)]
 
-    lazy = lazy_extra and unavailable is not None  # extra cards on demand: their availability is known
+    lazy = lazy_extra  # extra cards on demand: their availability is known without a query
     wanted: set[str] = set()
     for i, (p, context) in enumerate(zip(plans, contexts, strict=True)):
         wanted.update(c.item_id for c in p.raw)
@@ -150,18 +159,14 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
         wanted.update(item_id for item_id, _ in p.popular)
         if not lazy:
             wanted.update(extra_item_ids(i, context))
-    if unavailable is None:  # one query: fresh availability of every candidate (and the missing cards)
-        found, unavailable = item_cards_and_unavailable(list(wanted))
-    else:  # availability came with the shopper's history; a query only for missing cards
-        found = item_cards(list(wanted))
-    cards = {**context_cards, **found}
+    cards = {**context_cards, **item_cards(list(wanted))}  # a query only for cards not cached yet
 
     def info(item_id: str):
         card = cards.get(item_id)
         if card is None:
             if not lazy:
                 return None
-            # A pinned item that was no candidate (its availability is known: the catalog's came inline).
+            # A pinned item that was no candidate (its availability is known: the catalog's is cached).
             card = item_card(item_id)
             if card is None:
                 return None
@@ -174,18 +179,16 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
 
 
 def _shopper_data(user_ids: list[str]):
-    """Histories, "not interested" items and (when it came along) the catalog's unavailable items:
-    one round trip for one shopper, two for a batch (availability then comes with the cards)."""
+    """Histories and "not interested" items: one round trip for one shopper, two for a batch."""
     limit = settings.SERVING_HISTORY_LIMIT
     if not user_ids:
-        return {}, {}, None
+        return {}, {}
     if len(user_ids) == 1:
-        reads = serving_reads(user_id=user_ids[0], limit=limit, unavailable_max=settings.SERVING_UNAVAILABLE_INLINE_MAX)
-        hist = reads.history
+        hist = serving_reads(user_id=user_ids[0], limit=limit)
         if hist is None:
-            return {}, {}, reads.unavailable
-        return ({hist.user_id: hist} if hist.known else {}), {hist.user_id: hist.not_interested}, reads.unavailable
-    return shopper_histories(user_ids=user_ids, limit=limit), not_interested_item_ids(user_ids=user_ids), None
+            return {}, {}
+        return ({hist.user_id: hist} if hist.known else {}), {hist.user_id: hist.not_interested}
+    return shopper_histories(user_ids=user_ids, limit=limit), not_interested_item_ids(user_ids=user_ids)
 
 
 def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None,

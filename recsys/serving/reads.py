@@ -1,9 +1,9 @@
 """Serving's reads about shoppers: recent history, seen items, consent and "not interested" items.
 
 The single-shopper path (every personal/similar/basket request with a shopper) is one round trip:
-recent events, "not interested" feedback and, while there are few of them, the catalog's
-unavailable items come back together from one hand-written query (portable SQL over the models'
-own table names), since round trips, not rows, dominate a list request's DB time.
+recent events and "not interested" feedback come back together from one hand-written query (portable
+SQL over the models' own table names), since round trips, not rows, dominate a list request's DB time.
+The catalog's availability is not read per request (recsys.catalog.availability).
 """
 from __future__ import annotations
 
@@ -126,9 +126,8 @@ def _plain_fetchall(sql: str, params: list) -> list[tuple]:
 
 
 @functools.cache
-def _single_sql(limit: int, unavailable_limit: int) -> str:
-    """Only the user id is a parameter: a prepared statement's generic plan must see the other
-    values, or PostgreSQL plans `available = $n` as a scan of the whole catalog."""
+def _single_sql(limit: int) -> str:
+    """Only the user id is a parameter (the limit and the feedback type are inlined literals)."""
     event, shopper, item, feedback = (m._meta.db_table for m in (Event, Shopper, Item, Feedback))
     not_interested = FeedbackType.NOT_INTERESTED.value
     assert not_interested.isidentifier()  # inlined as a literal
@@ -140,35 +139,18 @@ def _single_sql(limit: int, unavailable_limit: int) -> str:
         "UNION ALL "
         "SELECT 'f', s.personalization_consent, i.item_id, NULL, NULL, NULL "
         f"FROM {feedback} f JOIN {shopper} s ON s.id = f.shopper_id JOIN {item} i ON i.id = f.item_id "
-        f"WHERE s.user_id = %s AND f.type = '{not_interested}' "
-        "UNION ALL "
-        # The index on `available` makes this cheap; the LIMIT keeps a catalog with many unavailable
-        # items from growing every request (past it, the caller asks about its candidates instead).
-        # Typed NULLs: PostgreSQL types a derived table's bare NULLs as text, which UNION cannot match.
-        "SELECT * FROM (SELECT 'u', available, item_id, CAST(NULL AS VARCHAR(16)), CAST(NULL AS DOUBLE PRECISION), "
-        f"CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM {item} WHERE available = FALSE LIMIT {unavailable_limit}) u"
+        f"WHERE s.user_id = %s AND f.type = '{not_interested}'"
     )
 
 
-@dataclass
-class ServingReads:
-    history: ShopperHistory | None  # None: no events and no feedback
-    # Every unavailable item of the catalog, or None when there are more than asked for.
-    unavailable: frozenset[str] | None
-
-
-def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> ServingReads:
-    """One shopper's recent events and "not interested" items, and the catalog's unavailable items
-    when there are at most `unavailable_max` of them: one round trip."""
-    sql = _single_sql(int(limit), int(unavailable_max) + 1)
+def serving_reads(*, user_id: str, limit: int) -> ShopperHistory | None:
+    """One shopper's recent events and "not interested" items: one round trip (None: neither)."""
+    sql = _single_sql(int(limit))
     fetch = _prepared_fetchall if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS \
         else _plain_fetchall
     rows = fetch(sql, [user_id, user_id])
-    unavailable = frozenset(r[2] for r in rows if r[0] == "u")
-    reads = ServingReads(None, unavailable if len(unavailable) <= unavailable_max else None)
-    rows = [r for r in rows if r[0] != "u"]
     if not rows:
-        return reads
+        return None
     hist = ShopperHistory(user_id=user_id, consent=bool(rows[0][1]))
     rejected = set()
     for kind, _, item_id, type_, value, ts in rows:
@@ -185,5 +167,4 @@ def serving_reads(*, user_id: str, limit: int, unavailable_max: int = 0) -> Serv
         hist.timestamps.append(ts.timestamp())
     hist.not_interested = frozenset(rejected)
     _set_seen([hist], limit)
-    reads.history = hist
-    return reads
+    return hist

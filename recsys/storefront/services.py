@@ -17,12 +17,14 @@ from django.utils import timezone
 from curation.services import merchandiser_group_ensure
 from recsys.catalog.models import Event, Item, Shopper
 from recsys.clients.models import ApiClient
+from recsys.clients.shopper_signatures import sign_shopper
 from recsys.ml.events import EVENT_TYPES
 from recsys.storefront import demo_shop as demo
 from recsys.storefront.selectors import demo_is_loaded, demo_mode_cache_clear, demo_mode_on
 
 BATCH = 2000
 DEMO_CLIENT_NAME = "storefront-demo"
+DEMO_SIGNATURE_TTL_SECONDS = 12 * 3600  # a demo page left open for a day asks again
 
 
 class DemoConflict(Exception):
@@ -70,6 +72,18 @@ def demo_token_ensure() -> str | None:
         client.key_prefix, client.key_hash, client.scope = key[:8], ApiClient.hash_key(key), ApiClient.Scope.DEMO
         client.save(update_fields=["key_prefix", "key_hash", "scope"])
     return key
+
+
+def demo_shopper_signatures(*, user_ids: list[str]) -> dict[str, str]:
+    """Signatures (Curio-Shopper-Signature) for demo shoppers, made with the demo client's signing secret:
+    on the demo page, Django plays the shop's backend. Every demo visitor may shop as any demo shopper, so
+    any demo id is signed; other ids never are (the demo token cannot reach them anyway)."""
+    secret = ApiClient.objects.filter(name=DEMO_CLIENT_NAME, is_active=True).values_list(
+        "signing_secret", flat=True).first()
+    if secret is None:
+        return {}
+    return {u: sign_shopper(secret, u, ttl_seconds=DEMO_SIGNATURE_TTL_SECONDS)
+            for u in user_ids if u.startswith(demo.USER_PREFIX)}
 
 
 @transaction.atomic

@@ -18,21 +18,21 @@ from recsys.training.model_card import model_card_for, selection_by_kind
 from recsys.training.models import ModelVersion, TrainingRun
 from recsys.training.services import ActivationError, model_version_activate, training_run_start
 
-STATUS_COLOURS = {"queued": "#6c757d", "running": "#0d6efd", "succeeded": "#198754", "failed": "#dc3545",
-                  "rejected": "#b8860b"}
+# Badge colours are classes in recsys/static/recsys/admin.css (curio-badge-<state>): no style attributes (CSP).
+BADGE_STATES = frozenset({"queued", "running", "succeeded", "failed", "rejected", "active", "pruned", "inactive"})
 CHART_W, CHART_H, PAD = 520, 170, 30
 
 
-def _badge(text: str, colour: str):
-    return format_html('<span style="background:{};color:#fff;padding:1px 6px;border-radius:8px">{}</span>',
-                       colour, text)
+def _badge(state: str):
+    return format_html('<span class="curio-badge curio-badge-{}">{}</span>',
+                       state if state in BADGE_STATES else "inactive", state)
 
 
 def _versus(value, baseline, digits: int = 4):
     if value is None:
         return "-"
     better = baseline is not None and value > baseline
-    return format_html('<b style="color:{}">{}</b> <small>vs {}</small>', "#198754" if better else "#dc3545",
+    return format_html('<b class="{}">{}</b> <small>vs {}</small>', "curio-better" if better else "curio-worse",
                        f"{value:.{digits}f}", "-" if baseline is None else f"{baseline:.{digits}f}")
 
 
@@ -109,7 +109,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, run):
-        return _badge(run.status, STATUS_COLOURS.get(run.status, "#6c757d"))
+        return _badge(run.status)
 
     @admin.display(description="progress")
     def progress_pct(self, run):
@@ -136,7 +136,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @staticmethod
     def _pre(value):
         text = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True)
-        return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text or "-")
+        return format_html('<pre class="curio-pre">{}</pre>', text or "-")
 
     @admin.display(description="error")
     def error_text(self, run):
@@ -265,12 +265,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="active", ordering="is_active")
     def active_badge(self, version):
         if version.is_active:
-            return _badge("active", "#198754")
+            return _badge("active")
         if version.rejected_reason:
-            return _badge("rejected", "#b8860b")
+            return _badge("rejected")
         if not version.artifact_path:
-            return _badge("pruned", "#6c757d")
-        return _badge("inactive", "#6c757d")
+            return _badge("pruned")
+        return _badge("inactive")
 
     @admin.display(description="run")
     def run_link(self, version):

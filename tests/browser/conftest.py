@@ -6,6 +6,9 @@
 - `page`: a fresh Playwright page (own context) in a session-wide Chromium at /usr/bin/chromium.
   Nothing is downloaded: `playwright install` is never used. On a failed test a screenshot is saved.
 - `artifacts_dir`: test-artifacts/ (gitignored) for screenshots.
+- `csp_violations`: every Content-Security-Policy violation the page reported (the `securitypolicyviolation`
+  event and Chromium's console line); a browser test that passes with one there fails at teardown, so every
+  page any browser test visits is checked against the CSP (config/settings.py CONTENT_SECURITY_POLICY).
 
 All browser tests carry the `browser` marker. Without Chromium they skip (fail when CI=true).
 """
@@ -34,6 +37,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = 30.0
+# Runs before any page script (Playwright injects it outside the page's CSP) in every document of a context.
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.effectiveDirective} refused ${e.blockedURI || "an inline"} `
+                + `at ${e.sourceFile || document.URL}:${e.lineNumber} ${e.sample || ""}`);
+});"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
 
 
 def pytest_collection_modifyitems(items):
@@ -120,9 +132,18 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-def page(browser, artifacts_dir, request):
+def csp_violations() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser, artifacts_dir, request, csp_violations):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    context.add_init_script(CSP_LISTENER)
+    context.on("console", lambda message: csp_violations.append(f"{message.page.url if message.page else '?'}: "
+                                                                f"{message.text}")
+               if is_csp_violation(message.text) else None)
     page = context.new_page()
     yield page
     report = getattr(request.node, "rep_call", None)
@@ -133,3 +154,5 @@ def page(browser, artifacts_dir, request):
         except Exception:  # noqa: BLE001 - a failing page must not hide the test's own error
             pass
     context.close()
+    if report is not None and report.passed and csp_violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(csp_violations), pytrace=False)

@@ -2,6 +2,7 @@
 curator badges, open "Why this?", hide an item with "not interested" and see it gone after a reload."""
 from __future__ import annotations
 
+import re
 import shutil
 from io import StringIO
 
@@ -34,7 +35,8 @@ def test_storefront_end_to_end(demo_shop, live_server_url, page, artifacts_dir):
     page.dispatch_event("#limit", "change")
     shopper = page.locator("#shopper option").nth(1).get_attribute("value")
     page.select_option("#shopper", shopper)
-    page.wait_for_function(f"document.querySelector('h1').textContent.includes('{shopper}')")
+    # Locator waits, not wait_for_function: a string predicate is an eval, which the page's CSP refuses.
+    page.locator("h1", has_text=shopper).wait_for()
     assert shopper in page.locator("#taste").text_content()
     listed = cards(page)
     assert listed.count() == LIMIT, "a list of the requested length"
@@ -62,7 +64,7 @@ def test_storefront_end_to_end(demo_shop, live_server_url, page, artifacts_dir):
 
     # "Not interested" removes the item now, and it stays gone after a reload.
     page.locator(f'.card[data-item-id="{second}"] button[data-action="not-interested"]').click()
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Hidden')")
+    page.locator("#status", has_text=re.compile(r"^Hidden")).wait_for()
     assert Feedback.objects.filter(shopper__user_id=shopper, item__item_id=second).exists()
     page.reload()
     listed = cards(page)
@@ -73,7 +75,7 @@ def test_storefront_end_to_end(demo_shop, live_server_url, page, artifacts_dir):
     third = listed.nth(2).get_attribute("data-item-id")
     rec = page.locator(".cards").first.get_attribute("data-recommendation-id")
     listed.nth(2).locator("button", has_text="Add to cart").click()
-    page.wait_for_function("document.getElementById('cart-count').textContent === '1'")
+    page.locator("#cart-count", has_text=re.compile(r"^1$")).wait_for()
     event = Event.objects.get(shopper__user_id=shopper, item__item_id=third, type="add_to_cart")
     assert event.recommendation_id == rec
     page.click("a[data-nav=cart]")

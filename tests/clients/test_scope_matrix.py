@@ -121,7 +121,8 @@ def expected(route: str, method: str, scope: str) -> int | str:
 
 
 @pytest.fixture
-def tokens(db):
+def tokens(db, settings):
+    settings.DEMO_MODE = True  # the demo token works only in demo mode (tests/clients/test_public_tokens.py)
     cache.clear()
     return {"none": None, **{scope: make_client(f"matrix-{scope}", scope) for scope in ("read", "demo", "write")}}
 

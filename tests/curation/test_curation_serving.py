@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from recsys.catalog.services import items_availability_set
 from recsys.models import Item
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +71,7 @@ def test_pins_scoped_to_a_category_or_a_shopper_bring_items_that_are_no_candidat
     other = write_api.get("/api/v1/users/someone-else/recommendations/", {"limit": 5}).json()["items"]
     assert vip[1]["item_id"] == "fresh-vip" and vip[1]["title"] == "For one shopper"
     assert "fresh-vip" not in [i["item_id"] for i in other]
-    Item.objects.filter(item_id="fresh-vip").update(available=False)  # availability is fresh, the card cached
+    # Availability is fresh (the catalog stamp), the card cached.
+    items_availability_set(item_pks=[Item.objects.get(item_id="fresh-vip").pk], available=False)
     vip = write_api.get("/api/v1/users/vip-1/recommendations/", {"limit": 5}).json()["items"]
     assert "fresh-vip" not in [i["item_id"] for i in vip]

@@ -18,6 +18,10 @@ from recsys.models import Item, Shopper
     ("/api/v1/users/u1/feedback/", {"item_id": "i1", "type": "report", "comment": 3}, "comment"),
     ("/api/v1/curation/pins/", {"name": "p", "item_id": "i1", "position": "1"}, "position"),
     ("/api/v1/curation/boosts/", {"name": "b", "item_id": "i1", "strength": 0.5, "enabled": 1}, "enabled"),
+    # Ids in batch rows are strings too ("sku-1", not 1); import files may still carry numbers.
+    ("/api/v1/events/", [{"user_id": 42, "item_id": "i1", "type": "view"}], "user_id"),
+    ("/api/v1/events/", [{"user_id": "u1", "item_id": "i1", "type": "view", "event_id": 7}], "event_id"),
+    ("/api/v1/items/", [{"item_id": 1, "title": "One"}], "item_id"),
 ])
 @pytest.mark.django_db
 def test_a_value_of_the_wrong_json_type_is_400_naming_the_field(write_api, route, body, field):

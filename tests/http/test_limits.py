@@ -65,6 +65,7 @@ def test_a_batch_list_counts_as_its_number_of_shoppers(monkeypatch):
 
 
 def test_the_demo_token_has_its_own_low_rate(monkeypatch, settings):
+    settings.DEMO_MODE = True
     assert settings.DEMO_THROTTLE_RATE == "300/min"
     monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "100/min", "demo": "2/min"})
     cache.clear()

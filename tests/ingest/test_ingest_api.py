@@ -34,7 +34,7 @@ def errors_of(response):
 
 # --- items -----------------------------------------------------------------------------------
 def test_items_upsert_counts_created_and_updated_and_keeps_unsent_fields(write_api):
-    first = [{"item_id": "a", "title": "Kettle", "category": "kitchen", "price": "19.90", "url": "https://s/a",
+    first = [{"item_id": "a", "title": "Kettle", "category": "kitchen", "price": "19.90", "url": "https://shop.example/a",
               "attributes": {"brand": "Ferro"}, "available": False}, {"item_id": "b", "title": "Mug"}]
     assert write_api.post(ITEMS, first, format="json").json() == {"created": 2, "updated": 0}
     second = [{"item_id": "a", "title": "Kettle 2"}, {"item_id": "c", "title": "Cup", "price": 3}]

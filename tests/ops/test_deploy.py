@@ -20,7 +20,7 @@ TLS_ENV = {"SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "31536000", "SECUR
 def production_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DJANGO_", "CURIO_"))}
     env.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), DATABASE_URL=f"sqlite:///{tmp_path}/deploy.sqlite3",
-               ALLOWED_HOSTS="127.0.0.1,localhost")
+               ALLOWED_HOSTS="127.0.0.1,localhost", SECRET_KEY_FILE=str(tmp_path / "no-secret-key-file"))
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(extra)
     return env

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def prepared_serving_statements() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-                       ["%UNION ALL%available = FALSE%"])
+                       ["%UNION ALL%not_interested%"])
         return cursor.fetchone()[0]
 
 
@@ -26,9 +26,8 @@ def test_serving_reads_prepare_on_postgres_unless_switched_off(require_postgres,
     event("u1", "b", "purchase")
     before = prepared_serving_statements()
     for _ in range(3):  # one statement however often it runs
-        reads = serving_reads(user_id="u1", limit=50, unavailable_max=10)
-        assert reads.history.item_ids == ["b", "a"] and reads.history.types == ["purchase", "view"]
-        assert reads.unavailable == frozenset()
+        history = serving_reads(user_id="u1", limit=50)
+        assert history.item_ids == ["b", "a"] and history.types == ["purchase", "view"]
     assert prepared_serving_statements() - before == (1 if prepare else 0)
 
 
@@ -37,15 +36,15 @@ def test_a_vanished_prepared_statement_costs_one_reconnect_not_errors(require_po
     settings.DB_PREPARED_STATEMENTS = True
     items("a")
     event("u1", "a")
-    assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]
+    assert serving_reads(user_id="u1", limit=50).item_ids == ["a"]
     assert prepared_serving_statements() == 1
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL or a new server session does
     before = connection.connection
     with caplog.at_level("WARNING", logger="recsys.serving.reads"):
-        assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]
+        assert serving_reads(user_id="u1", limit=50).item_ids == ["a"]
     assert "CURIO_DB_PREPARE=0" in caplog.text and connection.connection is not before
-    assert serving_reads(user_id="u1", limit=50).history.item_ids == ["a"]  # prepared again, on the new session
+    assert serving_reads(user_id="u1", limit=50).item_ids == ["a"]  # prepared again, on the new session
     assert prepared_serving_statements() == 1
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from recsys.analytics import impression_buffer as impressions
 from recsys.analytics.impression_buffer import ImpressionBuffer
+from recsys.catalog.services import items_availability_set
 from recsys.models import Feedback, FeedbackType, Item, Shopper
 from tests import serving_world as world
 from tests.conftest import make_client
@@ -69,7 +70,7 @@ def test_raw_personal_list_ignores_rules_but_keeps_filters(read_api, write_api, 
     # Filters stay: seen items, unavailable items, "not interested", the category.
     seen = set(Shopper.objects.get(user_id=USER).events.values_list("item__item_id", flat=True))
     assert not set(ids(raw)) & seen
-    Item.objects.filter(item_id=ids(before)[2]).update(available=False)
+    items_availability_set(item_pks=[Item.objects.get(item_id=ids(before)[2]).pk], available=False)
     Feedback.objects.create(shopper=Shopper.objects.get(user_id=USER), item=Item.objects.get(item_id=ids(before)[3]),
                             type=FeedbackType.NOT_INTERESTED)
     raw = personal(read_api, raw="true")
@@ -108,7 +109,8 @@ def test_raw_false_is_the_curated_list_and_bad_values_are_400(read_api, write_ap
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "raw"
 
 
-def test_demo_tokens_may_ask_for_raw_lists_of_demo_shoppers(als):
+def test_demo_tokens_may_ask_for_raw_lists_of_demo_shoppers(als, settings):
+    settings.DEMO_MODE = True
     demo = make_client("storefront-demo", "demo")
     body = get(demo, "/api/v1/users/demo-anna/recommendations/", raw="true", limit=4)
     assert body["raw"] is True and len(body["items"]) == 4
@@ -118,7 +120,8 @@ def test_demo_tokens_may_ask_for_raw_lists_of_demo_shoppers(als):
     assert demo.get("/api/v1/users/bench-1/recommendations/", {"raw": "true"}).status_code == 403
 
 
-def test_blocks_apply_to_raw_lists_for_every_token(read_api, write_api, als):
+def test_blocks_apply_to_raw_lists_for_every_token(read_api, write_api, als, settings):
+    settings.DEMO_MODE = True
     demo = make_client("storefront-demo", "demo")
     before = ids(personal(read_api, raw="true"))
     blocked_category = Item.objects.get(item_id=before[1]).category

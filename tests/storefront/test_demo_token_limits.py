@@ -11,7 +11,7 @@ from recsys.models import Event, Feedback, Item, Shopper
 from recsys.serving import popular
 from recsys.storefront import demo_shop as demo
 from recsys.storefront.selectors import demo_mode_cache_clear
-from recsys.storefront.services import demo_token_ensure
+from recsys.storefront.services import demo_shopper_signatures, demo_token_ensure
 from recsys.training.config import weight_config
 from recsys.training.selectors import event_arrays
 
@@ -29,11 +29,15 @@ def fresh_caches():
 
 
 @pytest.fixture
-def demo_api(db):
+def demo_api(db, settings):
+    """The demo page's token, in demo mode, speaking for demo-visitor-1 (signed as the page signs it)."""
+    settings.DEMO_MODE = True
     for item_id in (DEMO_ITEM, REAL_ITEM):
         Item.objects.get_or_create(item_id=item_id, defaults={"title": item_id, "category": "Kitchen"})
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {demo_token_ensure()}")
+    token = demo_token_ensure()
+    signature = demo_shopper_signatures(user_ids=["demo-visitor-1"])["demo-visitor-1"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}", HTTP_CURIO_SHOPPER_SIGNATURE=signature)
     return api
 
 

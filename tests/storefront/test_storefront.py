@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from recsys.models import ApiClient, Event, Item
 from recsys.storefront import demo_shop as demo
-from recsys.storefront.services import DEMO_CLIENT_NAME, demo_token_ensure
+from recsys.storefront.services import DEMO_CLIENT_NAME, demo_shopper_signatures, demo_token_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,8 @@ def page_config(html: str) -> dict:
 
 
 @pytest.fixture
-def demo_api():
+def demo_api(settings):
+    settings.DEMO_MODE = True  # the demo token works only in demo mode
     Item.objects.get_or_create(item_id="demo-sku-0001", defaults={"title": "Ferro Skillet", "category": "Kitchen"})
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {demo_token_ensure()}")
@@ -87,11 +88,13 @@ def test_demo_token_reads_lists_and_sends_events_and_feedback_for_demo_shoppers(
     assert demo_api.get(f"/api/v1/items/{item}/similar/?user_id=demo-u0001").status_code == 200
     basket = {"item_ids": [item], "user_id": "demo-u0001", "limit": 3}
     assert demo_api.post("/api/v1/recommendations/basket/", basket, format="json").status_code == 200
+    signed = demo_shopper_signatures(user_ids=["demo-visitor-1", "demo-u0001"])
     event = {"user_id": "demo-visitor-1", "item_id": item, "type": "view", "recommendation_id": "r1"}
-    response = demo_api.post("/api/v1/events/", [event], format="json")
+    response = demo_api.post("/api/v1/events/", [event], format="json",
+                             HTTP_CURIO_SHOPPER_SIGNATURE=signed["demo-visitor-1"])
     assert response.status_code == 200 and response.json()["accepted"] == 1
     response = demo_api.post("/api/v1/users/demo-u0001/feedback/", {"item_id": item, "type": "not_interested"},
-                             format="json")
+                             format="json", HTTP_CURIO_SHOPPER_SIGNATURE=signed["demo-u0001"])
     assert response.status_code == 201
 
 

@@ -31,10 +31,23 @@
   function limit() { return Math.max(1, Math.min(24, parseInt(limitInput.value, 10) || config.limit)); }
 
   // ---- the API, as any frontend would call it -------------------------------------------------
+  // The token is public, so the shop's backend (here: this demo's Django) signs the shopper the page
+  // speaks for; the API personalizes only for a signed shopper (docs/api.md, "Signed shoppers").
+  const signatures = Object.fromEntries(config.shoppers.filter((s) => s.signature).map((s) => [s.id, s.signature]));
+  async function signature(id) {
+    if (!signatures[id]) {
+      const response = await fetch(`${config.signatureUrl}?${new URLSearchParams({ user_id: id })}`);
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(`signing ${id}: ${response.status} ${data.detail || response.statusText}`);
+      signatures[id] = data.signature;
+    }
+    return signatures[id];
+  }
   async function api(method, path, body) {
     const response = await fetch(config.api + path, {
       method,
-      headers: { Authorization: "Token " + config.token, "Content-Type": "application/json" },
+      headers: { Authorization: "Token " + config.token, "Content-Type": "application/json",
+                 "Curio-Shopper-Signature": await signature(shopper) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await response.json().catch(() => ({}));
@@ -68,6 +81,8 @@
     for (const [key, value] of Object.entries(attrs || {})) {
       if (key === "class") node.className = value;
       else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      // Styles through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+      else if (key === "style") for (const [name, v] of Object.entries(value)) node.style.setProperty(name, v);
       else node.setAttribute(key, value);
     }
     for (const child of children.flat()) {
@@ -84,7 +99,7 @@
     if (item.source) badges.push(el("span", { class: `badge badge-source source-${item.source}` }, SOURCES[item.source] || item.source));
     const reasons = (item.reasons || []).map((r) => el("li", { class: `reason reason-${r.type}` }, r.text));
     const node = el("li", { class: "card", "data-item-id": item.item_id },
-      el("div", { class: "thumb", "aria-hidden": "true", style: `--hue:${hue(item.category || "")}` },
+      el("div", { class: "thumb", "aria-hidden": "true", style: { "--hue": hue(item.category || "") } },
         (item.category || "?").slice(0, 2)),
       el("h3", {}, el("a", { href: itemLink(item, rec) }, item.title)),
       el("p", { class: "meta" }, `${item.category || "Uncategorized"}${item.price ? " · $" + item.price : ""}`),
@@ -177,7 +192,7 @@
     } }, "Add to cart");
     const attrs = Object.entries(item.attributes || {}).map(([k, v]) => el("li", {}, `${k}: ${v}`));
     main.append(el("article", { class: "product" },
-      el("div", { class: "thumb big", "aria-hidden": "true", style: `--hue:${hue(item.category || "")}` }, (item.category || "?").slice(0, 2)),
+      el("div", { class: "thumb big", "aria-hidden": "true", style: { "--hue": hue(item.category || "") } }, (item.category || "?").slice(0, 2)),
       el("div", {},
         el("h1", { tabindex: "-1" }, item.title),
         el("p", { class: "meta" }, `${item.category}${item.price ? " · $" + item.price : ""}`),
