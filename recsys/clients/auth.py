@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -33,6 +31,7 @@ from recsys.clients.rate_budget import budgets
 from recsys.clients.shopper_signatures import HEADER as SIGNATURE_HEADER
 from recsys.clients.shopper_signatures import META_KEY as SIGNATURE_META_KEY
 from recsys.clients.shopper_signatures import signature_problem
+from recsys.ops.lru import TimedLRU
 from recsys.ops.redis_state import REDIS_ERRORS, OncePerInterval, circuit
 from recsys.storefront.demo_shop import ITEM_PREFIX as DEMO_ITEM_PREFIX
 from recsys.storefront.selectors import demo_mode_on
@@ -176,37 +175,27 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-# Per-process token cache: key hash -> (monotonic expiry, ClientUser). A token lookup was a DB round
-# trip on every request (a third of a list request's DB time); with the cache it is one per client,
-# process and CURIO_TOKEN_CACHE_SECONDS. Only valid tokens are cached. A revoked token keeps working in
-# other processes until its entry expires (at most that many seconds); the revoking process calls
-# token_cache_clear() so it takes effect there at once.
-_token_cache: dict[str, tuple[float, ClientUser]] = {}
-_token_cache_lock = threading.Lock()
-TOKEN_CACHE_MAX = 10_000  # valid tokens only, so this is a bound on clients, not on attackers
+# Per-process token cache: key hash -> ClientUser. A token lookup was a DB round trip on every request (a
+# third of a list request's DB time); with the cache it is one per client, process and
+# CURIO_TOKEN_CACHE_SECONDS. Only valid tokens are cached, so the bound is on clients, not on attackers. A
+# revoked token keeps working in other processes until its entry expires (at most that many seconds); the
+# revoking process calls token_cache_clear() so it takes effect there at once.
+TOKEN_CACHE_MAX = 10_000
+_token_cache = TimedLRU(TOKEN_CACHE_MAX, lambda: settings.TOKEN_CACHE_SECONDS)
 
 
 def _cached_user(key_hash: str) -> ClientUser | None:
-    hit = _token_cache.get(key_hash)
-    if hit is None or hit[0] <= time.monotonic():
-        return None
-    return hit[1]
+    return _token_cache.get(key_hash)
 
 
 def _remember(key_hash: str, user: ClientUser) -> None:
-    ttl = settings.TOKEN_CACHE_SECONDS
-    if ttl <= 0:
-        return
-    with _token_cache_lock:
-        if len(_token_cache) >= TOKEN_CACHE_MAX:
-            _token_cache.clear()
-        _token_cache[key_hash] = (time.monotonic() + ttl, user)
+    if settings.TOKEN_CACHE_SECONDS > 0:
+        _token_cache.put(key_hash, user)
 
 
 def token_cache_clear() -> None:
     """Forget every cached token of this process (call after revoking or changing a client)."""
-    with _token_cache_lock:
-        _token_cache.clear()
+    _token_cache.clear()
 
 
 def _touch(client: ApiClient) -> None:

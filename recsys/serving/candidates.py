@@ -14,9 +14,9 @@ from recsys.ml import scoring
 from recsys.ml.events import STRENGTH
 from recsys.ml.model_kinds import ScoreRequest
 from recsys.ml.weights import event_confidences
+from recsys.ops.lru import TimedLRU
 from recsys.serving.reads import ShopperHistory
 
-from .lru import TimedLRU
 from .model_store import LoadedModel
 
 CATEGORY_CACHE_SECONDS = 60.0

@@ -6,8 +6,6 @@ availability write moves the catalog stamp, so an item marked unavailable leaves
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -16,6 +14,7 @@ from django.conf import settings
 
 from curation.rules import ItemInfo
 from recsys.catalog import selectors as item_selectors
+from recsys.ops.lru import TimedLRU
 
 
 @dataclass(frozen=True)
@@ -44,43 +43,35 @@ class ItemCard:
                 "image_url": self.image_url, "price": self.price}
 
 
+_MISSING = object()
+
+
 class CardCache:
+    """Cards by item id (None: no such item) in the one bounded cache (recsys.ops.lru)."""
+
     def __init__(self):
-        self._lock = threading.Lock()
-        self._cards: dict[str, tuple[float, ItemCard | None]] = {}
+        self._cards = TimedLRU(settings.SERVING_ITEM_CACHE_SIZE, lambda: settings.SERVING_ITEM_CACHE_SECONDS)
 
     def clear(self) -> None:
-        with self._lock:
-            self._cards = {}
+        self._cards.clear()
 
     def get_one(self, item_id: str) -> ItemCard | None:
-        """A fresh cached card straight from the cache (one dict lookup), else as `get_many`."""
-        hit = self._cards.get(item_id)
-        if hit is not None and time.monotonic() - hit[0] < settings.SERVING_ITEM_CACHE_SECONDS:
-            return hit[1]
         return self.get_many([item_id]).get(item_id)
 
     def get_many(self, item_ids) -> dict[str, ItemCard]:
         """Cards of the known items among `item_ids`: one query for the ones not cached (or too old), else none."""
-        now = time.monotonic()
-        ttl = settings.SERVING_ITEM_CACHE_SECONDS
         out: dict[str, ItemCard] = {}
         missing = []
-        cards = self._cards
         for item_id in item_ids:
-            hit = cards.get(item_id)
-            if hit is not None and now - hit[0] < ttl:
-                if hit[1] is not None:
-                    out[item_id] = hit[1]
-            else:
+            card = self._cards.get(item_id, _MISSING)
+            if card is _MISSING:
                 missing.append(item_id)
+            elif card is not None:
+                out[item_id] = card
         if missing:
             found = {row["item_id"]: _card(row) for row in item_selectors.item_cards(item_ids=missing)}
-            with self._lock:
-                if len(self._cards) + len(missing) > settings.SERVING_ITEM_CACHE_SIZE:
-                    self._cards = {}  # crude bound: the hot items come back on the next requests
-                for item_id in missing:
-                    self._cards[item_id] = (now, found.get(item_id))
+            for item_id in missing:
+                self._cards.put(item_id, found.get(item_id))
             out.update(found)
         return out
 

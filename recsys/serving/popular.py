@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from recsys.catalog import selectors as item_selectors
 from recsys.catalog.limits import DEMO_USER_PREFIX
-from recsys.serving.lru import TimedLRU
+from recsys.ops.lru import TimedLRU
 from recsys.serving.weights import weight_config
 from recsys.storefront.selectors import demo_mode_on
 

@@ -22,12 +22,23 @@ class Served:
     item_id: str  # an item the model knows
 
 
+def add_example_catalog() -> None:
+    """The items and shopper the schema's examples name (recsys/serving/examples.py, the rule and feedback
+    examples), so schemathesis' examples phase creates rules its stateful phase then reads, changes and deletes."""
+    from recsys.models import Item, Shopper
+
+    Item.objects.bulk_create([Item(item_id=item_id, title=f"Example {item_id}", category="shoes")
+                              for item_id in ("sku-1", "sku-2", "sku-4", "sku-9")])
+    Shopper.objects.create(user_id="u-481")
+
+
 @pytest.fixture
 def served_instance(transactional_db, tmp_path, request) -> Served:
     """A server (`runserver`, DEBUG off) with a trained, active model on the test database, and a write token."""
     from recsys.clients.services import api_client_create
 
     build_shop()
+    add_example_catalog()
     train_and_activate(tmp_path / "models")
     reset_serving_caches()
     _, token = api_client_create(name=f"outside-{request.node.name}"[:100], scope="write")

@@ -1,8 +1,10 @@
-"""A small bounded, thread-safe LRU with a freshness limit, for per-process caches keyed by request input.
+"""The one bounded per-process cache: a thread-safe LRU with a freshness limit.
 
-A category (or any other key) is whatever string a request names, so a plain dict would grow with every new
-one; here at most `maxsize` entries are kept and the least recently used goes first. Entries older than
-`ttl()` seconds read as missing (and are replaced by the next `put`).
+Every per-process cache keyed by request input uses it (API tokens, item cards, popular lists' category
+tails): a key is whatever a request names, so a plain dict would grow with every new one; here at most
+`maxsize` entries are kept and the least recently used goes first. Entries older than `ttl()` seconds read
+as missing (and are replaced by the next `put`). Values that change with a write rather than with time
+(the rules, the catalog's availability) are kept by stamp instead (recsys.ops.stamps).
 """
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ class TimedLRU:
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
 
-    def get(self, key: Hashable) -> Any | None:
+    def get(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:
             hit = self._entries.get(key)
             if hit is None or time.monotonic() - hit[0] >= self._ttl():
-                return None
+                return default
             self._entries.move_to_end(key)
             return hit[1]
 
