@@ -24,7 +24,7 @@ from recsys.clients.rate_budget import budgets
 limit, duration, start, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 while time.time() < start:
     time.sleep(0.001)
-allowed, asked = {}, 0
+allowed, asked, first = {}, 0, time.time()
 while time.time() < start + seconds:
     now = time.time()
     ok, _ = budgets.take("throttle_client_42", cost=1, limit=limit, duration=duration, now=now)
@@ -32,14 +32,15 @@ while time.time() < start + seconds:
     if ok:
         window = int(now // duration)
         allowed[window] = allowed.get(window, 0) + 1
-print(json.dumps({"allowed": allowed, "asked": asked, "leases": budgets.leases}))
+print(json.dumps({"allowed": allowed, "asked": asked, "leases": budgets.leases, "first": first,
+                  "last": time.time()}))
 """
 
 
 @pytest.mark.redis
 @pytest.mark.slow
 def test_a_client_spread_over_three_processes_is_held_within_ten_percent_of_its_rate(redis_url, tmp_path):
-    limit, duration, seconds = 300, 1, 3.2
+    limit, duration, seconds = 300, 1, 4.2
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "REDIS_URL": redis_url, "DEBUG": "1",
            "SECRET_KEY": "rate-budget-test-" + "x" * 40}
     start = time.time() + 2.0  # every process imported and waiting
@@ -50,7 +51,9 @@ def test_a_client_spread_over_three_processes_is_held_within_ten_percent_of_its_
     for r in results:
         for window, n in r["allowed"].items():
             per_window[int(window)] = per_window.get(int(window), 0) + n
-    whole = [per_window.get(w, 0) for w in range(int(start // duration) + 1, int((start + seconds) // duration))]
+    # Whole windows during which every process was asking (a slow start under load shortens the run).
+    begin, end = max(r["first"] for r in results), min(r["last"] for r in results)
+    whole = [per_window.get(w, 0) for w in range(int(begin // duration) + 1, int(end // duration))]
     asked = sum(r["asked"] for r in results)
     assert whole and asked > 3 * limit * len(whole), "the client asked well over its rate in every window"
     for n in whole:  # every full window: at most the limit, and not more than 10% under it
