@@ -11,6 +11,13 @@ from pathlib import Path
 _metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
                                           str(Path(__file__).resolve().parent.parent / "var" / "metrics")))
 
+# Every worker serves: with keep-alive, a gthread worker accepts every connection it can, so 4 client
+# connections over 3 single-thread workers often left one worker idle (request shares 50/50/0 in 2 of 3 runs
+# of bench/bench_serving.py). At 2 connections a worker stops accepting, and closes a second kept-alive one
+# after its response, so the client reconnects to whichever worker is free: shares 34/33/33 in every run,
+# p99 of /healthz 10 ms instead of 24 ms (docs/benchmarks.md, issue #26). Behind nginx the same holds.
+worker_connections = 2
+
 
 def on_starting(server):
     shutil.rmtree(_metrics_dir, ignore_errors=True)  # samples of a previous run must not add up with ours
