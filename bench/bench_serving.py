@@ -60,6 +60,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -117,7 +118,10 @@ DEPLOYMENTS = {  # name -> (what it is, gunicorn arguments after the documented 
     "5-workers": ("5 gthread workers x 1 thread: more workers than connections", ["--workers", "5"]),
     "sync": ("3 sync workers: no keep-alive, every request a new connection that an idle worker accepts",
              ["--worker-class", "sync"]),
+    "close": ("documented, but every request on a new connection (wrk sends Connection: close, as nginx does to "
+              "an upstream without `keepalive`)", []),
 }
+CLOSE_DEPLOYMENTS = {"close"}  # the client side of the deployment: a new connection per request
 
 
 def log(msg: str) -> None:
@@ -622,35 +626,66 @@ class Server:
 
 
 class Accounting:
-    """Snapshot before a phase, deltas after it."""
+    """CPU and requests of a phase: a snapshot before it, a sampler during it (every 0.5 s, so a process that exits
+    mid-phase, e.g. a PostgreSQL backend recycled after CONN_MAX_AGE, keeps the CPU it had last been seen with),
+    and the deltas after it."""
 
     def __init__(self, server: Server, dbname: str, redis_pid: int | None, celery: subprocess.Popen | None):
         self.server, self.dbname, self.redis_pid, self.celery = server, dbname, redis_pid, celery
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: dict[str, dict[int, float]] = {}
 
-    def snapshot(self) -> dict:
+    def _cpu(self) -> dict[str, dict[int, float]]:
         import psutil
 
-        workers = [c.pid for c in psutil.Process(self.server.proc.pid).children()]
+        try:
+            workers = [c.pid for c in psutil.Process(self.server.proc.pid).children()]
+        except psutil.NoSuchProcess:
+            workers = []
         groups = {"workers": workers, "postgres": postgres_pids(self.dbname),
                   "redis": [self.redis_pid] if self.redis_pid else [],
                   "celery": process_tree(self.celery.pid) if self.celery else []}
-        cpu = {g: {p: cpu_seconds(p) for p in pids} for g, pids in groups.items()}
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {"cpu": cpu, "counts": read_counts(self.server.count_dir), "machine": machine_busy(),
-                "children": ru.ru_utime + ru.ru_stime, "t": time.perf_counter(),
-                "master": cpu_seconds(self.server.proc.pid)}
+        out: dict[str, dict[int, float]] = {}
+        for g, pids in groups.items():
+            out[g] = {}
+            for pid in pids:
+                v = cpu_seconds(pid)
+                if v is not None:
+                    out[g][pid] = v
+        return out
 
-    def delta(self, before: dict, requests: int) -> dict:
-        after = self.snapshot()
+    def _record(self, cpu: dict[str, dict[int, float]]) -> None:
+        for g, pids in cpu.items():
+            self._seen.setdefault(g, {}).update(pids)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self._record(self._cpu())
+
+    def begin(self) -> dict:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = {"cpu": self._cpu(), "counts": read_counts(self.server.count_dir), "machine": machine_busy(),
+                  "children": ru.ru_utime + ru.ru_stime, "t": time.perf_counter()}
+        self._seen = {}
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return before
+
+    def end(self, before: dict, requests: int) -> dict:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._record(self._cpu())
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after = {"cpu": self._seen, "counts": read_counts(self.server.count_dir), "machine": machine_busy(),
+                 "children": ru.ru_utime + ru.ru_stime, "t": time.perf_counter()}
         out: dict = {}
         for g in before["cpu"]:
-            b, a = before["cpu"][g], after["cpu"][g]
-            spent = 0.0
-            for pid, v in a.items():
-                if v is None:
-                    continue
-                spent += v - (b.get(pid) or 0.0) if pid in b else v  # a process started meanwhile: all of it
-            out[f"{g}_cpu_s"] = spent
+            b, a = before["cpu"][g], after["cpu"].get(g, {})
+            # a process first seen during the phase started during it: all of its CPU counts
+            out[f"{g}_cpu_s"] = sum(v - b.get(pid, 0.0) for pid, v in a.items())
         out["wrk_cpu_s"] = after["children"] - before["children"]
         busy = after["machine"][0] - before["machine"][0]
         out["machine_busy_s"] = busy
@@ -661,8 +696,7 @@ class Accounting:
             if k.endswith("_cpu_s"):
                 out[k.replace("_cpu_s", "_ms_per_req")] = out[k] / max(1, requests) * 1000
         served = {pid: after["counts"].get(pid, 0) - before["counts"].get(pid, 0) for pid in after["counts"]}
-        wcpu = {pid: (after["cpu"]["workers"].get(pid) or 0.0) - (before["cpu"]["workers"].get(pid) or 0.0)
-                for pid in after["cpu"]["workers"]}
+        wcpu = {pid: v - before["cpu"]["workers"].get(pid, 0.0) for pid, v in after["cpu"].get("workers", {}).items()}
         workers = sorted(set(served) | set(wcpu))
         total, total_cpu = max(1, sum(served.values())), max(1e-9, sum(wcpu.values()))
         out["workers"] = [{"pid": p, "requests": served.get(p, 0), "share": served.get(p, 0) / total,
@@ -854,6 +888,8 @@ def profile(server: Server, files: dict, phase: str, args, out_dir: Path, tag: s
                str(args.profile_rate), "--format", "raw", "--output", str(f), "--nonblocking"]
         if args.profile_idle:
             cmd.append("--idle")
+        if args.profile_gil:
+            cmd.append("--gil")
         spies.append(PROCS.start("py-spy", cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         outs.append(f)
     time.sleep(1.0)
@@ -1015,6 +1051,9 @@ def parse_args():
     p.add_argument("--profile", action="store_true",
                    help="py-spy every worker during one more personal phase (last run) and print the top functions")
     p.add_argument("--profile-idle", action="store_true", help="py-spy --idle: also the samples of waiting threads")
+    p.add_argument("--profile-gil", action="store_true",
+                   help="py-spy --gil: only the thread holding the GIL (Python's own CPU; C code that releases the GIL "
+                        "and waits are left out)")
     p.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second and worker")
     p.add_argument("--profile-top", type=int, default=25, help="functions listed")
     p.add_argument("--app-dir", type=Path, default=ROOT,
@@ -1122,102 +1161,100 @@ def machine_text() -> list[str]:
     return lines
 
 
-def run_deployment(args, deployment: str, ctx: dict) -> list[dict]:
-    runs: list[dict] = []
+def run_once(args, deployment: str, run: int, ctx: dict) -> dict:
+    """One run of the phases on a freshly started server of `deployment`."""
     out_dir: Path = ctx["out_dir"]
-    for run in range(args.runs):
-        tag = f"{deployment}-run{run + 1}"
-        log(f"=== {tag}: {DEPLOYMENTS[deployment][0]}")
-        truncate_impressions()
-        clients = make_clients(f"{ctx['stamp']}-{tag}", args.phases)
-        files = {}
+    tag = f"{deployment}-run{run + 1}"
+    log(f"=== {tag}: {DEPLOYMENTS[deployment][0]}")
+    truncate_impressions()
+    clients = make_clients(f"{ctx['stamp']}-{tag}", args.phases)
+    files = {}
+    for phase in args.phases:
+        token, secret = clients[phase]
+        lines = phase_requests(phase, ctx["samples"], secret, ctx["sign"])
+        path = out_dir / "requests" / f"{tag}-{phase}.tsv"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("".join("\t".join(x) + "\n" for x in lines))
+        files[phase] = {"path": path, "token": token, "first": lines[0]}
+    server = start_server(args, deployment, ctx["model_dir"], out_dir, tag)
+    results: dict = {}
+    rounds: list[tuple[dict, dict]] = []
+    try:
+        acct = Accounting(server, ctx["dbname"], ctx["redis_pid"], ctx["celery"])
+        warm_up(server, files, args.phases[0] if "personal" not in args.phases else "personal", args, 5,
+                out_dir, min_each=50)
+        notes = sanity(server, files, [p for p in args.phases if p != "personal+rules"])
+        for note in notes:
+            log(f"check: {note}")
+        sequence = []
         for phase in args.phases:
-            token, secret = clients[phase]
-            lines = phase_requests(phase, ctx["samples"], secret, ctx["sign"])
-            path = out_dir / "requests" / f"{tag}-{phase}.tsv"
-            path.parent.mkdir(exist_ok=True)
-            path.write_text("".join("\t".join(x) + "\n" for x in lines))
-            files[phase] = {"path": path, "token": token, "first": lines[0]}
-        server = start_server(args, deployment, ctx["model_dir"], out_dir, tag)
-        results: dict = {}
-        rounds: list[tuple[dict, dict]] = []
-        try:
-            acct = Accounting(server, ctx["dbname"], ctx["redis_pid"], ctx["celery"])
-            warm_up(server, files, args.phases[0] if "personal" not in args.phases else "personal", args, 5,
-                    out_dir, min_each=50)
-            notes = sanity(server, files, [p for p in args.phases if p != "personal+rules"])
-            for note in notes:
-                log(f"check: {note}")
-            sequence = []
-            for phase in args.phases:
-                if phase == "personal" and args.rules and args.rules_rounds > 1:
-                    sequence += ["personal", "personal+rules"] * args.rules_rounds
-                elif phase == "personal+rules" and args.rules and args.rules_rounds > 1:
-                    continue
-                else:
-                    sequence.append(phase)
-            rules_on = False
-            per_phase: dict[str, list[dict]] = {}
-            for i, phase in enumerate(sequence):
-                want = phase == "personal+rules"
-                if want != rules_on:
-                    set_rules_enabled(want)
-                    rules_on = want
-                    if want:
-                        notes += sanity(server, files, ["personal+rules"])
-                        log(f"check: {notes[-1]}")
-                quiet = wait_quiet(args, f"{tag} {phase}")
-                warm_up(server, files, phase, args, args.warmup, out_dir)
-                before = acct.snapshot()
-                r = run_wrk(server.port, files[phase]["path"], files[phase]["token"], args.seconds, args,
-                            seed=1000 * (run + 1) + i, out_file=out_dir / f"wrk-{tag}-{i:02d}-{phase}.txt")
-                r.update(acct.delta(before, r["requests"]))
-                r["busy_before_pct"] = quiet
-                per_phase.setdefault(phase, []).append(r)
-                log(f"{label(phase, args):24s} {r['rps']:8,.0f} rps  p50 {r['p50']:6.2f}  p99 {r['p99']:7.2f}  "
-                    f"max {r['max']:7.1f} ms  worker {r['workers_ms_per_req']:.2f} ms/req  PG "
-                    f"{r['postgres_ms_per_req']:.3f}  Redis {r['redis_ms_per_req']:.3f}  non-2xx {r['non2xx']}  "
-                    f"per worker {shares_text(r)}%  busy {r['machine_busy_pct']:.0f}%  others "
-                    f"{r['other_ms_per_req']:.2f} ms/req")
-            if rules_on:
-                set_rules_enabled(False)
-            for phase, rs in per_phase.items():
-                if len(rs) == 1:
-                    results[phase] = rs[0]
-                else:  # alternating rounds: the median round of each side
-                    results[phase] = sorted(rs, key=lambda x: x["p50"])[len(rs) // 2]
-            if args.rules and args.rules_rounds > 1:
-                rounds = list(zip(per_phase["personal"], per_phase["personal+rules"], strict=True))
-            mem = memory_line(server, ctx["model_dir"], ctx["version"])
-            log(mem)
-            restarted = sorted(set(read_counts(server.count_dir)) - set(server.workers))
-            if restarted:
-                log(f"WARNING: workers were replaced during the run: {restarted}")
-            prof = None
-            if args.profile and run == args.runs - 1:
-                log(f"profile: py-spy on workers {server.workers} during {args.seconds} s of personal lists")
-                warm_up(server, files, "personal", args, args.warmup, out_dir)
-                prof = profile(server, files, "personal", args, out_dir, tag)
-        finally:
-            PROCS.stop(server.proc)
-        out = [f"## {tag}", "", *main_table(results, args, f"{tag}: {DEPLOYMENTS[deployment][0]}"), "",
-               *detail_table(results, args), "", mem, "", "checks (one request of each list before the load):",
-               *[f"- {n}" for n in notes]]
-        if rounds:
-            diffs = [(b["p50"] - a["p50"], b["workers_ms_per_req"] - a["workers_ms_per_req"]) for a, b in rounds]
-            out.append(f"rules rounds ({args.rules:,} minus 0 rules): p50 " + ", ".join(f"{d:+.2f}" for d, _ in diffs)
-                       + " ms; worker CPU " + ", ".join(f"{c:+.2f}" for _, c in diffs) + " ms/req; median p50 "
-                       f"{statistics.median(d for d, _ in diffs):+.2f} ms")
-        if prof:
-            out += ["", *print_profile(prof, args.profile_top)]
-        print("\n" + "\n".join(out) + "\n", flush=True)
-        ctx["report"] += out + [""]
-        if prof:
-            results["_profile"] = {"by_self": top_functions(prof["stacks"], args.profile_top)[1],
-                                   "by_total": top_functions(prof["stacks"], args.profile_top)[2],
-                                   "samples": sum(prof["stacks"].values()), "wrk": prof["wrk"]}
-        runs.append(results)
-    return runs
+            if phase == "personal" and args.rules and args.rules_rounds > 1:
+                sequence += ["personal", "personal+rules"] * args.rules_rounds
+            elif phase == "personal+rules" and args.rules and args.rules_rounds > 1:
+                continue
+            else:
+                sequence.append(phase)
+        rules_on = False
+        per_phase: dict[str, list[dict]] = {}
+        for i, phase in enumerate(sequence):
+            want = phase == "personal+rules"
+            if want != rules_on:
+                set_rules_enabled(want)
+                rules_on = want
+                if want:
+                    notes += sanity(server, files, ["personal+rules"])
+                    log(f"check: {notes[-1]}")
+            quiet = wait_quiet(args, f"{tag} {phase}")
+            warm_up(server, files, phase, args, args.warmup, out_dir)
+            before = acct.begin()
+            r = run_wrk(server.port, files[phase]["path"], files[phase]["token"], args.seconds, args,
+                        seed=1000 * (run + 1) + i, out_file=out_dir / f"wrk-{tag}-{i:02d}-{phase}.txt")
+            r.update(acct.end(before, r["requests"]))
+            r["busy_before_pct"] = quiet
+            per_phase.setdefault(phase, []).append(r)
+            log(f"{label(phase, args):24s} {r['rps']:8,.0f} rps  p50 {r['p50']:6.2f}  p99 {r['p99']:7.2f}  "
+                f"max {r['max']:7.1f} ms  worker {r['workers_ms_per_req']:.2f} ms/req  PG "
+                f"{r['postgres_ms_per_req']:.3f}  Redis {r['redis_ms_per_req']:.3f}  non-2xx {r['non2xx']}  "
+                f"per worker {shares_text(r)}%  busy {r['machine_busy_pct']:.0f}%  others "
+                f"{r['other_ms_per_req']:.2f} ms/req")
+        if rules_on:
+            set_rules_enabled(False)
+        for phase, rs in per_phase.items():
+            if len(rs) == 1:
+                results[phase] = rs[0]
+            else:  # alternating rounds: the median round of each side
+                results[phase] = sorted(rs, key=lambda x: x["p50"])[len(rs) // 2]
+        if args.rules and args.rules_rounds > 1:
+            rounds = list(zip(per_phase["personal"], per_phase["personal+rules"], strict=True))
+        mem = memory_line(server, ctx["model_dir"], ctx["version"])
+        log(mem)
+        restarted = sorted(set(read_counts(server.count_dir)) - set(server.workers))
+        if restarted:
+            log(f"WARNING: workers were replaced during the run: {restarted}")
+        prof = None
+        if args.profile and run == args.runs - 1:
+            log(f"profile: py-spy on workers {server.workers} during {args.seconds} s of personal lists")
+            warm_up(server, files, "personal", args, args.warmup, out_dir)
+            prof = profile(server, files, "personal", args, out_dir, tag)
+    finally:
+        PROCS.stop(server.proc)
+    out = [f"## {tag}", "", *main_table(results, args, f"{tag}: {DEPLOYMENTS[deployment][0]}"), "",
+           *detail_table(results, args), "", mem, "", "checks (one request of each list before the load):",
+           *[f"- {n}" for n in notes]]
+    if rounds:
+        diffs = [(b["p50"] - a["p50"], b["workers_ms_per_req"] - a["workers_ms_per_req"]) for a, b in rounds]
+        out.append(f"rules rounds ({args.rules:,} minus 0 rules): p50 " + ", ".join(f"{d:+.2f}" for d, _ in diffs)
+                   + " ms; worker CPU " + ", ".join(f"{c:+.2f}" for _, c in diffs) + " ms/req; median p50 "
+                   f"{statistics.median(d for d, _ in diffs):+.2f} ms")
+    if prof:
+        out += ["", *print_profile(prof, args.profile_top)]
+    print("\n" + "\n".join(out) + "\n", flush=True)
+    ctx["report"] += out + [""]
+    if prof:
+        results["_profile"] = {"by_self": top_functions(prof["stacks"], args.profile_top)[1],
+                               "by_total": top_functions(prof["stacks"], args.profile_top)[2],
+                               "samples": sum(prof["stacks"].values()), "wrk": prof["wrk"]}
+    return results
 
 
 def main() -> None:
@@ -1278,8 +1315,9 @@ def main() -> None:
                 f"{PLACEMENT!r}")
         if not args.no_celery:
             ctx["celery"] = start_celery(args, model_dir, out_dir)
-        for deployment in args.deployment:
-            all_runs[deployment] = run_deployment(args, deployment, ctx)
+        for run in range(args.runs):  # run-major: the machine's drift meets every deployment alike
+            for deployment in args.deployment:
+                all_runs.setdefault(deployment, []).append(run_once(args, deployment, run, ctx))
     finally:
         PROCS.stop_all()
         if args.rules:

@@ -41,6 +41,7 @@ from recsys.http.serializers import InternalFieldsMixin, JsonBodyMixin
 from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
 from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
+from .rules import MAX_NEW_ITEM_DAYS
 from .selectors import rule_impacts_measured, rule_list
 from .services import rule_create, rule_delete, rule_update
 
@@ -81,9 +82,11 @@ class SegmentFieldSchema(OpenApiSerializerFieldExtension):
     target_class = SegmentField
 
     def map_serializer_field(self, auto_schema, direction):
-        user_ids = {"type": "object", "properties": {"user_ids": {
-            "type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1,
-            "maxItems": SEGMENT_MAX_USER_IDS}}, "required": ["user_ids"], "additionalProperties": False}
+        ids = {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": SEGMENT_MAX_USER_IDS}
+        if direction == "request":
+            ids["minItems"] = 1  # an answer may list none: erasing a shopper takes them out of every segment
+        user_ids = {"type": "object", "properties": {"user_ids": ids}, "required": ["user_ids"],
+                    "additionalProperties": False}
         choices = [{"type": "string", "enum": ["new", "returning"]}, user_ids]
         if direction == "response":
             choices.append({"type": "object", "properties": {"user_count": {"type": "integer"}},
@@ -169,6 +172,8 @@ def _serializer_for(kind: str) -> type[RuleSerializer]:
     measure = ["holdout_share"] if kind in HOLDOUT_KINDS else []
     fields = ["id", "kind", *target, *measure, *RuleSerializer.Meta.common[2:]]
     extra = {name: {"required": True, "allow_null": False} for name in _REQUIRED.get(kind, ())}
+    if kind == RuleKind.DIVERSITY:
+        extra["new_item_days"] = {"max_value": MAX_NEW_ITEM_DAYS}
     if "label" in extra:
         extra["label"]["allow_blank"] = False
     meta = type("Meta", (RuleSerializer.Meta,), {"fields": fields, "kind_label": kind.title(), "extra_kwargs": extra})

@@ -287,6 +287,8 @@ class Rule(models.Model):
                                                   "max_per_attribute.")
         if bool(self.min_new_items) != bool(self.new_item_days):
             errors["new_item_days"] = "min_new_items and new_item_days go together."
+        elif self.new_item_days and self.new_item_days > rules.MAX_NEW_ITEM_DAYS:
+            errors["new_item_days"] = f"Give at most {rules.MAX_NEW_ITEM_DAYS:,} days (any item is new by then)."
 
 
 def _filled(value) -> bool:

@@ -45,6 +45,8 @@ PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY = "pin", "block", "boost", "annotation"
 RULE_KINDS = (PIN, BLOCK, BOOST, ANNOTATION, DIVERSITY)
 HOLDOUT_KINDS = (PIN, BOOST, ANNOTATION)  # blocks and diversity are safety and policy: never held out
 MAX_HOLDOUT_SHARE = 0.5
+# A diversity rule's `new_item_days` at most (a century: any item is new); beyond it the date is out of range.
+MAX_NEW_ITEM_DAYS = 36_500
 SEGMENT_ALL, SEGMENT_NEW, SEGMENT_RETURNING, SEGMENT_USERS = "", "new", "returning", "users"
 CURATED_FALLBACK_TEXT = "Picked by our team"
 
@@ -1055,7 +1057,7 @@ def _make_room_for_new(final: list[_Entry], unused: list[_Entry], rules: list[Ru
     """At least `min_new_items` items newer than `new_item_days` (the strictest rule), where the
     unused candidates allow: each replaces the lowest non-pinned, not-new item, within the caps."""
     rule = max(rules, key=lambda r: (r.min_new_items, -r.new_item_days))
-    since = context.now - timedelta(days=rule.new_item_days)
+    since = context.now - timedelta(days=min(rule.new_item_days, MAX_NEW_ITEM_DAYS))  # a rule stored before the cap
 
     def is_new(entry: _Entry) -> bool:
         created = entry.info.created_at if entry.info is not None else None

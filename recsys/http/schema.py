@@ -34,6 +34,8 @@ from recsys.catalog.limits import ID_MAX_LENGTH
 # What recsys.http.guards lets through in a path id (user_id, item_id, `path_id_problem`): at most 128 characters,
 # not blank, no control characters (and no lone surrogates, which no URL can carry as UTF-8 anyway).
 PATH_ID_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# A text field the server trims before it checks: something besides whitespace (unanchored, as JSON Schema reads it).
+NOT_BLANK = r"\S"
 
 
 class FieldErrorSerializer(serializers.Serializer):
@@ -61,6 +63,14 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class ApiAutoSchema(AutoSchema):
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.CharField) and field.trim_whitespace
+                and not field.allow_blank and isinstance(schema, dict) and schema.get("type") == "string"
+                and not {"pattern", "enum", "format"} & set(schema)):
+            schema["pattern"] = NOT_BLANK  # DRF trims the value first: " " is blank, and refused
+        return schema
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         instance = force_instance(serializer)

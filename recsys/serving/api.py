@@ -22,6 +22,7 @@ from recsys.catalog.limits import ID_MAX_LENGTH as ID_MAX
 from recsys.clients.auth import READ, WRITE, shopper_verified
 from recsys.errors import NotFound
 from recsys.http.inputs import validated
+from recsys.http.schema import NOT_BLANK
 from recsys.http.serializers import JsonBodyMixin
 from recsys.ops import metrics
 from recsys.serving import examples
@@ -110,7 +111,7 @@ LIST_PARAMS = [
     OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100}, description="1..100, default 10"),
     OpenApiParameter("placement", {"type": "string", "pattern": SLUG},
                      description="list name such as home (a short slug)"),
-    OpenApiParameter("category", {"type": "string", "minLength": 1, "maxLength": CATEGORY_MAX_LENGTH},
+    OpenApiParameter("category", {"type": "string", "pattern": NOT_BLANK, "maxLength": CATEGORY_MAX_LENGTH},
                      description="only items of this category"),
     OpenApiParameter("explain", str, enum=["full"], description="write scope: add the engine trace"),
     OpenApiParameter("raw", bool, description="the algorithm's list: filters (availability, seen, category, "
@@ -164,7 +165,7 @@ class PersonalListView(_ListView):
 
 class SimilarListView(_ListView):
     @extend_schema(parameters=LIST_PARAMS + [OpenApiParameter(
-                       "user_id", {"type": "string", "minLength": 1, "maxLength": ID_MAX},
+                       "user_id", {"type": "string", "pattern": NOT_BLANK, "maxLength": ID_MAX},
                        description="leave out what this shopper already has")],
                    responses=LIST_RESPONSE, examples=examples.SIMILAR,
                    summary="Items similar to an item (leaving out what user_id already has)")

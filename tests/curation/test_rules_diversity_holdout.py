@@ -108,6 +108,12 @@ def test_room_for_new_items_where_candidates_allow():
     assert {"i30", "i35"} <= {i.item_id for i in out}  # only two new items exist: no more than that
 
 
+def test_a_new_item_window_past_the_calendar_is_a_century():
+    """A rule stored before the API capped new_item_days (found by schemathesis: a 500 on every list)."""
+    out = run([rule(DIVERSITY, max_per_category=3, min_new_items=2, new_item_days=6_824_314_660_089)])
+    assert len(out) == 6  # every item is new: nothing to make room for, and no OverflowError
+
+
 @pytest.mark.parametrize("list_type", ["personal", "similar", "basket", "popular", "batch"])
 def test_every_list_type_obeys_the_cap(list_type):
     out = run([rule(DIVERSITY, max_per_category=1)], list_type=list_type)

@@ -50,9 +50,8 @@ def _schema(base: str) -> bytes:
         return response.read()
 
 
-def _scenario_env(served, token: str, prefix: str) -> dict:
-    return {**os.environ, "CURIO_BASE_URL": served.base, "CURIO_TOKEN": token, "CURIO_USER_ID": served.user_id,
-            "CURIO_ITEM_ID": served.item_id, "CURIO_PREFIX": prefix}
+def _scenario_args(served, token: str, prefix: str) -> list[str]:
+    return [served.base, token, served.user_id, served.item_id, prefix]
 
 
 def _write_token(name: str) -> str:
@@ -98,8 +97,8 @@ def test_typescript_client_runs_the_scenario(served_instance):
     _run([node, tsc, "-p", "tsconfig.json", "--noEmit", "--strict"], cwd=TS_DIR)
     _run([node, tsc, "-p", "tsconfig.json"], cwd=TS_DIR)
     token = _write_token("typescript-client")
-    output = _run([node, "out/scenario.js"], cwd=TS_DIR, timeout=240,
-                  env=_scenario_env(served_instance, token, f"ts-{uuid.uuid4().hex[:8]}"))
+    output = _run([node, "out/scenario.js", *_scenario_args(served_instance, token, f"ts-{uuid.uuid4().hex[:8]}")],
+                  cwd=TS_DIR, timeout=240)
     assert "typescript scenario: ok" in output, output
 
 
@@ -108,14 +107,14 @@ def test_python_client_generates_without_warnings_and_runs_the_scenario(served_i
     if generator is None:
         _unavailable("needs openapi-python-client (pip install -r requirements.txt)")
     (tmp_path / "schema.json").write_bytes(_schema(served_instance.base))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     output = _run([generator, "generate", "--path", "schema.json", "--output-path", "curio_client", "--meta", "none"],
                   cwd=tmp_path, env=env)  # its own `ruff` post-hooks run from the virtualenv
     assert "warning" not in output.lower(), output
     assert json.loads((tmp_path / "schema.json").read_text())["components"]["schemas"]["ListItem"]
     shutil.copy(CLIENTS / "scenario.py", tmp_path / "scenario.py")
     token = _write_token("python-client")
-    scenario_env = {**_scenario_env(served_instance, token, f"py-{uuid.uuid4().hex[:8]}"),
-                    "PYTHONPATH": str(tmp_path)}
-    output = _run([sys.executable, "scenario.py"], cwd=tmp_path, env=scenario_env, timeout=240)
+    args = _scenario_args(served_instance, token, f"py-{uuid.uuid4().hex[:8]}")
+    output = _run([sys.executable, "scenario.py", *args], cwd=tmp_path, timeout=240)  # imports `curio_client` there
     assert "python scenario: ok" in output, output

@@ -132,6 +132,24 @@ def test_served_answers_validate_against_their_components(schema, write_api, tmp
     _check(schema, "Item", write_api.get("/api/v1/items/books-1/").json())
 
 
+def test_a_new_item_window_is_capped(write_api):
+    response = write_api.post("/api/v1/curation/diversity/", {"max_per_category": 2, "min_new_items": 1,
+                                                               "new_item_days": 36_501}, format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "new_item_days"
+
+
+def test_a_segment_emptied_by_erasure_is_answered_as_it_is(schema, write_api):
+    from recsys.models import Shopper
+
+    Shopper.objects.create(user_id="only-one")
+    block = write_api.post("/api/v1/curation/blocks/", {"item_category": "garden",
+                                                        "segment": {"user_ids": ["only-one"]}}, format="json")
+    assert write_api.delete("/api/v1/users/only-one/").status_code == 204
+    answer = write_api.get(f"/api/v1/curation/blocks/{block.json()['id']}/").json()
+    assert answer["segment"] == {"user_ids": []}  # lists nobody now
+    _check(schema, "BlockRule", answer)
+
+
 def test_every_example_validates_against_its_schema(schema):
     checked = 0
     for route, item in schema["paths"].items():

@@ -2,12 +2,12 @@
 
 The same scenario as scenario.ts, through the generated typed models only: attribute access, never a dict.
 tests/http/test_generated_clients.py generates the package `curio_client` beside this file's copy and runs it
-against a served instance. Env: CURIO_BASE_URL, CURIO_TOKEN (write scope; the client sends `Bearer`),
-CURIO_USER_ID, CURIO_ITEM_ID, CURIO_PREFIX (as scenario.ts).
+against a served instance. Arguments (as scenario.ts): the base URL, a write token (the client sends `Bearer`), a
+shopper with history, an item the model knows, a prefix for the ids this run creates.
 """
 from __future__ import annotations
 
-import os
+import sys
 import time
 
 from curio_client import AuthenticatedClient
@@ -75,8 +75,7 @@ from curio_client.models.api_v1_users_recommendations_retrieve_explain import (
 )
 from curio_client.types import Unset
 
-BASE, TOKEN = os.environ["CURIO_BASE_URL"], os.environ["CURIO_TOKEN"]
-USER_ID, ITEM_ID, PREFIX = os.environ["CURIO_USER_ID"], os.environ["CURIO_ITEM_ID"], os.environ["CURIO_PREFIX"]
+BASE, TOKEN, USER_ID, ITEM_ID, PREFIX = sys.argv[1:6]
 client = AuthenticatedClient(base_url=BASE, token=TOKEN, raise_on_unexpected_status=True)
 
 

@@ -2,8 +2,8 @@
 // openapi-fetch: every list type, items, events, feedback, consent, export, erasure, a pin and its impact, a
 // training run. tests/http/test_generated_clients.py generates curio.d.ts, compiles this with `tsc --strict`
 // (no `any`, no casts: the test checks) and runs it against a served instance.
-// Env: CURIO_BASE_URL, CURIO_TOKEN (write scope, sent as `Bearer`), CURIO_USER_ID (a shopper with history),
-// CURIO_ITEM_ID (an item the model knows), CURIO_PREFIX (ids this run creates).
+// Arguments: the base URL, a write token (sent as `Bearer`), a shopper with history, an item the model knows, a
+// prefix for the ids this run creates.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./curio";
 
@@ -12,9 +12,9 @@ type ListResponse = components["schemas"]["ListResponse"];
 type Source = components["schemas"]["SourceEnum"];
 type ReasonType = components["schemas"]["ReasonTypeEnum"];
 
-function env(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
+function arg(index: number, name: string): string {
+  const value = process.argv[2 + index];
+  if (!value) throw new Error(`argument ${index + 1} (${name}) is missing`);
   return value;
 }
 
@@ -27,11 +27,12 @@ function got<T>(data: T | undefined, error: unknown, what: string): T {
   return data;
 }
 
-const base = env("CURIO_BASE_URL");
-const userId = env("CURIO_USER_ID");
-const itemId = env("CURIO_ITEM_ID");
-const prefix = env("CURIO_PREFIX");
-const client = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${env("CURIO_TOKEN")}` } });
+const base = arg(0, "base URL");
+const token = arg(1, "write token");
+const userId = arg(2, "shopper");
+const itemId = arg(3, "item");
+const prefix = arg(4, "prefix");
+const client = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${token}` } });
 
 const SOURCES: readonly Source[] = ["model", "pinned", "boosted", "popular", "new"];
 const REASONS: readonly ReasonType[] = ["history", "similar", "content", "popular", "curated"];
