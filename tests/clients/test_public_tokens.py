@@ -8,35 +8,20 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from recsys.analytics import impression_buffer as impressions
-from recsys.analytics.impression_buffer import FIELDS, ImpressionBuffer
+from recsys.analytics.impression_buffer import FIELDS
 from recsys.clients.models import ApiClient
 from recsys.clients.shopper_signatures import sign_shopper, signature_problem
 from recsys.models import Event, Feedback, Item
 from recsys.storefront.services import demo_shopper_signatures, demo_token_ensure
-from tests import serving_world as world
 from tests.conftest import make_client
+from tests.serving import test_serving_raw
 
 USER = "games-fan-3"
 PATH = f"/api/v1/users/{USER}/recommendations/"
 
 
-@pytest.fixture(autouse=True)
-def serving_env(tmp_path, settings, monkeypatch):
-    settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
-    world.reset_serving_caches()
-    buf = ImpressionBuffer()
-    monkeypatch.setattr(impressions, "_buffer", buf)
-    yield buf
-    buf.close()
-    world.reset_serving_caches()
-
-
-@pytest.fixture
-def als(db, settings):
-    world.build_shop()
-    return world.train_and_activate(settings.MODEL_DIR)
+# The serving world's fixtures (a shop, a trained ALS, a fresh impression buffer per test).
+als, serving_env = test_serving_raw.als, test_serving_raw.serving_env
 
 
 def ids(body: dict) -> list[str]:
