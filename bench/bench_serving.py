@@ -32,14 +32,17 @@ items), basket (POST, 2-3 random items), and with `--rules N` personal again wit
 (created disabled through curation.services, deleted at the end). Every phase gets its own API clients (a
 fresh throttle budget: the phases of a run would otherwise add up in the client's one-minute window) and a
 short warm-up that has every worker serve it. Per phase: rps, p50, p99, max, the ratio to /healthz and to
-the raw floor, CPU ms per request of the gunicorn workers, of PostgreSQL (this database's backends and the
-server's background processes) and of Redis (redis-server; shared with whoever else uses it), the Celery
-worker and wrk, the CPU nobody of these used (other jobs on the machine), and each worker's share of the
-requests. `--runs 3` restarts the server for each run and prints the medians.
+the raw floor, CPU ms per request (/proc, sampled every 0.5 s during the phase) of the gunicorn workers, of
+PostgreSQL (this database's backends and the server's background processes) and of Redis (redis-server; shared
+with whoever else uses it), the Celery worker and wrk, "others": the busy CPU none of these used (other jobs on
+a shared machine), and each worker's share of the requests. `--runs 3` restarts the server for each run and
+prints the medians. Before each phase the bench waits (`--quiet-wait`, `--quiet-busy`) for a quiet machine.
 
 `--profile`: py-spy records every worker during one more personal phase (after the measured ones) and the
-top functions by own and total samples are printed (on-CPU samples; `--profile-idle` adds waiting threads).
-`--deployment` compares gunicorn set-ups for balance (shares per worker, rps, p50, p99); `all` runs them all.
+top functions by own and total samples are printed (samples of threads not sleeping: running, or runnable and
+waiting for a CPU; `--profile-idle` adds the sleeping ones, `--profile-gil` keeps only the GIL holder).
+`--deployment` compares gunicorn set-ups for balance (shares per worker, rps, p50, p99), interleaved run by run;
+`all` runs them all. `--report RESULTS_JSON...` prints the tables of earlier runs again (runs pooled).
 `--app-dir` serves another checkout (cwd, PYTHONPATH, config/gunicorn.conf.py, migrations and Django code of
 the bench process are all that checkout's): give each checkout its own database (its schema follows its
 migrations); without `--database-url` one is named after the checkout.
@@ -108,18 +111,22 @@ DEFAULT_PHASES = ["healthz", "floor", "personal", "personal+rules", "personal-wr
                   "similar", "basket"]
 
 GUNICORN_BASE = ["--workers", "3", "--worker-class", "gthread", "--threads", "1", "--keep-alive", "30", "--preload"]
-DEPLOYMENTS = {  # name -> (what it is, gunicorn arguments after the documented ones)
-    "documented": ("3 gthread workers x 1 thread, keep-alive 30 (docs/operations.md)", []),
-    "reuse-port": ("documented + --reuse-port: a listening socket per worker, the kernel spreads new connections "
-                   "over them by a hash of the address pair", ["--reuse-port"]),
-    "wc2": ("documented + --worker-connections 2: a worker with 2 connections stops accepting, and with one "
-            "kept alive it closes the other after its response (the client reconnects, to any worker)",
+DEPLOYMENTS = {  # name -> (what it is, gunicorn arguments after the documented ones; the command line wins)
+    "documented": ("docs/operations.md: 3 gthread workers x 1 thread, keep-alive 30, with the checkout's "
+                   "config/gunicorn.conf.py", []),
+    "default-wc": ("documented with gunicorn's default --worker-connections 1000 (what 60719a9 ran): a worker "
+                   "accepts every connection it can", ["--worker-connections", "1000"]),
+    "reuse-port": ("default-wc + --reuse-port: a listening socket per worker, the kernel spreads new connections "
+                   "over them by a hash of the address pair", ["--worker-connections", "1000", "--reuse-port"]),
+    "wc2": ("documented + --worker-connections 2: a worker with 2 connections stops accepting, and with one kept "
+            "alive it closes the other after its response (the client reconnects, to any worker)",
             ["--worker-connections", "2"]),
-    "5-workers": ("5 gthread workers x 1 thread: more workers than connections", ["--workers", "5"]),
+    "5-workers": ("5 gthread workers x 1 thread (default --worker-connections): more workers than connections",
+                  ["--workers", "5", "--worker-connections", "1000"]),
     "sync": ("3 sync workers: no keep-alive, every request a new connection that an idle worker accepts",
              ["--worker-class", "sync"]),
-    "close": ("documented, but every request on a new connection (wrk sends Connection: close, as nginx does to "
-              "an upstream without `keepalive`)", []),
+    "close": ("default-wc, but every request on a new connection (wrk sends Connection: close, as nginx does to "
+              "an upstream without `keepalive`)", ["--worker-connections", "1000"]),
 }
 CLOSE_DEPLOYMENTS = {"close"}  # the client side of the deployment: a new connection per request
 
@@ -912,7 +919,7 @@ def profile(server: Server, files: dict, phase: str, args, out_dir: Path, tag: s
                     stacks[stack] += int(count)
                     n += int(count)
         per_worker[f.name] = n
-    return {"wrk": result, "stacks": stacks, "per_worker": per_worker, "files": [str(f) for f in outs]}
+    return {"wrk": result, "stacks": stacks, "per_worker": per_worker, "files": [str(f) for f in outs], "phase": phase}
 
 
 def _frame(frame: str) -> str:
@@ -939,7 +946,7 @@ def top_functions(stacks: Counter, n: int = 25) -> tuple[int, list, list]:
 def print_profile(prof: dict, n: int) -> list[str]:
     total, by_self, by_total = top_functions(prof["stacks"], n)
     w = prof["wrk"]
-    lines = [f"profile: py-spy on every worker during one more personal phase: {total:,} samples "
+    lines = [f"profile: py-spy on every worker during one more {prof['phase']} phase: {total:,} samples "
              f"({', '.join(f'{v:,}' for v in prof['per_worker'].values())} per worker); that phase under "
              f"py-spy: {w['rps']:.0f} rps, p50 {w['p50']:.2f} ms, p99 {w['p99']:.2f} ms",
              "", f"top {n} functions by own samples (self %, total %):", ""]
@@ -1049,7 +1056,10 @@ def parse_args():
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="environment of the server and Celery (repeatable), e.g. API_THROTTLE_RATE=")
     p.add_argument("--profile", action="store_true",
-                   help="py-spy every worker during one more personal phase (last run) and print the top functions")
+                   help="py-spy every worker during one more phase of --profile-phase (last run) and print the top "
+                        "functions")
+    p.add_argument("--profile-phase", default="personal", choices=[x for x in PHASES if x != "personal+rules"],
+                   help="the list py-spy records (default personal)")
     p.add_argument("--profile-idle", action="store_true", help="py-spy --idle: also the samples of waiting threads")
     p.add_argument("--profile-gil", action="store_true",
                    help="py-spy --gil: only the thread holding the GIL (Python's own CPU; C code that releases the GIL "
@@ -1167,9 +1177,10 @@ def run_once(args, deployment: str, run: int, ctx: dict) -> dict:
     tag = f"{deployment}-run{run + 1}"
     log(f"=== {tag}: {DEPLOYMENTS[deployment][0]}")
     truncate_impressions()
-    clients = make_clients(f"{ctx['stamp']}-{tag}", args.phases)
+    with_files = args.phases + ([args.profile_phase] if args.profile and args.profile_phase not in args.phases else [])
+    clients = make_clients(f"{ctx['stamp']}-{tag}", with_files)
     files = {}
-    for phase in args.phases:
+    for phase in with_files:
         token, secret = clients[phase]
         lines = phase_requests(phase, ctx["samples"], secret, ctx["sign"])
         path = out_dir / "requests" / f"{tag}-{phase}.tsv"
@@ -1233,9 +1244,9 @@ def run_once(args, deployment: str, run: int, ctx: dict) -> dict:
             log(f"WARNING: workers were replaced during the run: {restarted}")
         prof = None
         if args.profile and run == args.runs - 1:
-            log(f"profile: py-spy on workers {server.workers} during {args.seconds} s of personal lists")
-            warm_up(server, files, "personal", args, args.warmup, out_dir)
-            prof = profile(server, files, "personal", args, out_dir, tag)
+            log(f"profile: py-spy on workers {server.workers} during {args.seconds} s of {args.profile_phase}")
+            warm_up(server, files, args.profile_phase, args, args.warmup, out_dir)
+            prof = profile(server, files, args.profile_phase, args, out_dir, tag)
     finally:
         PROCS.stop(server.proc)
     out = [f"## {tag}", "", *main_table(results, args, f"{tag}: {DEPLOYMENTS[deployment][0]}"), "",
