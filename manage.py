@@ -19,6 +19,9 @@ def main():
         settings.INSTALLED_APPS  # noqa: B018 - load settings here, so a bad environment is one clear line
     except ImproperlyConfigured as exc:
         sys.exit(f"Configuration error: {exc}")
+    from config.runtime_dirs import runtime_dirs_ensure
+
+    runtime_dirs_ensure()  # var/ and STATIC_ROOT: the settings name them, this start makes them
     execute_from_command_line(sys.argv)
 
 

@@ -135,7 +135,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client, override_settings
 
-    from recsys.analytics import impression_buffer as impressions
+    from recsys.analytics import impression_buffer
     from recsys.clients.services import api_client_create
     from recsys.models import Impression
 
@@ -157,7 +157,7 @@ def main() -> None:
     for enabled in (False, True, False, True):
         with override_settings(IMPRESSIONS_ENABLED=enabled):
             results[enabled] += phase(client, headers, users, args.requests)
-    buf = impressions.buffer()
+    buf = impression_buffer.buffer()
     buf.close()  # final flush, joins the flusher thread
     buf.flush()
     written = Impression.objects.count()
@@ -168,12 +168,13 @@ def main() -> None:
         n = 20_000
         t = time.perf_counter()
         for i in range(n):
-            impressions.record_list(recommendation_id=f"r{i}", items=items, placement="home", list_type="personal",
-                                    model_version=1, user_id="bs-1")
+            impression_buffer.record_list(recommendation_id=f"r{i}", items=items, placement="home",
+                                          list_type="personal", model_version=1, user_id="bs-1")
         record_us = (time.perf_counter() - t) / n * 1e6
         buf.drain()
-        rows = impressions.rows_for_list(recommendation_id="r", items=items, placement="home", list_type="personal",
-                                         model_version=1, user_id="bs-1", is_control=False, created_at=0.0)
+        rows = impression_buffer.rows_for_list(recommendation_id="r", items=items, placement="home",
+                                               list_type="personal", model_version=1, user_id="bs-1",
+                                               is_control=False, created_at=0.0)
         raw: deque = deque()
         t = time.perf_counter()
         for _ in range(n):

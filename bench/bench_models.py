@@ -32,8 +32,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from recsys.ml import evaluation as ev  # noqa: E402
-from recsys.ml import fitting, neighbours  # noqa: E402
+from recsys.ml import (  # noqa: E402
+    ev,  # noqa: E402
+    fitting,
+    neighbours,
+)
 from recsys.ml import matrix as mx  # noqa: E402
 
 # The shipped starting points (CURIO_TRAINING_CANDIDATES), read from the settings, not copied.

@@ -114,17 +114,17 @@ def child_run() -> None:
     from django.conf import settings
 
     from recsys.models import ModelVersion, TrainingRun
-    from recsys.training import services as svc
+    from recsys.training import services
 
     settings.MODEL_DIR = Path(os.environ["BENCH_MODEL_DIR"])
     ModelVersion.objects.filter(is_active=True).update(is_active=False)  # compare against no active model
     TrainingRun.objects.update(metrics={})  # and no earlier run to warm-start from: each scenario starts cold
     idle = psutil.Process().memory_info().rss
     started = time.perf_counter()
-    run, _ = svc.training_run_start(triggered_by="bench", executor="inline")
-    run = svc.training_run_execute(run_id=run.pk)
+    run, _ = services.training_run_start(triggered_by="bench", executor="inline")
+    run = services.training_run_execute(run_id=run.pk)
     seconds = time.perf_counter() - started
-    peak = svc.process_peak_rss_bytes()  # not ru_maxrss: it includes this parent's peak (load_data)
+    peak = services.process_peak_rss_bytes()  # not ru_maxrss: it includes this parent's peak (load_data)
     version = getattr(run, "model_version", None)
     print("CHILD " + json.dumps({
         "seconds": seconds, "idle_rss": idle, "peak_rss": peak, "status": run.status, "error": run.error[:300],
@@ -160,8 +160,7 @@ def main() -> None:
     import numpy as np
     from implicit.als import AlternatingLeastSquares
 
-    from recsys.ml import fitting
-    from recsys.ml import matrix as mx
+    from recsys.ml import fitting, matrix
     from recsys.training import selectors
     from recsys.training.config import weight_config
 
@@ -171,19 +170,19 @@ def main() -> None:
     with fitting.blas_single_thread():
         started = time.perf_counter()
         users, items, weights, n = selectors.event_arrays(config=weight_config(), now=timezone.now())
-        data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
+        data = matrix.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
         extract_s = time.perf_counter() - started
         del users, items, weights
         m = data.matrix
         print(f"matrix: {n:,} events -> {m.shape[0]:,} x {m.shape[1]:,} CSR, {m.nnz:,} nonzeros, "
-              f"{mx.matrix_bytes(m) / 1e6:.1f} MB")
+              f"{matrix.matrix_bytes(m) / 1e6:.1f} MB")
         model = AlternatingLeastSquares(factors=64, iterations=15, regularization=0.05, num_threads=threads,
                                         use_gpu=False, random_state=0)
         started = time.perf_counter()
         model.fit(m, show_progress=False)
         fit_s = time.perf_counter() - started
     factor_bytes = (m.shape[0] + m.shape[1]) * 64 * np.dtype(np.float32).itemsize
-    budget_bytes = mx.matrix_bytes(m) + factor_bytes
+    budget_bytes = matrix.matrix_bytes(m) + factor_bytes
     print(f"extraction PostgreSQL -> CSR: {extract_s:.2f}s")
     print(f"raw implicit ALS fit (64 factors, 15 iterations): {fit_s:.2f}s")
     print(f"extraction / raw fit: {extract_s / fit_s:.1%} (target <= 15%)")

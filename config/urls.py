@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from recsys.health import healthz, readyz
-from recsys.ops.metrics_view import MetricsView
+from recsys.metrics_view import MetricsView
 from recsys.storefront.views import shopper_signature, storefront
 from recsys.training.admin import model_card_view
 

@@ -4,10 +4,13 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from config.runtime_dirs import runtime_dirs_ensure
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
 def _build():
+    runtime_dirs_ensure()  # before WhiteNoise looks for STATIC_ROOT
     full = get_wsgi_application()  # also runs django.setup()
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler

@@ -19,14 +19,16 @@ from django.views.decorators.http import require_POST
 from simple_history.admin import SimpleHistoryAdmin
 
 from recsys.admin_mixins import ReadOnlyAdminMixin
+from recsys.analytics.selectors import rule_impacts_measured
 from recsys.catalog.models import Item
 from recsys.clients.throttles import staff_throttled
+from recsys.merchandising import board as board_mod
+from recsys.merchandising import preview as preview_mod
 
-from . import board as board_mod
-from . import preview as preview_mod
 from . import widgets
-from .models import HOLDOUT_KINDS, TARGET_FIELDS, ChangeSet, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
-from .selectors import change_set_conflicts, change_set_drafts, change_set_open_for, rule_impacts_measured
+from .models import TARGET_FIELDS, ChangeSet, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
+from .rules import HOLDOUT_KINDS
+from .selectors import change_set_conflicts, change_set_drafts, change_set_open_for
 from .services import (
     ChangeSetConflicts,
     ChangeSetError,
@@ -323,7 +325,7 @@ class RuleAdmin(SimpleHistoryAdmin):
         ]
         return extra + super().get_urls()
 
-    # --- the merchandising board (curation/board.py reads, curation.services change sets write) -------
+    # --- the merchandising board (recsys/merchandising/board.py reads, curation.services change sets write) -------
     def _board_allowed(self, request) -> None:
         if not (request.user.has_perm("curation.preview_rules") and request.user.has_perm("curation.add_rule")):
             raise PermissionDenied

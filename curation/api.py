@@ -32,17 +32,17 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from recsys.analytics.rule_impact import impact_json
-from recsys.catalog.limits import ID_MAX_LENGTH
+from recsys.analytics.selectors import rule_impacts_measured
 from recsys.clients.auth import READ, WRITE
-from recsys.errors import BadRequest, InvalidInput
+from recsys.core.errors import BadRequest, InvalidInput
+from recsys.core.limits import ID_MAX_LENGTH, PLACEMENT_PATTERN
 from recsys.http.inputs import query_flag, validated
 from recsys.http.pagination import LimitOffsetPagination
 from recsys.http.serializers import InternalFieldsMixin, JsonBodyMixin
-from recsys.serving.api import SLUG as PLACEMENT_SLUG
 
-from .models import HOLDOUT_KINDS, SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
-from .rules import MAX_NEW_ITEM_DAYS
-from .selectors import rule_impacts_measured, rule_list
+from .models import SEGMENT_MAX_USER_IDS, TARGET_FIELDS, Rule, RuleKind, RuleStatus, Segment
+from .rules import HOLDOUT_KINDS, MAX_NEW_ITEM_DAYS
+from .selectors import rule_list
 from .services import rule_create, rule_delete, rule_update
 
 # API field names for model fields whose names differ.
@@ -135,7 +135,7 @@ class RuleSerializer(JsonBodyMixin, InternalFieldsMixin, serializers.ModelSerial
                                             allow_null=True)
     segment = SegmentField(source="*", required=False)
     # The same slug rule as the list endpoints' `placement`, so a rule can always match a list.
-    placement = serializers.RegexField(PLACEMENT_SLUG, required=False, allow_blank=True, error_messages={
+    placement = serializers.RegexField(PLACEMENT_PATTERN, required=False, allow_blank=True, error_messages={
         "invalid": "Use a short slug of lowercase letters, digits, - and _ (e.g. home, product_page)."})
     status = serializers.SerializerMethodField(help_text="active, scheduled (starts_at ahead), expired (ends_at "
                                                "passed) or disabled")

@@ -1,4 +1,4 @@
-"""Merchandiser rules: pins, blocks, boosts, annotations, diversity (curation/rules.py: how they apply).
+"""Merchandiser rules: pins, blocks, boosts, annotations, diversity (curation/rules/: how they apply).
 
 One table for the five kinds: one id space (the trace names rules by id), one audit history,
 one list in the admin with a type filter. Which fields a kind uses is enforced by constraints
@@ -56,8 +56,6 @@ TARGET_FIELDS = {
 KIND_FIELDS = ("item", "item_category", "item_attribute", "position", "strength", "label", "note",
                "max_per_category", "max_per_attribute", "min_new_items", "new_item_days")
 DIVERSITY_FIELDS = TARGET_FIELDS[RuleKind.DIVERSITY]
-# Only these kinds can be measured against a holdout; blocks and diversity apply to all traffic.
-HOLDOUT_KINDS = (RuleKind.PIN, RuleKind.BOOST, RuleKind.ANNOTATION)
 
 
 def _history_user(request=None, **kwargs):
@@ -255,7 +253,7 @@ class Rule(models.Model):
         share = self.holdout_share or 0.0
         if not isinstance(share, int | float) or not 0.0 <= share <= rules.MAX_HOLDOUT_SHARE:
             errors["holdout_share"] = f"Give a share between 0 and {rules.MAX_HOLDOUT_SHARE} (e.g. 0.1 for 10%)."
-        elif share and self.kind not in HOLDOUT_KINDS:
+        elif share and self.kind not in rules.HOLDOUT_KINDS:
             errors["holdout_share"] = f"A {self.kind} rule applies to all traffic: it has no holdout."
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = "The end must be after the start."

@@ -1,16 +1,12 @@
-"""Reads of curation rules: for serving (engine dataclasses), the API and the admin preview."""
+"""Reads of curation rules: for serving (engine dataclasses), the API and the admin preview; change sets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from recsys.analytics.rule_impact import RuleImpact, rule_impacts
-from recsys.analytics.selectors import rule_arm_counts
-
-from . import rules as engine
+from . import rules
 from .models import ChangeSet, Rule, RuleKind, RulesStamp
 
 
@@ -19,13 +15,13 @@ def rule_list(*, kind: str | None = None) -> QuerySet[Rule]:
     return qs.filter(kind=kind) if kind else qs
 
 
-def rules_for_serving(*, now: datetime) -> list[engine.Rule]:
+def rules_for_serving(*, now: datetime) -> list[rules.Rule]:
     """Enabled rules not yet expired; windows are checked per request (expiry needs no write)."""
     qs = Rule.objects.filter(enabled=True).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
     return [rule.to_engine() for rule in qs.order_by("id")]
 
 
-def rules_for_preview() -> list[engine.Rule]:
+def rules_for_preview() -> list[rules.Rule]:
     """Every rule, enabled or not, in or out of its window: the preview's `now` and switches decide."""
     return [rule.to_engine() for rule in Rule.objects.order_by("id")]
 
@@ -33,16 +29,6 @@ def rules_for_preview() -> list[engine.Rule]:
 def rules_stamp_version() -> int:
     version = RulesStamp.objects.filter(pk=1).values_list("version", flat=True).first()
     return version or 0
-
-
-def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None = None,
-                          rule_ids: list[int] | None = None) -> dict[int, RuleImpact]:
-    """Every rule with a holdout (or the rules named), measured against its holdout; verdicts are
-    controlled across them all (one false-discovery rate)."""
-    ids = rule_ids if rule_ids is not None else list(
-        Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
-    counts = rule_arm_counts(rule_ids=ids, start=start, end=end) if ids else {}
-    return rule_impacts({rid: counts[rid] for rid in ids}, mde=settings.RULE_MDE, fdr=settings.RULE_FDR)
 
 
 # --- change sets ------------------------------------------------------------------------------------
@@ -114,26 +100,3 @@ def change_set_drafts(*, change_set: ChangeSet | None) -> list[Rule]:
 
 
 # --- the merchandiser's landing page ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Landing:
-    live: list[Rule]
-    starting: list[Rule]
-    ending: list[Rule]
-    known: list[tuple[Rule, object]]  # (rule, RuleImpact) with a verdict helps or hurts
-    live_count: int
-
-
-def merchandising_landing(*, now: datetime, days: int = 7, limit: int = 20) -> Landing:
-    """What a merchandiser checks first: rules live now, starting or ending within `days`, known verdicts."""
-    soon = now + timedelta(days=days)
-    enabled = Rule.objects.filter(enabled=True).select_related("item")
-    live = enabled.filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now)).filter(
-        Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-    starting = enabled.filter(starts_at__gt=now, starts_at__lte=soon).order_by("starts_at")
-    ending = live.filter(ends_at__gt=now, ends_at__lte=soon).order_by("ends_at")
-    impacts = {rid: i for rid, i in rule_impacts_measured().items() if i.verdict in ("helps", "hurts")}
-    known_rules = Rule.objects.in_bulk(list(impacts))
-    known = [(known_rules[rid], impacts[rid]) for rid in sorted(impacts) if rid in known_rules]
-    return Landing(live=list(live.order_by("-updated_at")[:limit]), starting=list(starting[:limit]),
-                   ending=list(ending[:limit]), known=known, live_count=live.count())

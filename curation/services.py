@@ -16,11 +16,11 @@ from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from . import runtime
-from .models import HOLDOUT_KINDS, ChangeSet, ChangeSetStatus, Rule, RulesStamp, Segment
+from . import live_rules
+from .models import ChangeSet, ChangeSetStatus, Rule, Segment
+from .rules import HOLDOUT_KINDS
 from .selectors import Conflict, change_set_conflicts
 
 EDITABLE_FIELDS = (
@@ -34,13 +34,7 @@ EDITABLE_FIELDS = (
 @transaction.atomic
 def rules_stamp_bump() -> int:
     """Move the rules stamp; after commit, publish it (Redis) and drop this process's cache."""
-    now = timezone.now()
-    if not RulesStamp.objects.filter(pk=1).update(version=F("version") + 1, changed_at=now):
-        RulesStamp.objects.get_or_create(pk=1, defaults={"version": 1, "changed_at": now})
-    version = RulesStamp.objects.values_list("version", flat=True).get(pk=1)
-    runtime.invalidate()  # this thread sees its own write at once, even inside an outer transaction
-    transaction.on_commit(lambda: runtime.publish_stamp(version))
-    return version
+    return live_rules.rules_changed()
 
 
 def _save(rule: Rule, *, actor: str, reason: str) -> Rule:

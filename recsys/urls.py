@@ -1,7 +1,6 @@
 """URLs under /api/v1/ for the recsys app. Each domain keeps its views in its own `api.py`."""
 from django.urls import path
 
-from recsys.catalog import api as catalog
 from recsys.feedback import api as feedback
 from recsys.ingest import api as ingest
 from recsys.privacy import api as privacy
@@ -13,9 +12,8 @@ urlpatterns = [
     path("items/", ingest.ItemBatchView.as_view(), name="items"),
     path("items/<str:item_id>/", ingest.ItemDetailView.as_view(), name="item-detail"),
     path("events/", ingest.EventBatchView.as_view(), name="events"),
-    # catalog: merging an anonymous session into a shopper (recsys/catalog/api.py)
-    path("users/<str:user_id>/merge/", catalog.MergeView.as_view(), name="shopper-merge"),
-    # privacy: a shopper's consent, export and erasure (recsys/privacy/api.py)
+    # privacy: a shopper's consent, export and erasure, and merging a session into a shopper (recsys/privacy/api.py)
+    path("users/<str:user_id>/merge/", privacy.MergeView.as_view(), name="shopper-merge"),
     path("users/<str:user_id>/", privacy.ShopperView.as_view(), name="shopper"),
     path("users/<str:user_id>/data/", privacy.ShopperDataView.as_view(), name="shopper-data"),
     # feedback: not interested, report (recsys/feedback/api.py)

@@ -15,6 +15,13 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes", "on"}
 TEST_REDIS_URL = os.environ.get("CURIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+def pytest_configure(config):
+    """The folders the settings name (var/: the SQLite test databases; STATIC_ROOT), as manage.py makes them."""
+    from config.runtime_dirs import runtime_dirs_ensure
+
+    runtime_dirs_ensure()
+
+
 def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")

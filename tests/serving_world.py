@@ -119,13 +119,12 @@ def train_and_activate(model_dir, *, kind: str = "als", seed: int = 0) -> ModelV
 
 def reset_serving_caches() -> None:
     """Forget every per-process serving cache (model, popular lists, item cards, rules) between tests."""
-    from curation import runtime
+    from curation import live_rules
     from recsys.catalog import availability
-    from recsys.serving import item_cards as catalog
-    from recsys.serving import model_store, popular
+    from recsys.serving import item_cards, model_store, popular
 
     model_store.reset()
     popular.clear_cache()
-    catalog.clear_cache()
-    runtime.invalidate()
+    item_cards.clear_cache()
+    live_rules.invalidate()
     availability.invalidate()

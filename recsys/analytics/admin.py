@@ -13,12 +13,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from curation.models import Rule
-from curation.selectors import rule_impacts_measured
 from recsys.admin_mixins import ReadOnlyAdmin, rule_link
-from recsys.analytics import impact_stats as impact
-from recsys.analytics import rule_impact
+from recsys.analytics import impact_stats, rule_impact
 from recsys.analytics.models import Impression
-from recsys.analytics.selectors import attribution_counts, impact_cells
+from recsys.analytics.selectors import attribution_counts, impact_cells, rule_impacts_measured
 
 
 def _parse_day(raw: str | None, default: date) -> date:
@@ -44,7 +42,7 @@ class ImpressionAdmin(ReadOnlyAdmin):
         tz = timezone.get_current_timezone()
         start = datetime.combine(start_day, time.min, tzinfo=tz)
         end = datetime.combine(end_day + timedelta(days=1), time.min, tzinfo=tz)
-        report = impact.impact_report(impact_cells(start=start, end=end, placement=placement))
+        report = impact_stats.impact_report(impact_cells(start=start, end=end, placement=placement))
         labels = _rule_labels([g.key for g in report.by_rule])
         holdouts = sorted(rule_impacts_measured(start=start, end=end).values(), key=lambda i: i.rule_id)
         held_labels = _rule_labels([i.rule_id for i in holdouts])
@@ -53,7 +51,7 @@ class ImpressionAdmin(ReadOnlyAdmin):
             name = f"curation-impact-{start_day}-{end_day}" + (f"-{slugify(placement)}" if placement else "")
             response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
             writer = csv.writer(response)
-            writer.writerows(impact.csv_rows(report, rule_label=lambda rid: labels.get(rid, f"rule #{rid}")))
+            writer.writerows(impact_stats.csv_rows(report, rule_label=lambda rid: labels.get(rid, f"rule #{rid}")))
             writer.writerows(rule_impact.csv_rows(holdouts,
                                                   rule_label=lambda rid: held_labels.get(rid, f"rule #{rid}")))
             return response
@@ -86,7 +84,7 @@ def _rule_labels(rule_ids) -> dict[int, str]:
 CHART_X, CHART_W, CHART_ROW = 170, 400, 28
 
 
-def _chart_rows(report: impact.ImpactReport) -> dict:
+def _chart_rows(report: impact_stats.ImpactReport) -> dict:
     """Inline-SVG geometry: a CTR bar per source and per traffic arm, its 95% CI as a whisker,
     and a tick at the model's CTR at the same positions."""
     groups = [(f"{g.key}", g) for g in report.by_source] + [("curated traffic", report.curated),

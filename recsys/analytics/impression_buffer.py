@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from config.celery import app as celery_app
+from curation.rules import BOOSTED, PINNED
 from recsys.analytics.services import impressions_write
 from recsys.ops import metrics, redis_state
 from recsys.ops.redis_state import circuit
@@ -56,12 +57,13 @@ FIELDS = ("recommendation_id", "position", "item_id", "source", "rule_id", "plac
 
 
 def placing_rule_id(source: str, trace: dict | None) -> int | None:
-    """The rule that put an item where it is: its pin, or its (first positive) boost."""
+    """The rule that put an item where it is: its pin, or its first boost (not a bury), read from the trace
+    entries' `action` (curation.rules.ACTIONS), never from their prose `effect`."""
     if source not in ("pinned", "boosted") or not trace:
         return None
-    kind = "pin" if source == "pinned" else "boost"
+    action = PINNED if source == "pinned" else BOOSTED
     for ref in trace.get("rules") or ():
-        if ref.get("type") == kind and (kind == "pin" or "buried" not in str(ref.get("effect", ""))):
+        if ref.get("action") == action:
             return ref.get("id") or None
     return None
 
@@ -267,18 +269,21 @@ _broker_lock = threading.Lock()
 
 def enqueue_flush_task() -> None:
     """Send the flush task through the broker at REDIS_URL (the Celery broker when Redis is used), over
-    one connection kept per process; a connection that failed is dropped and the next send opens another."""
+    one connection kept per process; a connection that fails is dropped and the send tried once on a new one."""
     url = settings.REDIS_URL
     with _broker_lock:
-        conn = _broker.get(url)
-        if conn is None:
-            conn = _broker[url] = celery_app.connection_for_write(url)
-        try:
-            celery_app.send_task(FLUSH_TASK, connection=conn, retry=False)
-        except Exception:
-            _broker.pop(url, None)
-            conn.release()
-            raise
+        for attempt in (1, 2):  # a kept connection may be stale (Redis restarted): one more try on a new one
+            conn = _broker.get(url)
+            if conn is None:
+                conn = _broker[url] = celery_app.connection_for_write(url)
+            try:
+                celery_app.send_task(FLUSH_TASK, connection=conn, retry=False)
+                return
+            except Exception:
+                _broker.pop(url, None)
+                conn.release()
+                if attempt == 2:
+                    raise
 
 
 _buffer = ImpressionBuffer()

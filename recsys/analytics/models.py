@@ -5,8 +5,8 @@ to shoppers who have no row yet, and erasure deletes them by that id.
 """
 from django.db import models
 
-from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 from recsys.catalog.models import Item
+from recsys.core.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 
 
 class Impression(models.Model):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
+from curation.models import Rule
 from recsys.analytics.impact_stats import Cell
 from recsys.analytics.models import Impression, RuleImpression
-from recsys.analytics.rule_impact import ArmCounts
+from recsys.analytics.rule_impact import ArmCounts, RuleImpact, rule_impacts
 from recsys.catalog.models import Event
 from recsys.ml.events import CONVERTED_TYPES, ENGAGED_TYPES
 
@@ -84,3 +86,13 @@ def rule_arm_counts(*, rule_ids: list[int] | None = None, start: datetime | None
 
     ids = set(rule_ids or ()) | {rid for rid, _ in shown}
     return {rid: (arm(rid, RuleImpression.Arm.EXPOSED), arm(rid, RuleImpression.Arm.HOLDOUT)) for rid in ids}
+
+
+def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None = None,
+                          rule_ids: list[int] | None = None) -> dict[int, RuleImpact]:
+    """Every rule with a holdout (or the rules named), measured against its holdout; verdicts are
+    controlled across them all (one false-discovery rate)."""
+    ids = rule_ids if rule_ids is not None else list(
+        Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
+    counts = rule_arm_counts(rule_ids=ids, start=start, end=end) if ids else {}
+    return rule_impacts({rid: counts[rid] for rid in ids}, mde=settings.RULE_MDE, fdr=settings.RULE_FDR)

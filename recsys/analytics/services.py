@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import Item
-from recsys.privacy.services import erased_since
+from recsys.catalog.selectors import erased_since
 
 BULK_SIZE = 2000
 # PostgreSQL writes go through COPY: (staging table, columns with their types in row order); the

@@ -8,8 +8,6 @@ drops the item within CURIO_CURATION_CHECK_SECONDS (0.5 s), this one at once.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
 
 from recsys.catalog.models import CatalogStamp, Item
 from recsys.ops.stamps import Stamp, StampedValue
@@ -37,11 +35,7 @@ def unavailable_items() -> frozenset[str]:
 
 def availability_changed() -> None:
     """Bump the catalog stamp in the current transaction; after commit every process reloads."""
-    if not CatalogStamp.objects.filter(pk=1).update(version=F("version") + 1):
-        CatalogStamp.objects.get_or_create(pk=1, defaults={"version": 1})
-    version = _stamp_version()
-    _unavailable.invalidate()  # this thread sees its own write at once, even inside an outer transaction
-    transaction.on_commit(lambda: _unavailable.changed(version))
+    _unavailable.bump(CatalogStamp)
 
 
 def invalidate() -> None:

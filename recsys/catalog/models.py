@@ -1,7 +1,7 @@
 """The catalog: items, shoppers (and ids merged into them) and the events that join them."""
 from django.db import models
 
-from recsys.catalog.limits import (
+from recsys.core.limits import (
     CATEGORY_MAX_LENGTH,
     ID_MAX_LENGTH,
     RECOMMENDATION_ID_MAX_LENGTH,
@@ -110,3 +110,22 @@ class CatalogStamp(models.Model):
 
     def __str__(self) -> str:
         return f"catalog v{self.version}"
+
+
+class ErasureReceipt(models.Model):
+    """Proof that a shopper's data was erased: counts and a keyed hash, never the id in clear. Written by
+    recsys.privacy; kept here beside the shopper records because writers below privacy read it too (impressions
+    still in flight for an erased shopper are dropped: recsys.catalog.selectors.erased_since)."""
+
+    user_hash = models.CharField(max_length=64, db_index=True)
+    counts = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    model_completed_at = models.DateTimeField(
+        null=True, blank=True, db_index=True,
+        help_text="When the shopper's rows were cleared from every retained model version; empty while pending.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"erasure {self.user_hash[:12]} at {self.created_at:%Y-%m-%d %H:%M}"

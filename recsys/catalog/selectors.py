@@ -1,11 +1,14 @@
-"""Catalog reads: item display cards, fresh availability, items of a category, popularity counts."""
+"""Catalog reads: item display cards, fresh availability, items of a category, popularity counts; which
+shoppers were erased since when."""
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, Q
 
-from recsys.catalog.models import Event, Item
+from recsys.catalog.models import ErasureReceipt, Event, Item
+from recsys.ml import artifact_erasure
 
 CARD_FIELDS = ("item_id", "title", "category", "url", "image_url", "price", "attributes", "available", "created_at")
 
@@ -44,3 +47,15 @@ def newest_items(*, category: str = "", limit: int) -> list[tuple[str, str]]:
     if category:
         qs = qs.filter(category=category)
     return list(qs.order_by("-created_at", "-id").values_list("item_id", "category")[:limit])
+
+
+def erased_since(user_ids: set[str]) -> dict[str, object]:
+    """{user_id: time of its latest erasure} for those of `user_ids` that were erased."""
+    if not user_ids:
+        return {}
+    by_hash = {artifact_erasure.user_hash(u, settings.SECRET_KEY): u for u in user_ids if u}
+    out: dict[str, object] = {}
+    for h, at in ErasureReceipt.objects.filter(user_hash__in=list(by_hash)).values_list("user_hash", "created_at"):
+        u = by_hash[h]
+        out[u] = max(at, out.get(u, at))
+    return out

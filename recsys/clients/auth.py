@@ -25,16 +25,15 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.clients.models import ApiClient
 from recsys.clients.rate_budget import budgets
 from recsys.clients.shopper_signatures import HEADER as SIGNATURE_HEADER
 from recsys.clients.shopper_signatures import META_KEY as SIGNATURE_META_KEY
 from recsys.clients.shopper_signatures import signature_problem
+from recsys.core.demo_mode import demo_mode_on
+from recsys.core.limits import DEMO_ITEM_PREFIX, DEMO_USER_PREFIX
 from recsys.ops.lru import TimedLRU
 from recsys.ops.redis_state import REDIS_ERRORS, OncePerInterval, circuit
-from recsys.storefront.demo_shop import ITEM_PREFIX as DEMO_ITEM_PREFIX
-from recsys.storefront.selectors import demo_mode_on
 
 logger = logging.getLogger(__name__)
 _throttle_off_log = OncePerInterval(60.0)

@@ -1,6 +1,6 @@
 """Shopper feedback on items: a thin view over recsys.feedback.services.
 
-Errors are recsys.errors exceptions, answered by recsys.http.exception_handler.
+Errors are recsys.core.errors exceptions, answered by recsys.http.exception_handler.
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 from recsys.clients.auth import WRITE, scoped_idempotency_id
-from recsys.errors import Conflict, FieldError, InvalidInput
+from recsys.core.errors import Conflict, FieldError, InvalidInput
+from recsys.core.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 from recsys.feedback.models import Feedback, FeedbackType
 from recsys.feedback.services import COMMENT_MAX_LENGTH, FeedbackIdConflict, ItemNotFound, feedback_create
 from recsys.http.inputs import json_object, validated

@@ -1,8 +1,8 @@
 """Shoppers' explicit feedback ("not interested", reports) and the curators' review decisions."""
 from django.db import models
 
-from recsys.catalog.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 from recsys.catalog.models import Item, Shopper
+from recsys.core.limits import ID_MAX_LENGTH, RECOMMENDATION_ID_MAX_LENGTH
 
 
 class FeedbackType(models.TextChoices):

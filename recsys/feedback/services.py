@@ -36,11 +36,13 @@ def feedback_create(
         raise ItemNotFound(item_id)
     shopper, _ = Shopper.objects.get_or_create(user_id=user_id)
     if type == FeedbackType.NOT_INTERESTED:
-        return Feedback.objects.get_or_create(
-            shopper=shopper, item=item, type=type,
-            defaults={"comment": comment, "status": Feedback.Status.NONE, "recommendation_id": recommendation_id,
-                      "feedback_id": feedback_id},
-        )
+        # Not get_or_create: a login merge can leave one shopper two rows for an item (one from each id).
+        existing = Feedback.objects.filter(shopper=shopper, item=item, type=type).order_by("pk").first()
+        if existing is not None:
+            return existing, False
+        return Feedback.objects.create(shopper=shopper, item=item, type=type, comment=comment,
+                                       status=Feedback.Status.NONE, recommendation_id=recommendation_id,
+                                       feedback_id=feedback_id), True
     try:
         with transaction.atomic():  # a concurrent retry with the same feedback_id: the first one wins
             return Feedback.objects.create(

@@ -1,6 +1,6 @@
 """The API's one DRF exception handler (settings.REST_FRAMEWORK["EXCEPTION_HANDLER"]).
 
-- `recsys.errors.ApplicationError` (raised by views and services): its status and body,
+- `recsys.core.errors.ApplicationError` (raised by views and services): its status and body,
   `{"detail"}` or, for `InvalidInput`, `{"detail", "errors"}`.
 - DRF's `ValidationError` (a serializer's `is_valid(raise_exception=True)`): `{"detail", "errors"}`,
   like `InvalidInput`.
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from recsys.errors import ApplicationError, InvalidInput, Unavailable
+from recsys.core.errors import ApplicationError, InvalidInput, Unavailable
 from recsys.ops.db_outage import DATABASE_DOWN, database_unavailable
 
 

@@ -4,7 +4,7 @@ PostgreSQL rejects NUL in text and nothing can encode a lone UTF-16 surrogate: b
 surface as 500s deep inside a view. JSON lets both through (`"\\u0000"`, `"\\ud800"`), and
 so do URL paths and query strings (`%00`). These guards answer 400 at the door instead.
 The middleware runs before DRF (so before its exception handler): it builds the same
-`{"detail": ...}` body with recsys.errors.error_body.
+`{"detail": ...}` body with recsys.core.errors.error_body.
 
 Work per request is bounded too: a body over settings.MAX_BODY_BYTES (CURIO_MAX_BODY_BYTES, 32 MiB) is
 413 (from its Content-Length at the door, or while the parser reads it), and JSON nested deeper than
@@ -28,8 +28,8 @@ from django.views.defaults import page_not_found
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 
-from recsys.catalog.limits import ID_MAX_LENGTH
-from recsys.errors import BadRequest, PayloadTooLarge, error_body
+from recsys.core.errors import BadRequest, PayloadTooLarge, error_body
+from recsys.core.limits import ID_MAX_LENGTH
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _BAD_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")

@@ -1,11 +1,11 @@
-"""Request input for the views: a serializer's verdict as `recsys.errors.InvalidInput`."""
+"""Request input for the views: a serializer's verdict as `recsys.core.errors.InvalidInput`."""
 from __future__ import annotations
 
 from typing import Any
 
 from rest_framework.serializers import Serializer
 
-from recsys.errors import BadRequest, FieldError, InvalidInput
+from recsys.core.errors import BadRequest, FieldError, InvalidInput
 
 
 def validated(serializer_class: type[Serializer], data: Any, *, index: int | None = None) -> dict[str, Any]:

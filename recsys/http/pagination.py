@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import pagination
 
-from recsys.errors import FieldError, InvalidInput
+from recsys.core.errors import FieldError, InvalidInput
 
 
 def whole_number(raw: str, name: str, *, minimum: int) -> int:

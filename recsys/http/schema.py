@@ -1,7 +1,7 @@
 """The OpenAPI schema's error answers, derived from each view (settings.REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]).
 
 Every operation documents the errors it can give, in the one error envelope
-(`recsys.errors`: `{"detail"}`, with `errors` for bad input), without decorating views by hand:
+(`recsys.core.errors`: `{"detail"}`, with `errors` for bad input), without decorating views by hand:
 
 - 400: every operation under /api/ (the input guards refuse NUL characters and lone surrogates in any path,
   query or body), and elsewhere those with a body
@@ -29,7 +29,7 @@ from drf_spectacular.plumbing import force_instance, is_list_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 
-from recsys.catalog.limits import ID_MAX_LENGTH
+from recsys.core.limits import ID_MAX_LENGTH
 
 # What recsys.http.guards lets through in a path id (user_id, item_id, `path_id_problem`): at most 128 characters,
 # not blank, no control characters (and no lone surrogates, which no URL can carry as UTF-8 anyway).
@@ -46,7 +46,7 @@ class FieldErrorSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """The API's error envelope (recsys.errors); some errors add keys (a failed run's `id` and `status`)."""
+    """The API's error envelope (recsys.core.errors); some errors add keys (a failed run's `id` and `status`)."""
 
     detail = serializers.CharField(help_text="what went wrong, in one line a person can act on")
     errors = FieldErrorSerializer(many=True, required=False, help_text="each bad field or row (bad input only)")

@@ -2,7 +2,7 @@
 
 Rows are validated by the lean validator (recsys.ingest.validation), not per-row DRF serializers;
 the serializers below only describe the payloads for the OpenAPI schema. A refused batch is
-raised as a recsys.errors exception and answered by recsys.http.exception_handler.
+raised as a recsys.core.errors exception and answered by recsys.http.exception_handler.
 """
 from django.conf import settings
 from django.shortcuts import get_object_or_404
@@ -11,16 +11,16 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recsys.catalog.limits import (
+from recsys.catalog.models import EventType, Item
+from recsys.clients.auth import DEMO, READ, WRITE, scoped_idempotency_id
+from recsys.core.errors import BadRequest, FieldError, InvalidInput
+from recsys.core.limits import (
     CATEGORY_MAX_LENGTH,
     ID_MAX_LENGTH,
     RECOMMENDATION_ID_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
 )
-from recsys.catalog.models import EventType, Item
-from recsys.clients.auth import DEMO, READ, WRITE, scoped_idempotency_id
-from recsys.errors import BadRequest, FieldError, InvalidInput
 from recsys.ingest.services import BatchRefused, IngestCounts, RowsRejected, events_ingest, items_upsert
 from recsys.ingest.validation import MAX_EVENT_VALUE, MAX_PRICE
 

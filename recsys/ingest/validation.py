@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from recsys.catalog.limits import (
+from recsys.catalog.links import link_problem
+from recsys.core.limits import (
     CATEGORY_MAX_LENGTH,
     ID_MAX_LENGTH,
     RECOMMENDATION_ID_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
 )
-from recsys.catalog.links import link_problem
 from recsys.ml.events import DEFAULT_TYPE, EVENT_TYPES
 
 _EVENT_TYPE_SET = frozenset(EVENT_TYPES)

@@ -2,7 +2,9 @@
 
 The model's choices, batch validation, the extraction wire codes, the training weights (and their
 `CURIO_WEIGHT_<TYPE>` settings), serving's fold-in and reasons, impact attribution and the demo shop
-all read this table. Adding an event type is one row here plus the migration for the model's choices.
+all read this table. Adding an event type is one row here, its `CURIO_WEIGHT_<TYPE>` line in
+config/settings/training.py (tests/ops/test_settings_package.py checks they agree) and the migration for the
+model's choices.
 """
 from __future__ import annotations
 

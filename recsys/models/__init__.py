@@ -5,10 +5,9 @@ table names and the migrations where they always were. Code inside a domain impo
 the domain (`recsys.catalog.models`); other code may import them from here.
 """
 from recsys.analytics.models import Impression, RuleImpression
-from recsys.catalog.models import CatalogStamp, Event, EventType, Item, Shopper, ShopperAlias
+from recsys.catalog.models import CatalogStamp, ErasureReceipt, Event, EventType, Item, Shopper, ShopperAlias
 from recsys.clients.models import ApiClient
 from recsys.feedback.models import Feedback, FeedbackType, ReviewDecision
-from recsys.privacy.models import ErasureReceipt
 from recsys.training.models import ModelVersion, TrainingRun
 
 __all__ = ["ApiClient", "CatalogStamp", "ErasureReceipt", "Event", "EventType", "Feedback", "FeedbackType",

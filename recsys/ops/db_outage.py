@@ -15,7 +15,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django.http import JsonResponse
 from rest_framework.response import Response
 
-from recsys.errors import error_body
+from recsys.core.errors import error_body
 from recsys.ops import metrics
 
 log = logging.getLogger("curio.db")

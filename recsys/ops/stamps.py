@@ -17,6 +17,8 @@ from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
 
 from recsys.ops.redis_state import circuit
 
@@ -87,3 +89,13 @@ class StampedValue(Generic[T]):
         """A write committed: publish its number and reload here at once."""
         self.stamp.publish(version)
         self.invalidate()
+
+    def bump(self, model, **fields) -> int:
+        """Move the stamp row (`model`, primary key 1, a `version` column; `fields` set beside it) in the current
+        transaction; this thread reloads at once (even inside an outer transaction), every process after commit."""
+        if not model.objects.filter(pk=1).update(version=F("version") + 1, **fields):
+            model.objects.get_or_create(pk=1, defaults={"version": 1, **fields})
+        version = model.objects.values_list("version", flat=True).get(pk=1)
+        self.invalidate()
+        transaction.on_commit(lambda: self.changed(version))
+        return version

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from recsys.admin_mixins import ReadOnlyAdmin
-from recsys.privacy.models import ErasureReceipt
+from recsys.catalog.models import ErasureReceipt
 
 
 @admin.register(ErasureReceipt)

@@ -1,9 +1,10 @@
-"""Shoppers' control over their data: consent, export, erasure. Thin views over recsys.privacy.services.
+"""Shoppers' control over their data: consent, export, erasure, and merging a session into a shopper. Thin
+views over recsys.privacy.services.
 
-Errors are recsys.errors exceptions (an unknown shopper is `ShopperNotFound`, 404), answered by
+Errors are recsys.core.errors exceptions (an unknown shopper is `ShopperNotFound`, 404), answered by
 recsys.http.exception_handler.
 """
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,10 +12,12 @@ from rest_framework.views import APIView
 from recsys.analytics.models import RuleImpression
 from recsys.catalog.models import EventType, Shopper
 from recsys.clients.auth import WRITE
+from recsys.core.errors import BadRequest
+from recsys.core.limits import ID_MAX_LENGTH
 from recsys.feedback.models import Feedback, FeedbackType
 from recsys.http.inputs import json_object, validated
 from recsys.http.serializers import JsonBodyMixin
-from recsys.privacy.services import shopper_erase, shopper_export, shopper_set_consent
+from recsys.privacy.services import shopper_erase, shopper_export, shopper_merge, shopper_set_consent
 from recsys.serving.contract import SOURCES
 
 
@@ -124,3 +127,22 @@ class ShopperDataView(APIView):
                    responses={200: ShopperExportSerializer})
     def get(self, request, user_id: str):
         return Response(shopper_export(user_id=user_id))
+
+
+class MergeBody(JsonBodyMixin, serializers.Serializer):
+    from_user_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+
+
+class MergeView(APIView):
+    required_scope = {"POST": WRITE}
+
+    @extend_schema(request=MergeBody, responses=inline_serializer("MergedShopper", {
+        "user_id": serializers.CharField(), "personalization_consent": serializers.BooleanField(),
+        "merged_from": serializers.CharField(), "moved_events": serializers.IntegerField(),
+        "events": serializers.IntegerField()}),
+        summary="Move an anonymous visitor's events to this shopper (idempotent)")
+    def post(self, request, user_id: str):
+        p = validated(MergeBody, request.data if isinstance(request.data, dict) else {})
+        if p["from_user_id"] == user_id:
+            raise BadRequest("from_user_id must differ from the shopper's user_id.")
+        return Response(shopper_merge(user_id=user_id, from_user_id=p["from_user_id"]))  # ShopperNotFound: 404

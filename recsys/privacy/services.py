@@ -1,4 +1,5 @@
-"""Shoppers' control over their data: consent, export, erasure, retention."""
+"""Shoppers' control over their data: consent, export, erasure, retention; and a login merging a session's
+data into the shopper (it moves rows of every domain, so it sits here, above catalog and analytics)."""
 from __future__ import annotations
 
 import logging
@@ -10,13 +11,12 @@ from django.utils import timezone
 
 from curation.services import segments_forget_users
 from recsys.analytics.models import Impression, RuleImpression
-from recsys.catalog.models import Event, Shopper
+from recsys.catalog.models import ErasureReceipt, Event, Shopper, ShopperAlias
 from recsys.catalog.services import ShopperNotFound
-from recsys.errors import Unavailable
+from recsys.core.errors import Unavailable
 from recsys.feedback.models import Feedback
 from recsys.ml import artifact_erasure
 from recsys.ml.artifacts import read_active_stamp, write_active_stamp
-from recsys.privacy.models import ErasureReceipt
 
 logger = logging.getLogger("curio.privacy")
 
@@ -26,6 +26,7 @@ def _no_data(user_id: str) -> str:
 
 
 def user_hash(user_id: str) -> str:
+    """The receipts' key for a shopper (recsys.catalog.selectors.erased_since reads them with the same)."""
     return artifact_erasure.user_hash(user_id, settings.SECRET_KEY)
 
 
@@ -187,18 +188,6 @@ def erasures_finish_pending(*, limit: int = 100) -> int:
     return finished
 
 
-def erased_since(user_ids: set[str]) -> dict[str, object]:
-    """{user_id: time of its latest erasure} for those of `user_ids` that were erased."""
-    if not user_ids:
-        return {}
-    by_hash = {user_hash(u): u for u in user_ids if u}
-    out: dict[str, object] = {}
-    for h, at in ErasureReceipt.objects.filter(user_hash__in=list(by_hash)).values_list("user_hash", "created_at"):
-        u = by_hash[h]
-        out[u] = max(at, out.get(u, at))
-    return out
-
-
 def scrub_erased_from_artifact(version_path, *, since) -> int:
     """Clear from a freshly written artifact every shopper erased after `since` (the time its
     training read the events). One call, placed by training before activation."""
@@ -225,3 +214,44 @@ def events_purge_expired(*, now=None, max_batches: int | None = None) -> int:
     if total:
         logger.info("retention: purged %s events older than %s days in %s batches", total, days, batches)
     return total
+
+
+@transaction.atomic
+def shopper_merge(*, user_id: str, from_user_id: str) -> dict:
+    """Move everything `from_user_id` owns (events, feedback, ...) to `user_id`; idempotent.
+
+    The target is created when it does not exist yet. Consent: the stricter of the two wins, so
+    events collected without consent never become personalisation data by a login. The source
+    shopper row is removed; merging it again is a no-op that returns the shopper.
+    """
+    source = Shopper.objects.select_for_update().filter(user_id=from_user_id).first()
+    target = Shopper.objects.select_for_update().filter(user_id=user_id).first()
+    if source is None and target is None:
+        raise ShopperNotFound(f"Neither {user_id!r} nor {from_user_id!r} is a known shopper.")
+    moved = 0
+    if source is not None:
+        if target is None:
+            target = Shopper.objects.create(user_id=user_id, personalization_consent=source.personalization_consent)
+        elif target.personalization_consent and not source.personalization_consent:
+            target.personalization_consent = False
+            target.save(update_fields=["personalization_consent", "updated_at"])
+        # Every table pointing at Shopper (events, and feedback etc. of other features) follows.
+        for rel in Shopper._meta.related_objects:
+            if rel.one_to_many:
+                count = rel.related_model._base_manager.filter(**{rel.field.name: source}).update(
+                    **{rel.field.name: target})
+                if rel.related_model is Event:
+                    moved = count
+        source.delete()
+        # Aliases of the source moved with the loop above; the source's own id becomes one too.
+        ShopperAlias.objects.update_or_create(alias_user_id=from_user_id, defaults={"shopper": target})
+    # Lists served to the session become the shopper's (export and erasure find them by user id);
+    # impressions still buffered arrive under the old id, which export and erasure follow as an alias.
+    # A session that was only shown lists (no Shopper row) moves too; one merged into someone else
+    # keeps its rows for that shopper.
+    if not ShopperAlias.objects.filter(alias_user_id=from_user_id).exclude(shopper=target).exists():
+        Impression.objects.filter(user_id=from_user_id).update(user_id=user_id)
+        RuleImpression.objects.filter(user_id=from_user_id).update(user_id=user_id)
+    return {"user_id": target.user_id, "personalization_consent": target.personalization_consent,
+            "merged_from": from_user_id, "moved_events": moved,
+            "events": Event.objects.filter(shopper=target).count()}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.catalog import selectors as item_selectors
+from recsys.catalog import selectors
 from recsys.ml import scoring
 from recsys.ml.events import STRENGTH
 from recsys.ml.model_kinds import ScoreRequest
@@ -64,7 +64,7 @@ def category_cols(model: LoadedModel, category: str) -> np.ndarray:
     key = (model.version, category)
     arr = _category_cache.get(key)
     if arr is None:
-        cols = [model.item_col(i) for i in item_selectors.item_ids_in_category(category=category)]
+        cols = [model.item_col(i) for i in selectors.item_ids_in_category(category=category)]
         arr = np.array(sorted(c for c in cols if c is not None), dtype=np.int32)
         _category_cache.put(key, arr)
     return arr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from curation import rules
 from curation.models import RuleKind
 
 SOURCES = ("model", "pinned", "boosted", "popular", "new")
@@ -32,7 +33,8 @@ class TraceRuleSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="the rule's id (/api/v1/curation/<kind>s/<id>/)")
     type = serializers.ChoiceField(RuleKind.choices, help_text="the rule's kind")
     name = serializers.CharField(help_text="the rule's title")
-    effect = serializers.CharField(help_text='what it did here, e.g. "pinned at #1"')
+    effect = serializers.CharField(help_text='what it did here, in words, e.g. "pinned at #1"')
+    action = serializers.ChoiceField(rules.ACTIONS, help_text="what it did here, as data (the words are `effect`)")
 
 
 class TraceSerializer(serializers.Serializer):

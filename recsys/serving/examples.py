@@ -24,7 +24,8 @@ PERSONAL_LIST = {
 EXPLAINED_ITEM = {
     **PINNED_ITEM,
     "trace": {"algorithm_rank": 7, "algorithm_score": 0.41, "final_rank": 2,
-              "rules": [{"id": 12, "type": "pin", "name": "Rain jacket at #2", "effect": "pinned at #2"}]},
+              "rules": [{"id": 12, "type": "pin", "name": "Rain jacket at #2", "effect": "pinned at #2",
+                        "action": "pinned"}]},
 }
 POPULAR_ITEM = {
     **LIST_ITEM, "rank": 1, "score": 1.0, "source": "popular",

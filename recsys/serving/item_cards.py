@@ -13,7 +13,7 @@ from functools import cached_property
 from django.conf import settings
 
 from curation.rules import ItemInfo
-from recsys.catalog import selectors as item_selectors
+from recsys.catalog import selectors
 from recsys.ops.lru import TimedLRU
 
 
@@ -69,7 +69,7 @@ class CardCache:
             elif card is not None:
                 out[item_id] = card
         if missing:
-            found = {row["item_id"]: _card(row) for row in item_selectors.item_cards(item_ids=missing)}
+            found = {row["item_id"]: _card(row) for row in selectors.item_cards(item_ids=missing)}
             for item_id in missing:
                 self._cards.put(item_id, found.get(item_id))
             out.update(found)

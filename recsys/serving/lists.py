@@ -19,16 +19,16 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from curation import rules as curation_rules
-from curation.runtime import current_rules
-from recsys.analytics import list_hooks as serving_trust
+from curation import rules
+from curation.live_rules import current_rules
+from recsys.analytics import served_lists
 from recsys.catalog.availability import unavailable_items
 from recsys.feedback.selectors import not_interested_item_ids
 from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS
 from recsys.serving.item_cards import ItemCard, item_card, item_cards
 from recsys.serving.reads import ShopperHistory, serving_reads, shopper_histories
 
-from . import candidates as cand_mod
+from . import candidates
 from .model_store import LoadedModel, active_model
 from .popular import popular_items
 
@@ -62,13 +62,13 @@ class ListRequest:
 
 @dataclass
 class _Plan:
-    raw: list[cand_mod.RawCandidate]  # model candidates, best first
+    raw: list[candidates.RawCandidate]  # model candidates, best first
     popular: list[tuple[str, float]]  # refill (or the whole list without a model)
     used_model: bool
     history: ShopperHistory | None
     personal: bool  # the shopper's data may be used (consent and history)
     reason_kind: str = "history"  # history | similar | basket
-    job: cand_mod.PersonalJob | None = None
+    job: candidates.PersonalJob | None = None
     strongest: dict[str, str] = field(default_factory=dict)  # history item -> its strongest event type
 
 
@@ -78,9 +78,9 @@ class Uncurated:
     the engine's context, and what the engine needs to know about items."""
 
     request: ListRequest
-    candidates: list[curation_rules.Candidate]
-    context: curation_rules.Context
-    item_info: Callable[[str], curation_rules.ItemInfo | None]
+    candidates: list[rules.Candidate]
+    context: rules.Context
+    item_info: Callable[[str], rules.ItemInfo | None]
     cards: dict[str, ItemCard]
     model_version: int | None  # the version that produced the candidates (None: no model took part)
 
@@ -98,14 +98,14 @@ def candidates_without_curation(requests: list[ListRequest], *, at: datetime | N
 def serve_lists(requests: list[ListRequest]) -> list[dict]:
     """Produce the list response for each request, in order. Raises UnknownItem for similar lists."""
     now = timezone.now()
-    rules = current_rules()
+    live = current_rules()
     # Randomized control traffic gets no curation but blocks and diversity; `raw=true` lists (the
     # algorithm's list beside the curated one) only blocks, and record no impressions.
-    control = [not r.raw and serving_trust.in_control(r.user_id, now) for r in requests]
-    applied = [serving_trust.blocks_of(rules) if r.raw else serving_trust.rules_for(rules, c)
+    control = [not r.raw and served_lists.in_control(r.user_id, now) for r in requests]
+    applied = [served_lists.blocks_of(live) if r.raw else served_lists.rules_for(live, c)
                for r, c in zip(requests, control, strict=True)]
 
-    def pinned(i: int, context: curation_rules.Context) -> frozenset[str]:
+    def pinned(i: int, context: rules.Context) -> frozenset[str]:
         # Pinned items may not be candidates at all: the engine needs their cards and availability too
         # (only those of the pins that can apply on this list, at a position it reaches).
         return applied[i].pinned_item_ids(context, requests[i].limit)
@@ -113,18 +113,18 @@ def serve_lists(requests: list[ListRequest]) -> list[dict]:
     out = []
     for i, u in enumerate(_uncurated(requests, now, now, pinned, lazy_extra=True)):
         request = u.request
-        ranked = curation_rules.apply(u.candidates, u.context, applied[i], limit=request.limit, item_info=u.item_info)
+        ranked = rules.apply(u.candidates, u.context, applied[i], limit=request.limit, item_info=u.item_info)
         out.append(_response(request, u, ranked))
         if not request.raw:
             verified = request.shopper_verified
-            serving_trust.record(list_type=request.list_type, placement=request.placement,
+            served_lists.record(list_type=request.list_type, placement=request.placement,
                                  user_id=request.user_id if verified else "", response=out[-1], ranked=ranked,
                                  control=control[i], count_rules=verified)  # off the request path
     return out
 
 
 def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
-               extra_item_ids: Callable[[int, curation_rules.Context], frozenset[str]], *,
+               extra_item_ids: Callable[[int, rules.Context], frozenset[str]], *,
                lazy_extra: bool = False) -> list[Uncurated]:
     """`extra_item_ids(i, context)`: items beyond the candidates that list i may need cards for.
     `lazy_extra`: when the availability of the whole catalog came with the shopper's history, those
@@ -143,7 +143,7 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
              for r in requests]
     jobs = [p.job for p in plans if p.job is not None]
     if jobs:
-        cand_mod.score_personal(model, jobs, num_threads=settings.SERVING_NUM_THREADS)
+        candidates.score_personal(model, jobs, num_threads=settings.SERVING_NUM_THREADS)
         for p in plans:
             if p.job is not None:
                 p.raw = p.job.result or []
@@ -207,13 +207,13 @@ def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None
 
     if model is not None:
         if r.list_type in (PERSONAL, BATCH) and personal:
-            mh = cand_mod.model_history(model, hist, now)
+            mh = candidates.model_history(model, hist, now)
             if len(mh.history):
-                plan.job = cand_mod.PersonalJob(mh, n, r.include_seen, category)
+                plan.job = candidates.PersonalJob(mh, n, r.include_seen, category)
                 plan.reason_kind = "history"
                 plan.strongest = mh.strongest
         elif r.list_type in (SIMILAR, BASKET):
-            plan.raw = cand_mod.score_items(model, list(r.item_ids), n, category)
+            plan.raw = candidates.score_items(model, list(r.item_ids), n, category)
             plan.used_model = bool(plan.raw)
             plan.reason_kind = "similar" if r.list_type == SIMILAR else "basket"
     popular = popular_items(category=fallback_category, n=n_popular)
@@ -221,19 +221,20 @@ def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None
         have = {i for i, _ in popular}
         popular += [p for p in popular_items(n=n_popular) if p[0] not in have]
     if personal and not r.include_seen and hist.seen:
-        # The engine would drop them as seen: no card, no candidate (they were 6% of a personal list's time).
-        popular = [p for p in popular if p[0] not in hist.seen]
+        # Fetched past the seen items so `n` remain; the engine would drop the seen ones, and the rest past `n`
+        # would never be reached: no card, no candidate for either (they were 6% of a personal list's time).
+        popular = [p for p in popular if p[0] not in hist.seen][:n + len(r.item_ids)]
     plan.popular = popular
     return plan
 
 
-def _candidates(r: ListRequest, plan: _Plan, cards: dict[str, ItemCard]) -> list[curation_rules.Candidate]:
+def _candidates(r: ListRequest, plan: _Plan, cards: dict[str, ItemCard]) -> list[rules.Candidate]:
     out = []
     seen_ids = set()
     strongest = plan.strongest
     for c in plan.raw:
         seen_ids.add(c.item_id)
-        out.append(curation_rules.Candidate(c.item_id, round(c.score, 6), "model",
+        out.append(rules.Candidate(c.item_id, round(c.score, 6), "model",
                                             _model_reasons(plan.reason_kind, c.because_of, cards, strongest)))
     for item_id, score in plan.popular:
         if item_id in seen_ids:
@@ -241,7 +242,7 @@ def _candidates(r: ListRequest, plan: _Plan, cards: dict[str, ItemCard]) -> list
         seen_ids.add(item_id)
         card = cards.get(item_id)
         text = f"Popular in {card.category}" if (r.category and card and card.category) else "Popular right now"
-        out.append(curation_rules.Candidate(item_id, score, "popular", [{"type": "popular", "text": text}]))
+        out.append(rules.Candidate(item_id, score, "popular", [{"type": "popular", "text": text}]))
     return out
 
 
@@ -257,11 +258,11 @@ def _model_reasons(kind: str, because_of: str, cards: dict[str, ItemCard], stron
     return [{"type": "similar", "text": f"Similar to {card.title}", "item_id": because_of}]
 
 
-def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -> curation_rules.Context:
+def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -> rules.Context:
     hist = plan.history
     seen = hist.seen if (plan.personal and hist is not None) else frozenset()
     excluded = frozenset(not_interested) | frozenset(r.item_ids)
-    return curation_rules.Context(
+    return rules.Context(
         list_type=r.list_type, now=now, placement=r.placement, category=r.category,
         context_item_id=r.item_ids[0] if r.list_type == SIMILAR else "", user_id=r.user_id,
         is_new_shopper=hist is None or not hist.known, seen=seen, include_seen=r.include_seen, excluded=excluded,
@@ -281,7 +282,7 @@ def new_recommendation_id() -> str:
     return uuid.UUID(int=value).hex
 
 
-def display_scores(ranked, candidates: list[curation_rules.Candidate]) -> list[float]:
+def display_scores(ranked, offered: list[rules.Candidate]) -> list[float]:
     """Each ranked item's `score` in [0, 1], comparable within its list (docs/serving.md): a model
     candidate's raw score over the list's best raw model score; a popular candidate's decayed count
     over the list's best count, times the lowest positive model figure when the list has model items
@@ -289,7 +290,7 @@ def display_scores(ranked, candidates: list[curation_rules.Candidate]) -> list[f
     (a pin from outside) 0.
     Raw scores differ in scale by model kind (ALS dot products, summed neighbour weights) and
     version; they stay in the trace (`?explain=full`)."""
-    origin = {c.item_id: (c.source, max(float(c.score), 0.0)) for c in candidates}
+    origin = {c.item_id: (c.source, max(float(c.score), 0.0)) for c in offered}
     raws = [origin.get(item.item_id, ("", 0.0)) for item in ranked]
     top: dict[str, float] = {}
     for source, raw in raws:

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.ml import artifacts, model_kinds
 from recsys.ml.matrix import WeightConfig
-from recsys.serving.weights import weight_config
+from recsys.serving.fold_in_weights import weight_config
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 30.0

@@ -18,11 +18,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from recsys.catalog import selectors as item_selectors
-from recsys.catalog.limits import DEMO_USER_PREFIX
+from recsys.catalog import selectors
+from recsys.core.demo_mode import demo_mode_on
+from recsys.core.limits import DEMO_USER_PREFIX
 from recsys.ops.lru import TimedLRU
-from recsys.serving.weights import weight_config
-from recsys.storefront.selectors import demo_mode_on
+from recsys.serving.fold_in_weights import weight_config
 
 BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
 TAIL = 500
@@ -76,7 +76,7 @@ class PopularCache:
                 now = timezone.now()
                 windows = [now - timedelta(days=1), now - timedelta(days=7),
                            now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
-                rows = item_selectors.event_counts_by_item(
+                rows = selectors.event_counts_by_item(
                     windows=windows, exclude_user_prefix="" if demo_mode_on() else DEMO_USER_PREFIX)
                 # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
                 self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
@@ -87,7 +87,7 @@ class PopularCache:
     def tail(self, category: str) -> list[tuple[str, float]]:
         tail = self._tails.get(category)
         if tail is None:
-            tail = [(item_id, 0.0) for item_id, _ in item_selectors.newest_items(category=category, limit=TAIL)]
+            tail = [(item_id, 0.0) for item_id, _ in selectors.newest_items(category=category, limit=TAIL)]
             self._tails.put(category, tail)
         return tail
 

@@ -21,9 +21,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from recsys.catalog.limits import DEMO_USER_PREFIX
+from recsys.core.limits import DEMO_ITEM_PREFIX, DEMO_USER_PREFIX
 
-ITEM_PREFIX = "demo-sku-"
+ITEM_PREFIX = DEMO_ITEM_PREFIX
 USER_PREFIX = DEMO_USER_PREFIX  # every demo shopper id starts with this (the demo API scope relies on it)
 SHOPPER_PREFIX = f"{USER_PREFIX}u"
 EVENT_PREFIX = "demo:"

@@ -6,11 +6,10 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Count
 
 from recsys.catalog.models import Event, Item, Shopper
-from recsys.storefront import demo_shop as demo
+from recsys.storefront import demo_shop
 from recsys.training.models import ModelVersion
 
 HEADLINE_METRIC = "ndcg@10"
@@ -28,7 +27,7 @@ def demo_is_loaded() -> bool:
     cached = _demo_loaded
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    loaded = Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).exists()
+    loaded = Event.objects.filter(event_id__startswith=demo_shop.EVENT_PREFIX).exists()
     with _demo_lock:
         _demo_loaded = (time.monotonic() + DEMO_MODE_CACHE_SECONDS, loaded)
     return loaded
@@ -38,19 +37,6 @@ def demo_mode_cache_clear() -> None:
     global _demo_loaded
     with _demo_lock:
         _demo_loaded = None
-
-
-def demo_mode_on() -> bool:
-    """Is the storefront in demo mode? (CURIO_DEMO_MODE, or "auto": the demo shop is loaded.)"""
-    if settings.DEMO_MODE == "auto":
-        return demo_is_loaded()
-    return bool(settings.DEMO_MODE)
-
-
-def demo_mode_explicit() -> bool:
-    """Demo mode switched on by hand (CURIO_DEMO_MODE=1) or a DEBUG instance: only then does the demo page
-    print the demo logins' passwords (an "auto" demo on a deployed instance does not)."""
-    return settings.DEMO_MODE is True or (settings.DEBUG and demo_mode_on())
 
 
 @dataclass(frozen=True)
@@ -77,7 +63,7 @@ class ModelSummary:
 
 def demo_shoppers(*, count: int = 12, pool: int = 60) -> list[ShopperSummary]:
     """The most active of the first `pool` demo shoppers, each with a one-line taste summary."""
-    pool_pks = Shopper.objects.filter(user_id__startswith=demo.USER_PREFIX).order_by("user_id").values("pk")[:pool]
+    pool_pks = Shopper.objects.filter(user_id__startswith=demo_shop.USER_PREFIX).order_by("user_id").values("pk")[:pool]
     rows = (
         Event.objects.filter(shopper_id__in=pool_pks)  # a subquery: one round trip
         .values_list("shopper__user_id", "item__category", "type")

@@ -19,8 +19,8 @@ from recsys.catalog.models import Event, Item, Shopper
 from recsys.clients.models import ApiClient
 from recsys.clients.shopper_signatures import sign_shopper
 from recsys.ml.events import EVENT_TYPES
-from recsys.storefront import demo_shop as demo
-from recsys.storefront.selectors import demo_is_loaded, demo_mode_cache_clear, demo_mode_on
+from recsys.storefront import demo_shop
+from recsys.storefront.selectors import demo_mode_cache_clear
 
 BATCH = 2000
 DEMO_CLIENT_NAME = "storefront-demo"
@@ -46,10 +46,6 @@ class DemoLogin:
     password: str
     role: str
     created: bool
-
-
-# The demo-mode check is a read, cached per process (recsys.storefront.selectors); re-exported here.
-__all__ = ["demo_is_loaded", "demo_mode_on"]
 
 
 def demo_token_ensure() -> str | None:
@@ -83,15 +79,15 @@ def demo_shopper_signatures(*, user_ids: list[str]) -> dict[str, str]:
     if secret is None:
         return {}
     return {u: sign_shopper(secret, u, ttl_seconds=DEMO_SIGNATURE_TTL_SECONDS)
-            for u in user_ids if u.startswith(demo.USER_PREFIX)}
+            for u in user_ids if u.startswith(demo_shop.USER_PREFIX)}
 
 
 @transaction.atomic
 def demo_reset() -> int:
     """Delete demo events, shoppers and items (only demo data; other data stays)."""
-    deleted, _ = Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).delete()
-    deleted += Shopper.objects.filter(user_id__startswith=demo.USER_PREFIX).delete()[0]
-    deleted += Item.objects.filter(item_id__startswith=demo.ITEM_PREFIX).delete()[0]
+    deleted, _ = Event.objects.filter(event_id__startswith=demo_shop.EVENT_PREFIX).delete()
+    deleted += Shopper.objects.filter(user_id__startswith=demo_shop.USER_PREFIX).delete()[0]
+    deleted += Item.objects.filter(item_id__startswith=demo_shop.ITEM_PREFIX).delete()[0]
     transaction.on_commit(demo_mode_cache_clear)
     demo_mode_cache_clear()
     return deleted
@@ -100,12 +96,12 @@ def demo_reset() -> int:
 def demo_load(
     *, seed: int, scale: float, now: datetime | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> DemoLoadResult:
-    prefix = demo.event_prefix(seed, scale)
-    other = Event.objects.filter(event_id__startswith=demo.EVENT_PREFIX).exclude(event_id__startswith=prefix)
+    prefix = demo_shop.event_prefix(seed, scale)
+    other = Event.objects.filter(event_id__startswith=demo_shop.EVENT_PREFIX).exclude(event_id__startswith=prefix)
     if other.exists():
         found = other.values_list("event_id", flat=True).first()
         raise DemoConflict(f"demo data from another seed/scale is loaded (e.g. event {found!r}); use --reset")
-    shop = demo.generate(seed=seed, scale=scale, now=now or timezone.now().replace(microsecond=0))
+    shop = demo_shop.generate(seed=seed, scale=scale, now=now or timezone.now().replace(microsecond=0))
     progress(f"generated {len(shop.items)} items, {len(shop.shoppers)} shoppers, {len(shop)} events")
     if Event.objects.filter(event_id__startswith=prefix).count() == len(shop) and (
         Item.objects.filter(item_id__in=[i.item_id for i in shop.items]).count() == len(shop.items)
@@ -146,7 +142,7 @@ def _chunked_lookup(model, key: str, keys: list[str]) -> Iterator[tuple[str, int
         yield from model.objects.filter(**{f"{key}__in": keys[start:start + BATCH]}).values_list(key, "pk")
 
 
-def _event_rows(shop: demo.DemoShop, item_pks: list[int], shopper_pks: list[int]) -> Iterator[Event]:
+def _event_rows(shop: demo_shop.DemoShop, item_pks: list[int], shopper_pks: list[int]) -> Iterator[Event]:
     types = EVENT_TYPES
     prefix = shop.event_prefix
     stamps = shop.now.timestamp() - shop.ev_seconds_ago
@@ -179,18 +175,18 @@ def demo_users_ensure() -> list[DemoLogin]:
     User = get_user_model()
     logins = []
     admin, created = User.objects.get_or_create(
-        username=demo.ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        username=demo_shop.ADMIN_USERNAME, defaults={"is_staff": True, "is_superuser": True}
     )
     if created:
-        admin.set_password(demo.ADMIN_PASSWORD)
+        admin.set_password(demo_shop.ADMIN_PASSWORD)
         admin.save(update_fields=["password"])
-    logins.append(DemoLogin(demo.ADMIN_USERNAME, demo.ADMIN_PASSWORD, "admin (superuser)", created))
-    merch, created = User.objects.get_or_create(username=demo.MERCHANDISER_USERNAME, defaults={"is_staff": True})
+    logins.append(DemoLogin(demo_shop.ADMIN_USERNAME, demo_shop.ADMIN_PASSWORD, "admin (superuser)", created))
+    merch, created = User.objects.get_or_create(username=demo_shop.MERCHANDISER_USERNAME, defaults={"is_staff": True})
     if created:
-        merch.set_password(demo.MERCHANDISER_PASSWORD)
+        merch.set_password(demo_shop.MERCHANDISER_PASSWORD)
         merch.save(update_fields=["password"])
     merch.groups.add(_merchandiser_group())
-    logins.append(DemoLogin(demo.MERCHANDISER_USERNAME, demo.MERCHANDISER_PASSWORD, "merchandiser", created))
+    logins.append(DemoLogin(demo_shop.MERCHANDISER_USERNAME, demo_shop.MERCHANDISER_PASSWORD, "merchandiser", created))
     return logins
 
 

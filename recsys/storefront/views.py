@@ -8,9 +8,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from recsys.storefront import demo_shop as demo
-from recsys.storefront.selectors import active_model_summary, demo_mode_explicit, demo_shoppers, shop_categories
-from recsys.storefront.services import demo_mode_on, demo_shopper_signatures, demo_token_ensure
+from recsys.core.demo_mode import demo_mode_explicit, demo_mode_on
+from recsys.storefront import demo_shop
+from recsys.storefront.selectors import active_model_summary, demo_shoppers, shop_categories
+from recsys.storefront.services import demo_shopper_signatures, demo_token_ensure
 
 LIST_LENGTH = 8
 
@@ -28,7 +29,7 @@ def storefront(request):
         "token": token,
         "api": links["api"],
         "limit": LIST_LENGTH,
-        "userPrefix": demo.USER_PREFIX,
+        "userPrefix": demo_shop.USER_PREFIX,
         "categories": shop_categories(),
         "shoppers": [{"id": s.user_id, "taste": s.taste, "signature": signatures.get(s.user_id)} for s in shoppers],
         "signatureUrl": reverse("storefront-shopper-signature"),
@@ -41,8 +42,8 @@ def storefront(request):
         "shoppers": shoppers,
         # The password only where demo mode is explicit (CURIO_DEMO_MODE=1, or DEBUG): never on a deployed
         # instance that merely has the demo shop loaded.
-        "merchandiser": (demo.MERCHANDISER_USERNAME,
-                         demo.MERCHANDISER_PASSWORD if demo_mode_explicit() else None),
+        "merchandiser": (demo_shop.MERCHANDISER_USERNAME,
+                         demo_shop.MERCHANDISER_PASSWORD if demo_mode_explicit() else None),
     }
     return render(request, "storefront/shop.html", context)
 
@@ -56,5 +57,6 @@ def shopper_signature(request):
         return JsonResponse({"detail": "Not in demo mode."}, status=404)
     signature = demo_shopper_signatures(user_ids=[user_id]).get(user_id) if len(user_id) <= 128 else None
     if signature is None:
-        return JsonResponse({"detail": f"Only demo shopper ids ({demo.USER_PREFIX}...) are signed here."}, status=400)
+        return JsonResponse({"detail": f"Only demo shopper ids ({demo_shop.USER_PREFIX}...) are signed here."},
+                            status=400)
     return JsonResponse({"user_id": user_id, "signature": signature})

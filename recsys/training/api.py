@@ -5,7 +5,7 @@ internal: only write-scope tokens see them (read tokens, which are public, get t
 on the server: a version's artifact location stays in the admin, and a run's `error` is its first paragraph
 with paths left out (the traceback and the log are in the admin too).
 
-Errors are recsys.errors exceptions, answered by recsys.http.exception_handler.
+Errors are recsys.core.errors exceptions, answered by recsys.http.exception_handler.
 """
 import re
 
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recsys.clients.auth import READ, WRITE
-from recsys.errors import BadRequest, Conflict, NotFound, Unavailable
+from recsys.core.errors import BadRequest, Conflict, NotFound, Unavailable
 from recsys.http.schema import ERROR
 from recsys.http.serializers import InternalFieldsMixin
 from recsys.training import selectors

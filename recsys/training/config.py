@@ -4,12 +4,11 @@ Serving reads the same weighting for fold-in when a version carries none of its 
 """
 from django.conf import settings
 
-from recsys.ml import fitting
-from recsys.ml import matrix as mx
+from recsys.ml import fitting, matrix
 
 
-def weight_config() -> mx.WeightConfig:
-    return mx.WeightConfig(
+def weight_config() -> matrix.WeightConfig:
+    return matrix.WeightConfig(
         weights=dict(settings.TRAINING_EVENT_WEIGHTS), rating_threshold=settings.TRAINING_RATING_THRESHOLD,
         half_life_days=settings.TRAINING_HALF_LIFE_DAYS, window_days=settings.TRAINING_WINDOW_DAYS,
     )

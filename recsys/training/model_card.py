@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from recsys.catalog.models import Item
-from recsys.ml import artifacts, model_card, model_kinds
+from recsys.ml import artifacts, card_figures, model_kinds
 from recsys.training.models import ModelVersion
 
 SAMPLE_LISTS = 500
@@ -29,7 +29,7 @@ def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | Non
         lists, basis = model_kinds.from_artifact(art).card_lists(SAMPLE_LISTS, LIST_LENGTH)
     except artifacts.ArtifactError:
         return None
-    figures = {**model_card.figures(lists, art.item_ids, catalog), "basis": basis}
+    figures = {**card_figures.figures(lists, art.item_ids, catalog), "basis": basis}
     cache.set(key, figures, timeout=3600)
     return figures
 
@@ -57,11 +57,11 @@ def model_card_for(version: ModelVersion) -> dict:
     prev_figures = sample_figures(previous, catalog) if previous else None
     current = {**(version.metrics or {}), **(figures or {})}
     before = {**(previous.metrics or {}), **(prev_figures or {})} if previous else None
-    names = [n for n in model_card.HIGHER_IS_BETTER + model_card.LOWER_IS_BETTER
+    names = [n for n in card_figures.HIGHER_IS_BETTER + card_figures.LOWER_IS_BETTER
              if n in current or (before and n in before)]
     rows = [{"name": n, "value": current.get(n), "baseline": (version.baseline_metrics or {}).get(n),
              "previous": before.get(n) if before else None,
-             "better": "higher" if n in model_card.HIGHER_IS_BETTER else "lower"} for n in names]
+             "better": "higher" if n in card_figures.HIGHER_IS_BETTER else "lower"} for n in names]
     run = version.run
     return {
         "version": version, "run": run, "previous": previous,
@@ -72,6 +72,6 @@ def model_card_for(version: ModelVersion) -> dict:
         "selection": selection_by_kind(run.metrics if run else None),
         "search": (run.metrics or {}).get("search") if run else None,
         "rows": rows, "figures": figures,
-        "warnings": model_card.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),
+        "warnings": card_figures.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),
         "threshold": settings.MODEL_CARD_WARN_THRESHOLD,
     }

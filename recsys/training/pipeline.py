@@ -23,8 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from recsys.ml import artifacts, evaluation, fitting
-from recsys.ml import matrix as mx
+from recsys.ml import artifacts, evaluation, fitting, matrix
 from recsys.privacy.services import scrub_erased_from_artifact
 from recsys.training import selectors
 from recsys.training.config import fit_options, weight_config
@@ -73,7 +72,7 @@ def train(tracker: RunTracker) -> None:
         artifact = save(tracker, model, winner, version, data, now)
         counts["peak_rss_mb_after_stage"] = tracker.peak_rss_mb
         counts["model_bytes"] = int(sum(a.nbytes for a in (artifact.user_factors, artifact.item_factors)
-                                        if a is not None) + mx.matrix_bytes(artifact.similarity))
+                                        if a is not None) + matrix.matrix_bytes(artifact.similarity))
         activate(tracker, version, counts)
     model_versions_prune()
 
@@ -110,7 +109,7 @@ def configured_candidates() -> list[fitting.Candidate]:
     return candidates
 
 
-def record_params(run_id: int, candidates: list[fitting.Candidate], config: mx.WeightConfig,
+def record_params(run_id: int, candidates: list[fitting.Candidate], config: matrix.WeightConfig,
                   options: fitting.FitOptions) -> None:
     params = {"candidates": [c.label() for c in candidates], "weights": config.weights,
               "rating_threshold": config.rating_threshold, "half_life_days": config.half_life_days,
@@ -121,29 +120,29 @@ def record_params(run_id: int, candidates: list[fitting.Candidate], config: mx.W
 
 # --- extract, split (shared by training and tuning) ---------------------------------------------
 
-def extract(tracker: RunTracker, config: mx.WeightConfig) -> tuple[mx.Interactions, dict, datetime]:
+def extract(tracker: RunTracker, config: matrix.WeightConfig) -> tuple[matrix.Interactions, dict, datetime]:
     """Events -> the weighted shopper x item matrix (curators' promotions count less)."""
     tracker.stage("extract")
     now = timezone.now()
     users, items, weights, n_events = selectors.event_arrays(config=config, now=now)
-    data = mx.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
+    data = matrix.build_interactions(users, items, weights, negatives=selectors.negative_interactions())
     data = downweight_promoted(data, config=config, now=now)  # trust: curators' promotions count less
     # Id maps now, beside the events they belong to, not at save time: a shopper merged or erased while the
     # run fits would otherwise shift rows onto other shoppers' ids (the erased row stays "", then is scrubbed).
     data.user_ids, data.item_ids = selectors.shopper_ids(data.user_pks), selectors.item_ids(data.item_pks)
     del users, items, weights
     counts = {"events": n_events, "shoppers": data.shape[0], "items": data.shape[1],
-              "interactions": int(data.matrix.nnz), "matrix_bytes": mx.matrix_bytes(data.matrix)}
+              "interactions": int(data.matrix.nnz), "matrix_bytes": matrix.matrix_bytes(data.matrix)}
     tracker.note(f"{n_events:,} events -> {data.shape[0]:,} shoppers x {data.shape[1]:,} items, "
                  f"{data.matrix.nnz:,} interactions")
     return data, counts, now
 
 
-def split_holdout(tracker: RunTracker, data: mx.Interactions, counts: dict,
-                  options: fitting.FitOptions) -> mx.Split:
+def split_holdout(tracker: RunTracker, data: matrix.Interactions, counts: dict,
+                  options: fitting.FitOptions) -> matrix.Split:
     """The per-shopper holdout; too few shoppers or items ends the run (TrainingError)."""
     tracker.stage("split")
-    split = mx.holdout_split(data.matrix, fraction=settings.TRAINING_HOLDOUT_FRACTION,
+    split = matrix.holdout_split(data.matrix, fraction=settings.TRAINING_HOLDOUT_FRACTION,
                              max_eval_users=settings.TRAINING_EVAL_USERS, seed=options.random_state)
     counts["eval_shoppers"] = int(len(split.eval_users))
     counts["held_out"] = int(split.test.nnz)
@@ -154,14 +153,14 @@ def split_holdout(tracker: RunTracker, data: mx.Interactions, counts: dict,
     return split
 
 
-def extract_and_split(tracker: RunTracker, config: mx.WeightConfig, options: fitting.FitOptions):
+def extract_and_split(tracker: RunTracker, config: matrix.WeightConfig, options: fitting.FitOptions):
     data, counts, now = extract(tracker, config)
     return data, split_holdout(tracker, data, counts, options), counts, now
 
 
 # --- select, fit, evaluate, gate ----------------------------------------------------------------
 
-def divide_eval_users(split: mx.Split, counts: dict, options: fitting.FitOptions) -> tuple[np.ndarray, np.ndarray]:
+def divide_eval_users(split: matrix.Split, counts: dict, options: fitting.FitOptions) -> tuple[np.ndarray, np.ndarray]:
     """(selection shoppers, holdout shoppers) of the split's evaluation shoppers, disjoint."""
     selection_users, holdout_users = fitting.split_eval_users(
         split.eval_users, selection_users=settings.TRAINING_SELECTION_EVAL_USERS, seed=options.random_state)
@@ -169,7 +168,7 @@ def divide_eval_users(split: mx.Split, counts: dict, options: fitting.FitOptions
     return selection_users, holdout_users
 
 
-def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: mx.Split, users: np.ndarray,
+def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matrix.Split, users: np.ndarray,
            options: fitting.FitOptions, *, budget_seconds: float | None = None, full_iterations: bool = False,
            on_trial=None) -> tuple[list[fitting.Trial], dict]:
     """The search over user-disjoint folds of the selection shoppers, best first, and its summary.
@@ -217,7 +216,7 @@ def _candidate(trial: dict | None) -> fitting.Candidate | None:
         return None
 
 
-def fit(tracker: RunTracker, winner: fitting.Candidate, split: mx.Split, options: fitting.FitOptions):
+def fit(tracker: RunTracker, winner: fitting.Candidate, split: matrix.Split, options: fitting.FitOptions):
     """The winner with its full parameters on the training split."""
     tracker.stage("fit")
     return fitting.fit(winner, split.train, options=options, progress=tracker.set_fraction)
@@ -232,12 +231,12 @@ class Scores:
     random: dict
 
 
-def evaluate(tracker: RunTracker, model: fitting.Model, split: mx.Split, eval_users: np.ndarray, *, n_items: int,
+def evaluate(tracker: RunTracker, model: fitting.Model, split: matrix.Split, eval_users: np.ndarray, *, n_items: int,
              options: fitting.FitOptions) -> Scores:
     """The winner and the baselines on the holdout shoppers (none of them took part in the selection)."""
     tracker.stage("evaluate")
     test = split.test[eval_users]
-    popularity = mx.item_popularity(split.train)
+    popularity = matrix.item_popularity(split.train)
 
     def metrics(recommended: np.ndarray) -> dict:
         return evaluation.ranking_metrics(recommended, test, n_items=n_items, popularity=popularity)
@@ -285,7 +284,7 @@ def reject(tracker: RunTracker, version: ModelVersion, reason: str, counts: dict
 
 # --- refit, save, activate ----------------------------------------------------------------------
 
-def refit(tracker: RunTracker, winner: fitting.Candidate, data: mx.Interactions, options: fitting.FitOptions,
+def refit(tracker: RunTracker, winner: fitting.Candidate, data: matrix.Interactions, options: fitting.FitOptions,
           *, warm_start: fitting.Model | None):
     """The winner on all data (continuing from `warm_start` when its kind warm-starts)."""
     tracker.stage("refit")
@@ -294,7 +293,7 @@ def refit(tracker: RunTracker, winner: fitting.Candidate, data: mx.Interactions,
 
 
 def save(tracker: RunTracker, model: fitting.Model, winner: fitting.Candidate, version: ModelVersion,
-         data: mx.Interactions, now: datetime) -> artifacts.Artifact:
+         data: matrix.Interactions, now: datetime) -> artifacts.Artifact:
     """The artifact on disk (shoppers erased meanwhile scrubbed from it), its path on the version."""
     tracker.stage("save")
     artifact = model.to_artifact(

@@ -19,13 +19,13 @@ from django.db import connection, connections
 from django.db.models import Exists, OuterRef, Q
 
 from recsys.analytics.models import Impression
-from recsys.catalog.limits import DEMO_USER_PREFIX
 from recsys.catalog.models import Event, Item, Shopper
+from recsys.core.demo_mode import demo_mode_on
+from recsys.core.limits import DEMO_USER_PREFIX
 from recsys.feedback.models import Feedback, FeedbackType
-from recsys.ml import matrix as mx
+from recsys.ml import matrix
 from recsys.ml.matrix import TYPE_CODES
 from recsys.ml.promoted_interactions import downweight
-from recsys.storefront.selectors import demo_mode_on
 from recsys.training.models import ModelVersion, TrainingRun
 
 PG_CHUNK_BLOCKS = 4_096  # 8 kB blocks per query (~32 MB of table, ~300k events)
@@ -37,7 +37,7 @@ def _sqlite_events_sql() -> str:
     """One row per event of a consenting shopper: shopper pk, item pk, type code, value, epoch s."""
     q = connection.ops.quote_name
     case = "CASE e.{} {} ELSE 0 END".format(
-        q("type"), " ".join(f"WHEN '{name}' THEN {code}" for name, code in mx.TYPE_CODES.items()))
+        q("type"), " ".join(f"WHEN '{name}' THEN {code}" for name, code in matrix.TYPE_CODES.items()))
     return (
         f"SELECT e.{q('shopper_id')}, e.{q('item_id')}, {case}, e.{q('value')}, "
         f"(julianday(e.{q('timestamp')}) - 2440587.5) * 86400.0 "
@@ -46,7 +46,7 @@ def _sqlite_events_sql() -> str:
     )
 
 
-def event_arrays(*, config: mx.WeightConfig, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def event_arrays(*, config: matrix.WeightConfig, now: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(shopper pks, item pks, weights, events read) of consenting shoppers inside the window.
     Events that weigh nothing (low ratings, past the window) are dropped chunk by chunk. Outside demo
     mode, demo shoppers (the public demo token's) are left out like shoppers without consent."""
@@ -61,7 +61,7 @@ def event_arrays(*, config: mx.WeightConfig, now: datetime) -> tuple[np.ndarray,
     for u, i, t, v, ts in chunks:
         consenting = ~np.isin(u, withdrawn) if len(withdrawn) else np.ones(len(u), dtype=bool)
         total += int(consenting.sum())
-        w = mx.event_weights(t, v, ts, now=now_s, config=config)
+        w = matrix.event_weights(t, v, ts, now=now_s, config=config)
         keep = (w > 0) & consenting
         users.append(u[keep])
         items.append(i[keep])
@@ -75,7 +75,7 @@ def event_arrays(*, config: mx.WeightConfig, now: datetime) -> tuple[np.ndarray,
 def _type_lookup() -> np.ndarray:
     """Type code by the first letter of the type (ascii(type) in SQL is far cheaper than a CASE)."""
     lookup = np.full(256, -1, dtype=np.int8)
-    for name, code in mx.TYPE_CODES.items():
+    for name, code in matrix.TYPE_CODES.items():
         assert lookup[ord(name[0])] == -1, "event types must start with distinct letters"
         lookup[ord(name[0])] = code
     return lookup
@@ -252,5 +252,5 @@ def downweight_promoted(data, *, config, now):
     users, items, types, values, ts = promoted_event_arrays(since=since)
     if not len(users):
         return data
-    weights = mx.event_weights(types, values, ts, now=now.timestamp(), config=config)
+    weights = matrix.event_weights(types, values, ts, now=now.timestamp(), config=config)
     return downweight(data, users, items, weights, factor)

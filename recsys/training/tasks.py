@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from recsys.training import services as training_services
+from recsys.training import services
 from recsys.training.lease import training_runs_reap_lost
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -20,7 +20,7 @@ TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
              max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
              time_limit=settings.TRAINING_TIME_LIMIT + 120)
 def train_model(run_id: int) -> str | None:
-    run = training_services.training_run_execute(run_id=run_id)
+    run = services.training_run_execute(run_id=run_id)
     return run.status if run else None
 
 
@@ -29,10 +29,10 @@ def train_model(run_id: int) -> str | None:
              time_limit=settings.TRAINING_TIME_LIMIT + 120)
 def train_scheduled() -> str | None:
     """The nightly beat entry (django-celery-beat, editable in the admin): start a run here."""
-    run, created = training_services.training_run_start(triggered_by="schedule", executor="inline")
+    run, created = services.training_run_start(triggered_by="schedule", executor="inline")
     if not created:
         return f"skipped: run {run.pk} is {run.status}"
-    done = training_services.training_run_execute(run_id=run.pk)
+    done = services.training_run_execute(run_id=run.pk)
     return done.status if done else None
 
 
@@ -41,7 +41,7 @@ def train_scheduled() -> str | None:
              time_limit=settings.TRAINING_TIME_LIMIT + 120)
 def tune_model(run_id: int, budget_seconds: float) -> str | None:
     """The optional tuning search (routed to the `training` queue)."""
-    run = training_services.training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
+    run = services.training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
     return run.status if run else None
 
 

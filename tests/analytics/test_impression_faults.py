@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from recsys.analytics import impression_buffer as impressions
+from recsys.analytics import impression_buffer
 from recsys.analytics.impression_buffer import REDIS_KEY, ImpressionBuffer, record_list, write_redis_batches
 from recsys.models import Impression
 from recsys.ops import redis_state
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fresh_buffer(monkeypatch):
     buf = ImpressionBuffer()
-    monkeypatch.setattr(impressions, "_buffer", buf)
+    monkeypatch.setattr(impression_buffer, "_buffer", buf)
     circuit.reset()
     yield buf
     buf.close()

@@ -12,7 +12,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from recsys.analytics import impression_buffer as impressions
+from recsys.analytics import impression_buffer
 from recsys.analytics.impression_buffer import ImpressionBuffer, placing_rule_id, record_list
 from recsys.analytics.selectors import attribution_counts, impact_cells
 from recsys.models import Impression
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def fresh_buffer(monkeypatch):
     buf = ImpressionBuffer()
-    monkeypatch.setattr(impressions, "_buffer", buf)
+    monkeypatch.setattr(impression_buffer, "_buffer", buf)
     yield buf
     buf.close()
 
@@ -34,15 +34,15 @@ def fresh_buffer(monkeypatch):
 def served(rec: str, *item_ids: str, sources=None) -> list[dict]:
     sources = sources or ["model"] * len(item_ids)
     return [{"item_id": i, "rank": n, "source": s, "trace": {"rules": [
-        {"id": 41, "type": "pin", "effect": "pinned at #1"}] if s == "pinned" else []}}
+        {"id": 41, "type": "pin", "effect": "pinned at #1", "action": "pinned"}] if s == "pinned" else []}}
         for n, (i, s) in enumerate(zip(item_ids, sources, strict=True), start=1)]
 
 
 def test_placing_rule_is_the_pin_or_the_positive_boost():
-    trace = {"rules": [{"id": 3, "type": "annotation", "effect": "labelled"},
-                       {"id": 5, "type": "boost", "effect": "buried -0.50"},
-                       {"id": 6, "type": "boost", "effect": "boosted +0.80"},
-                       {"id": 9, "type": "pin", "effect": "pinned at #2"}]}
+    trace = {"rules": [{"id": 3, "type": "annotation", "effect": "labelled", "action": "labelled"},
+                       {"id": 5, "type": "boost", "effect": "buried -0.50", "action": "buried"},
+                       {"id": 6, "type": "boost", "effect": "boosted +0.80", "action": "boosted"},
+                       {"id": 9, "type": "pin", "effect": "pinned at #2", "action": "pinned"}]}
     assert placing_rule_id("pinned", trace) == 9
     assert placing_rule_id("boosted", trace) == 6
     assert placing_rule_id("model", trace) is None
@@ -150,7 +150,7 @@ def test_impressions_flow_through_redis_and_a_real_celery_worker(redis_url, fres
         while Impression.objects.count() < 3 and time.monotonic() < deadline and worker.poll() is None:
             time.sleep(0.2)
         assert Impression.objects.count() == 3, worker.stdout.read() if worker.poll() is not None else ""
-        assert redis.Redis.from_url(redis_url).llen(impressions.REDIS_KEY) == 0
+        assert redis.Redis.from_url(redis_url).llen(impression_buffer.REDIS_KEY) == 0
         pinned = Impression.objects.get(recommendation_id="r1", position=1)
         assert pinned.source == "pinned" and pinned.rule_id == 41
         assert Impression.objects.get(recommendation_id="r2").is_control

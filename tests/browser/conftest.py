@@ -8,7 +8,7 @@
 - `artifacts_dir`: test-artifacts/ (gitignored) for screenshots.
 - `csp_violations`: every Content-Security-Policy violation the page reported (the `securitypolicyviolation`
   event and Chromium's console line); a browser test that passes with one there fails at teardown, so every
-  page any browser test visits is checked against the CSP (config/settings.py CONTENT_SECURITY_POLICY).
+  page any browser test visits is checked against the CSP (config/settings/security.py CONTENT_SECURITY_POLICY).
 
 All browser tests carry the `browser` marker. Without Chromium they skip (fail when CI=true).
 """

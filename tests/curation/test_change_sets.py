@@ -6,7 +6,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from curation import board
 from curation.models import ChangeSet, ChangeSetStatus, Rule
 from curation.selectors import change_set_conflicts, rules_for_serving
 from curation.services import (
@@ -22,6 +21,7 @@ from curation.services import (
     rule_create,
     rule_update,
 )
+from recsys.merchandising import board
 from recsys.models import Item
 
 ACTOR = "admin:merch"

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from curation import runtime
+from curation import live_rules
 from curation.models import Rule
 from curation.services import merchandiser_group_ensure, rule_create
 from recsys.models import Item
@@ -73,7 +73,7 @@ def test_add_pin_through_the_admin_form(merch, shop):
     assert (rule.kind, rule.item_id, rule.position, rule.created_by) == ("pin", "books-3", 2, "admin:merch")
     record = rule.history.get()
     assert record.history_user.username == "merch" and record.history_change_reason == "created by admin:merch"
-    assert [r.item_id for r in runtime.current_rules()] == ["books-3"]
+    assert [r.item_id for r in live_rules.current_rules()] == ["books-3"]
 
 
 def test_admin_form_errors(merch, shop):
@@ -118,7 +118,7 @@ def test_history_shows_changes_and_reverts(merch, shop):
     assert resp.status_code == 302
     rule.refresh_from_db()
     assert rule.position == 3 and rule.history.count() == 3
-    assert runtime.current_rules().rules[0].position == 3
+    assert live_rules.current_rules().rules[0].position == 3
 
 
 def test_deleted_rule_stays_in_the_audit_log(merch, shop):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation import runtime
+from curation import live_rules
 from curation.models import Rule
 from recsys.models import Item
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def items(db):
-    runtime.invalidate()
+    live_rules.invalidate()
     return [Item.objects.create(item_id=f"sku-{n}", title=f"Item {n}") for n in range(1, 4)]
 
 
@@ -27,7 +27,7 @@ def test_create_pin_answers_201_with_the_rule_and_its_id(write_api):
     assert body["created_by"] == "api:test-writer"
     assert "strength" not in body
     # The serving cache sees it on the next request.
-    assert [r.item_id for r in runtime.current_rules()] == ["sku-1"]
+    assert [r.item_id for r in live_rules.current_rules()] == ["sku-1"]
 
 
 def test_each_kind_lives_at_its_own_path(write_api):

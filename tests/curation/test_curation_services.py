@@ -11,7 +11,7 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from curation import runtime
+from curation import live_rules
 from curation.models import Rule, RulesStamp
 from curation.rules import Candidate, Context, ItemInfo, apply
 from curation.services import rule_create, rule_delete, rule_update, rules_duplicate, rules_set_enabled
@@ -28,9 +28,9 @@ def items(db):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    runtime.invalidate()
+    live_rules.invalidate()
     yield
-    runtime.invalidate()
+    live_rules.invalidate()
 
 
 def test_create_each_kind_and_engine_dataclass(items):
@@ -118,7 +118,7 @@ def test_merchandiser_group_ensure_restores_the_group():
     assert merchandiser_group_ensure().pk == group.pk
 
 
-# --- runtime cache ---------------------------------------------------------------------
+# --- live rules cache --------------------------------------------------------------------
 def _other_process_writes(item_id: str):
     """What another process's write looks like here: a new row and a moved stamp, no local invalidate."""
     Rule.objects.create(kind="block", item_id=item_id)
@@ -136,14 +136,14 @@ def _wait_for(predicate, timeout=2.0):
 
 
 def test_cache_reloads_own_writes_at_once_and_others_within_a_second(items, django_assert_max_num_queries):
-    assert len(runtime.current_rules()) == 0
+    assert len(live_rules.current_rules()) == 0
     rule_create(kind="block", data={"item_id": "sku-1"}, actor="t")
-    assert [r.item_id for r in runtime.current_rules()] == ["sku-1"]
+    assert [r.item_id for r in live_rules.current_rules()] == ["sku-1"]
     with django_assert_max_num_queries(0):
         for _ in range(100):
-            runtime.current_rules()  # served from memory between stamp checks
+            live_rules.current_rules()  # served from memory between stamp checks
     _other_process_writes("sku-2")
-    waited = _wait_for(lambda: len(runtime.current_rules()) == 2)
+    waited = _wait_for(lambda: len(live_rules.current_rules()) == 2)
     assert waited < 1.0
 
 
@@ -152,23 +152,23 @@ def test_cache_with_redis_stamp(items, redis_url, django_capture_on_commit_callb
             "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}):
         from django.core.cache import cache
 
-        runtime.invalidate()
-        assert len(runtime.current_rules()) == 0
+        live_rules.invalidate()
+        assert len(live_rules.current_rules()) == 0
         with django_capture_on_commit_callbacks(execute=True):
             rule_create(kind="block", data={"item_id": "sku-1"}, actor="t")
-        assert cache.get(runtime.STAMP_KEY) == RulesStamp.objects.get(pk=1).version
-        assert len(runtime.current_rules()) == 1
+        assert cache.get(live_rules.STAMP_KEY) == RulesStamp.objects.get(pk=1).version
+        assert len(live_rules.current_rules()) == 1
         # Another process writes and publishes the stamp in Redis.
         Rule.objects.create(kind="block", item_id="sku-2")
-        cache.set(runtime.STAMP_KEY, 999, timeout=None)
-        assert _wait_for(lambda: len(runtime.current_rules()) == 2) < 1.0
+        cache.set(live_rules.STAMP_KEY, 999, timeout=None)
+        assert _wait_for(lambda: len(live_rules.current_rules()) == 2) < 1.0
 
 
 def test_expiry_takes_effect_without_a_write(items):
     now = timezone.now()
     rule_create(kind="pin", data={"item_id": "sku-5", "position": 1, "ends_at": now + timedelta(minutes=5)},
                 actor="t")
-    rules = runtime.current_rules()
+    rules = live_rules.current_rules()
     cands = [Candidate(f"sku-{n}", 1.0) for n in range(1, 5)]
 
     def info(item_id):
@@ -176,5 +176,5 @@ def test_expiry_takes_effect_without_a_write(items):
 
     assert apply(cands, Context("popular", now), rules, limit=3, item_info=info)[0].item_id == "sku-5"
     later = now + timedelta(minutes=6)
-    out = apply(cands, Context("popular", later), runtime.current_rules(), limit=3, item_info=info)
+    out = apply(cands, Context("popular", later), live_rules.current_rules(), limit=3, item_info=info)
     assert out[0].item_id == "sku-1"

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from curation.rules import in_holdout
-from curation.selectors import rule_impacts_measured
 from curation.services import rule_create
 from recsys.analytics import impression_buffer
 from recsys.analytics.models import RuleImpression
+from recsys.analytics.selectors import rule_impacts_measured
 from recsys.models import Event, Item, Shopper
 
 pytestmark = pytest.mark.django_db

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from curation.rules import (
+    ACTIONS,
     Candidate,
     Context,
     ItemInfo,
@@ -88,7 +89,7 @@ def test_block_by_item_category_and_attribute():
     res = curate(cands(10), ctx(), [rule("block", id=77, name="No i1", item_id="i1")], limit=5, item_info=info)
     blocked = [r for r in res.removed if r.reason == "blocked"]
     assert blocked[0].item_id == "i1" and blocked[0].rule == {"id": 77, "type": "block", "name": "No i1",
-                                                              "effect": "blocked"}
+                                                              "effect": "blocked", "action": "blocked"}
 
 
 def test_block_beats_pin_and_unavailable_pin_is_skipped_with_warning():
@@ -114,7 +115,8 @@ def test_pin_moves_candidate_to_its_position():
     assert pinned.source == "pinned"
     assert pinned.reasons[0]["type"] == "curated"
     assert pinned.trace["algorithm_rank"] == 8 and pinned.trace["final_rank"] == 2
-    assert pinned.trace["rules"] == [{"id": 5, "type": "pin", "name": "Pin i8 at #2", "effect": "pinned at #2"}]
+    assert pinned.trace["rules"] == [{"id": 5, "type": "pin", "name": "Pin i8 at #2", "effect": "pinned at #2",
+                                    "action": "pinned"}]
 
 
 def test_pin_of_item_outside_the_candidates_is_inserted():
@@ -191,6 +193,21 @@ def test_boosts_add_up_and_bury_is_not_a_curated_source():
     buried = out[ids(out).index("i1")]
     assert buried.source == "model" and buried.trace["rules"][0]["effect"] == "buried -0.50"
     assert not any(r["type"] == "curated" for r in buried.reasons)
+
+
+def test_every_trace_entry_says_what_its_rule_did_as_an_action_beside_the_words():
+    rules = [rule("boost", id=1, item_id="i2", strength=0.5), rule("boost", id=2, item_id="i3", strength=-0.5),
+             rule("pin", id=3, item_id="i9", position=1), rule("pin", id=4, item_id="i8", position=1),
+             rule("annotation", id=5, item_id="i9", label="Staff pick"), rule("block", id=6, item_id="i1"),
+             rule("diversity", id=7, max_per_category=2)]
+    res = curate(cands(10), ctx(), rules, limit=6, item_info=info)
+    actions = {(ref["id"], ref["action"]) for item in res.items for ref in item.trace["rules"]}
+    assert {(1, "boosted"), (3, "pinned"), (4, "pinned"), (5, "labelled")} <= actions
+    assert (2, "buried") in actions or any(r.item_id == "i3" for r in res.removed)
+    assert all(ref["action"] in ACTIONS for item in res.items for ref in item.trace["rules"])
+    removed = {(r.rule["id"], r.rule["action"]) for r in res.removed if r.rule}
+    assert (6, "blocked") in removed and (7, "capped") in removed
+    assert all(r.rule["action"] in ACTIONS for r in res.removed if r.rule)
 
 
 def test_boost_before_pin_pin_keeps_its_position():

@@ -111,9 +111,11 @@ class PostgresServer:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    """A production-like environment for gunicorn and manage.py (not the test settings)."""
+    """A production-like environment for gunicorn and manage.py (not the test settings, nor the values
+    tests/settings.py puts in the environment for the test run's own servers)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in {"REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "CURIO_TESTING", "DJANGO_SETTINGS_MODULE"}}
+           if k not in {"REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "CURIO_IMPRESSION_BACKGROUND_FLUSH",
+                        "DJANGO_SETTINGS_MODULE"}}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="0", SECRET_KEY="drill-" + "k" * 40,
                ALLOWED_HOSTS="127.0.0.1,localhost", PYTHONUNBUFFERED="1", CURIO_CONTROL_SHARE="0",
                CURIO_IMPRESSION_FLUSH_SECONDS="0.5", CURIO_THROTTLE_RATE="", API_THROTTLE_RATE="1000000/min")

@@ -18,13 +18,11 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.db.models import Count
 
-from recsys.catalog.models import Event, Shopper
-from recsys.catalog.services import shopper_merge
+from recsys.catalog.models import ErasureReceipt, Event, Shopper
 from recsys.clients.services import api_client_create
 from recsys.ml import artifact_erasure, artifacts
-from recsys.privacy.models import ErasureReceipt
-from recsys.privacy.services import erasures_finish_pending, shopper_erase, user_hash
-from recsys.training import services as training
+from recsys.privacy.services import erasures_finish_pending, shopper_erase, shopper_merge, user_hash
+from recsys.training import services
 from recsys.training.models import TrainingRun
 from tests.drills.services import Gunicorn, call, print_figures, server_env, wait_until
 from tests.factories import write_artifact
@@ -114,7 +112,7 @@ def test_a_merge_and_an_erasure_between_extraction_and_save(tmp_path, settings, 
     make_shop(shoppers=300, items=120, events_per_shopper=25)
     settings.MODEL_DIR = tmp_path / "models"
     settings.TRAINING_STAGE_DELAY_SECONDS = 0.5
-    run, _ = training.training_run_start(triggered_by="drill", executor="inline")
+    run, _ = services.training_run_start(triggered_by="drill", executor="inline")
     worker = threading.Thread(target=_execute, args=(run.pk,))
     worker.start()
     try:
@@ -139,7 +137,7 @@ def test_a_merge_and_an_erasure_between_extraction_and_save(tmp_path, settings, 
 
 def _execute(run_id: int) -> None:
     try:
-        training.training_run_execute(run_id=run_id)
+        services.training_run_execute(run_id=run_id)
     finally:
         connection.close()
 

@@ -8,16 +8,15 @@ import pytest
 from django.utils import timezone
 
 from curation.services import rule_create
-from recsys.analytics import impression_buffer as impressions
+from recsys.analytics import impression_buffer
 from recsys.analytics.impression_buffer import ImpressionBuffer
 from recsys.analytics.selectors import attribution_counts
-from recsys.ml import artifacts
-from recsys.ml import matrix as mx
+from recsys.ml import artifacts, matrix
 from recsys.models import ErasureReceipt, Impression, Shopper
 from recsys.privacy.services import scrub_erased_from_artifact, shopper_erase
-from recsys.training import selectors as training_selectors
+from recsys.training import selectors
 from recsys.training.selectors import downweight_promoted
-from tests import serving_world as world
+from tests import serving_world
 from tests.factories import event, impression, items, write_artifact
 
 USER = "books-fan-0"
@@ -28,17 +27,17 @@ def serving_env(tmp_path, settings, monkeypatch):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0
     settings.CONTROL_SHARE = 0.0
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
     buf = ImpressionBuffer()
-    monkeypatch.setattr(impressions, "_buffer", buf)
+    monkeypatch.setattr(impression_buffer, "_buffer", buf)
     yield buf
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
 
 
 @pytest.fixture
 def als(db, settings):
-    world.build_shop()
-    return world.train_and_activate(settings.MODEL_DIR)
+    serving_world.build_shop()
+    return serving_world.train_and_activate(settings.MODEL_DIR)
 
 
 def personal(api, user_id=USER, **params):
@@ -53,10 +52,10 @@ def ids(body):
 
 def matrix_user_ids() -> set[str]:
     """The shoppers of the matrix training would build now, through training's own selectors."""
-    config = mx.WeightConfig()
-    users, items_, weights, _ = training_selectors.event_arrays(config=config, now=timezone.now())
-    data = mx.build_interactions(users, items_, weights, negatives=training_selectors.negative_interactions())
-    return set(training_selectors.shopper_ids(data.user_pks).tolist())
+    config = matrix.WeightConfig()
+    users, items_, weights, _ = selectors.event_arrays(config=config, now=timezone.now())
+    data = matrix.build_interactions(users, items_, weights, negatives=selectors.negative_interactions())
+    return set(selectors.shopper_ids(data.user_pks).tolist())
 
 
 # --- consent ------------------------------------------------------------------------------------
@@ -92,12 +91,12 @@ def test_not_interested_leaves_the_next_list_and_is_negative_in_training(write_a
     rule_create(kind="pin", data={"item_id": first, "position": 1}, actor="test")
     assert first not in ids(personal(read_api))
     # Training: the shopper's cell for that item is removed.
-    world.add_events(USER, [first], "purchase")
-    config = mx.WeightConfig()
-    users, items_, weights, _ = training_selectors.event_arrays(config=config, now=timezone.now())
-    data = mx.build_interactions(users, items_, weights, negatives=training_selectors.negative_interactions())
+    serving_world.add_events(USER, [first], "purchase")
+    config = matrix.WeightConfig()
+    users, items_, weights, _ = selectors.event_arrays(config=config, now=timezone.now())
+    data = matrix.build_interactions(users, items_, weights, negatives=selectors.negative_interactions())
     row = int(np.searchsorted(data.user_pks, Shopper.objects.get(user_id=USER).pk))
-    col_ids = training_selectors.item_ids(data.item_pks).tolist()
+    col_ids = selectors.item_ids(data.item_pks).tolist()
     assert first in col_ids and data.matrix[row, col_ids.index(first)] == 0
 
 
@@ -158,7 +157,7 @@ def test_control_traffic_is_served_without_curation_but_keeps_blocks(read_api, a
 
 def test_control_share_splits_shoppers_stably(read_api, als, settings, serving_env):
     settings.CONTROL_SHARE = 0.5
-    users = [f"{c}-fan-{s}" for c in world.CATEGORIES for s in range(12)]
+    users = [f"{c}-fan-{s}" for c in serving_world.CATEGORIES for s in range(12)]
     for u in users:
         personal(read_api, u)
         personal(read_api, u)
@@ -186,7 +185,7 @@ def test_erased_shopper_is_new_everywhere_and_absent_from_retraining(write_api, 
     assert Impression.objects.filter(user_id=USER).exists()  # served after the erasure: new data
     # Retraining: not in the matrix, not in the new artifact.
     assert USER not in matrix_user_ids()
-    retrained = world.train_and_activate(settings.MODEL_DIR)
+    retrained = serving_world.train_and_activate(settings.MODEL_DIR)
     assert USER not in set(artifacts.load(retrained.artifact_path).user_ids.tolist())
 
 
@@ -217,13 +216,13 @@ def test_interactions_from_pinned_or_boosted_impressions_are_down_weighted(db, s
     event("u1", "c", "purchase")  # the same item bought again, not from a list
     event("u2", "a", "purchase")
     now = timezone.now()
-    config = mx.WeightConfig(half_life_days=0)
-    users, items_, weights, _ = training_selectors.event_arrays(config=config, now=now)
-    data = mx.build_interactions(users, items_, weights)
+    config = matrix.WeightConfig(half_life_days=0)
+    users, items_, weights, _ = selectors.event_arrays(config=config, now=now)
+    data = matrix.build_interactions(users, items_, weights)
     data = downweight_promoted(data, config=config, now=now)
     m = data.matrix.toarray()
     row = int(np.searchsorted(data.user_pks, Shopper.objects.get(user_id="u1").pk))
-    cols = training_selectors.item_ids(data.item_pks).tolist()
+    cols = selectors.item_ids(data.item_pks).tolist()
     a, b, c = (m[row, cols.index(i)] for i in ("a", "b", "c"))
     purchase = config.weights["purchase"]
     assert b == pytest.approx(purchase)

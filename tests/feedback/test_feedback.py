@@ -24,6 +24,20 @@ def test_not_interested_is_stored_once(write_api):
     assert Feedback.objects.filter(type="not_interested").count() == 1
 
 
+def test_not_interested_after_a_merge_that_left_two_rows_answers_as_before(write_api):
+    # Found by schemathesis: both ids said "not interested" in one item, a login merged them, and the next
+    # "not interested" crashed (get_or_create found two rows) with a 500.
+    items("a")
+    for user_id in ("anon-1", "u1"):
+        assert post(write_api, user_id, {"item_id": "a", "type": "not_interested"}).status_code == 201
+    merged = write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-1"}, format="json")
+    assert merged.status_code == 200
+    assert Feedback.objects.filter(shopper__user_id="u1", type="not_interested").count() == 2
+    again = post(write_api, "u1", {"item_id": "a", "type": "not_interested"})
+    assert again.status_code == 201 and again.json()["item_id"] == "a"
+    assert Feedback.objects.filter(shopper__user_id="u1", type="not_interested").count() == 2
+
+
 def test_feedback_keeps_the_lists_recommendation_id(write_api):
     items("a")
     r = post(write_api, "u1", {"item_id": "a", "type": "not_interested", "recommendation_id": "rec-42"})

@@ -1,17 +1,17 @@
 """One error envelope (DESIGN.md, Contract): `{"detail"}`, and for validation errors
-`{"detail": "<one line>", "errors": [{"index", "field", "message"}]}`, from recsys.errors and the
+`{"detail": "<one line>", "errors": [{"index", "field", "message"}]}`, from recsys.core.errors and the
 one DRF exception handler (recsys.http.exception_handler)."""
 from __future__ import annotations
 
 import pytest
 from rest_framework import exceptions
 
-from recsys import errors
 from recsys.catalog.services import ShopperNotFound
+from recsys.core import errors
 from recsys.http.exception_handler import api_exception_handler
 from recsys.models import Item
 
-# --- recsys.errors -----------------------------------------------------------------------------------------
+# --- recsys.core.errors -----------------------------------------------------------------------------------------
 
 
 def test_field_errors_flatten_serializer_and_model_messages():

@@ -23,7 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ParseError
 
-from recsys.errors import BadRequest, PayloadTooLarge
+from recsys.core.errors import BadRequest, PayloadTooLarge
 from recsys.http import guards
 from recsys.http.guards import SafeJSONParser
 
@@ -161,7 +161,7 @@ import django
 from django.conf import settings
 settings.configure(MAX_BODY_BYTES=32 * 1024 * 1024, PUBLIC_MAX_BODY_BYTES=65536, JSON_MAX_DEPTH=32)
 django.setup()
-from recsys.errors import BadRequest
+from recsys.core.errors import BadRequest
 from recsys.http.guards import SafeJSONParser
 answers = []
 def parse():

@@ -56,7 +56,7 @@ def test_a_batch_of_several_megabytes_under_the_limit_is_taken(write_api):
 def test_the_parser_also_stops_at_the_limit_without_a_content_length(write_api):
     from io import BytesIO
 
-    from recsys.errors import PayloadTooLarge
+    from recsys.core.errors import PayloadTooLarge
     from recsys.http.guards import SafeJSONParser
 
     with pytest.raises(PayloadTooLarge):

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys.ml import artifacts, fitting, model_kinds, scoring
-from recsys.ml import evaluation as ev
-from recsys.ml import matrix as mx
+from recsys.ml import artifacts, evaluation, fitting, matrix, model_kinds, scoring
 from recsys.ml.model_kinds import ScoreRequest
 from recsys.ml.model_kinds.neighbourhood import ease_weights, rp3beta_walk, rp3beta_weights
 from tests.ml.test_training_fitting import OPTIONS, clustered
@@ -116,20 +114,21 @@ def _planted_low_rank(n_users=600, n_items=150, rank=4, per_user=15, seed=3):
 
 def test_selection_on_planted_structure_picks_a_kind_that_recovers_it():
     m, truth = _planted_low_rank()
-    split = mx.holdout_split(m, seed=0)
+    split = matrix.holdout_split(m, seed=0)
     users, holdout = fitting.split_eval_users(split.eval_users, selection_users=300)
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=600)
     starts = [fitting.Candidate("random"), fitting.Candidate("cosine", {"K": 20}),
               fitting.Candidate("als", {"factors": 4, "iterations": 10, "regularization": 0.1})]
     trials = fitting.search(starts, [], folds, options=OPTIONS, iterations=None, budget_seconds=None)
     winner = fitting.fit(trials[0].candidate, split.train, options=OPTIONS)
-    test, pop = split.test[holdout], mx.item_popularity(split.train)
-    got = ev.ranking_metrics(winner.recommend(split.train, holdout), test, n_items=150, popularity=pop)["ndcg@10"]
+    test, pop = split.test[holdout], matrix.item_popularity(split.train)
+    got = evaluation.ranking_metrics(winner.recommend(split.train, holdout), test, n_items=150,
+                                     popularity=pop)["ndcg@10"]
     # The planted model's own ranking (true probabilities, seen items removed) is the ceiling.
     oracle_scores = truth[holdout] * (split.train[holdout].toarray() == 0)
-    oracle = ev.ranking_metrics(np.argsort(-oracle_scores, axis=1)[:, :10], test, n_items=150,
+    oracle = evaluation.ranking_metrics(np.argsort(-oracle_scores, axis=1)[:, :10], test, n_items=150,
                                 popularity=pop)["ndcg@10"]
-    popular = ev.ranking_metrics(ev.popular_recommendations(split.train, holdout), test, n_items=150,
+    popular = evaluation.ranking_metrics(evaluation.popular_recommendations(split.train, holdout), test, n_items=150,
                                  popularity=pop)["ndcg@10"]
     assert trials[0].candidate.kind != "random"
     assert got >= 0.85 * oracle and got > 1.25 * popular, (trials[0].candidate, got, oracle, popular)
@@ -148,7 +147,7 @@ class StepClock:
 
 
 def _folds():
-    split = mx.holdout_split(clustered(), seed=0)
+    split = matrix.holdout_split(clustered(), seed=0)
     users, _ = fitting.split_eval_users(split.eval_users, selection_users=200)
     return fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=400)
 
@@ -196,7 +195,7 @@ def test_a_candidate_clearly_behind_stops_after_one_fold():
 
 
 def test_folds_are_user_disjoint_and_apart_from_the_holdout():
-    split = mx.holdout_split(clustered(), seed=0)
+    split = matrix.holdout_split(clustered(), seed=0)
     users, holdout = fitting.split_eval_users(split.eval_users, selection_users=150, seed=4)
     assert len(users) == 150 and not set(users) & set(holdout) and len(users) + len(holdout) == len(split.eval_users)
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=300, seed=4)

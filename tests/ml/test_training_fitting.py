@@ -2,9 +2,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.ml import evaluation as ev
-from recsys.ml import fitting, neighbours
-from recsys.ml import matrix as mx
+from recsys.ml import evaluation, fitting, matrix, neighbours
 
 OPTIONS = fitting.FitOptions(num_threads=1, use_gpu=False, random_state=0)
 
@@ -22,15 +20,15 @@ def clustered(n_users=400, n_items=100, clusters=5, per_user=12, seed=0):
 
 def score(model, split):
     recs = model.recommend(split.train, split.eval_users)
-    pop = mx.item_popularity(split.train)
-    return ev.ranking_metrics(recs, split.test[split.eval_users], n_items=split.train.shape[1], popularity=pop)
+    pop = matrix.item_popularity(split.train)
+    return evaluation.ranking_metrics(recs, split.test[split.eval_users], n_items=split.train.shape[1], popularity=pop)
 
 
 def test_als_and_bm25_beat_popularity_on_clustered_data():
-    split = mx.holdout_split(clustered(), seed=0)
-    popular = ev.ranking_metrics(ev.popular_recommendations(split.train, split.eval_users),
+    split = matrix.holdout_split(clustered(), seed=0)
+    popular = evaluation.ranking_metrics(evaluation.popular_recommendations(split.train, split.eval_users),
                                  split.test[split.eval_users], n_items=100,
-                                 popularity=mx.item_popularity(split.train))
+                                 popularity=matrix.item_popularity(split.train))
     for candidate in (fitting.Candidate("als", {"factors": 16, "iterations": 10, "regularization": 0.05}),
                       fitting.Candidate("bm25", {"K": 50})):
         metrics = score(fitting.fit(candidate, split.train, options=OPTIONS), split)
@@ -71,7 +69,7 @@ def test_top_k_per_row_keeps_largest():
 
 
 def test_search_ranks_trials_over_folds_and_random_is_last():
-    split = mx.holdout_split(clustered(), seed=0)
+    split = matrix.holdout_split(clustered(), seed=0)
     users, _ = fitting.split_eval_users(split.eval_users, selection_users=200)
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=300)
     candidates = [fitting.Candidate("random"), fitting.Candidate("bm25", {"K": 50}),

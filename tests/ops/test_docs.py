@@ -16,16 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 OPERATIONS = DOCS / "operations.md"
-SETTINGS = ROOT / "config" / "settings.py"
-SETTINGS_TEST = ROOT / "config" / "settings_test.py"
+# The settings package: one module per concern, composed by config/settings/__init__.py.
+SETTINGS_MODULES = sorted((ROOT / "config" / "settings").glob("*.py"))
+SETTINGS_TEST = ROOT / "tests" / "settings.py"
 # Entry points that read the environment besides the settings (DJANGO_SETTINGS_MODULE, BLAS threads).
-ENTRY_POINTS = [ROOT / "manage.py",
-                *sorted(p for p in (ROOT / "config").glob("*.py") if p not in (SETTINGS, SETTINGS_TEST))]
+ENTRY_POINTS = [ROOT / "manage.py", *sorted((ROOT / "config").glob("*.py"))]
 README_MAX_LINES = 200
 
 ENV_HELPERS = {"env_bool", "env_int", "env_float", "env_list"}
 ENVIRON_METHODS = {"get", "setdefault", "pop"}
-TEST_HOOK_PREFIX = "CURIO_TEST"  # CURIO_TEST_* and CURIO_TESTING
+TEST_HOOK_PREFIX = "CURIO_TEST_"
 TEST_HOOKS_HEADING = "Test hooks"
 
 
@@ -57,15 +57,15 @@ def _literals(node: ast.AST | None, loops: dict[str, list[str]]) -> list[str]:
     return []
 
 
-def env_names(path: Path) -> dict[str, int]:
-    """Every literal variable name a module reads or sets through the environment, with its first line.
+def env_uses(path: Path) -> list[tuple[str, int]]:
+    """Every place a module reads or sets an environment variable by a literal name: (name, line), repeats kept.
 
     Counted: os.environ.get/setdefault/pop("X"), os.environ["X"], os.getenv("X") and the settings' helpers
     env_bool/env_int/env_float/env_list("X").
     """
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     loops = _loop_literals(tree)
-    found: dict[str, int] = {}
+    found: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.Call) and node.args:
@@ -79,13 +79,20 @@ def env_names(path: Path) -> dict[str, int]:
                 names = _literals(node.args[0], loops)
         elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
             names = _literals(node.slice, loops)
-        for name in names:
-            found.setdefault(name, node.lineno)
+        found.extend((name, node.lineno) for name in names)
+    return sorted(found, key=lambda use: use[1])
+
+
+def env_names(path: Path) -> dict[str, int]:
+    """Every literal variable name a module reads or sets through the environment, with its first line."""
+    found: dict[str, int] = {}
+    for name, line in env_uses(path):
+        found.setdefault(name, line)
     return found
 
 
 def _commented_as_test_hook(lines: list[str], lineno: int) -> bool:
-    """Whether the nearest comment above a settings line, in the same paragraph, calls it a test hook."""
+    """Whether the nearest comment above a settings module's line, in the same paragraph, calls it a test hook."""
     for line in reversed(lines[: lineno - 1]):
         stripped = line.strip()
         if not stripped:
@@ -102,16 +109,21 @@ def weight_variables() -> set[str]:
 
 def collect_variables() -> tuple[set[str], set[str]]:
     """(all variables to document, the test hooks among them)."""
-    settings_lines = SETTINGS.read_text(encoding="utf-8").splitlines()
-    in_settings = env_names(SETTINGS)
+    in_settings: set[str] = set()
+    marked_hooks: set[str] = set()
+    for path in SETTINGS_MODULES:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        found = env_names(path)
+        in_settings |= set(found)
+        marked_hooks |= {name for name, line in found.items() if _commented_as_test_hook(lines, line)}
     in_entry_points = {name for path in ENTRY_POINTS for name in env_names(path)}
     in_settings_test = env_names(SETTINGS_TEST)
     in_tests = {name for path in sorted((ROOT / "tests").rglob("*.py")) for name in env_names(path)}
 
-    # A test hook: read only by the test settings or the tests, or marked "test hook" in settings.py.
-    hooks = (set(in_settings_test) | in_tests) - set(in_settings) - in_entry_points
-    hooks |= {name for name, line in in_settings.items() if _commented_as_test_hook(settings_lines, line)}
-    everything = set(in_settings) | in_entry_points | set(in_settings_test) | in_tests | weight_variables()
+    # A test hook: read only by the test settings or the tests, or marked "test hook" in a settings module.
+    hooks = (set(in_settings_test) | in_tests) - in_settings - in_entry_points
+    hooks |= marked_hooks
+    everything = in_settings | in_entry_points | set(in_settings_test) | in_tests | weight_variables()
     hooks |= {name for name in everything if name.startswith(TEST_HOOK_PREFIX)}
     return everything, hooks
 
@@ -187,9 +199,13 @@ def test_the_collector_sees_the_settings_variables():
     everything, hooks = collect_variables()
     # A sanity floor, so a broken parser cannot pass the documentation test by finding nothing.
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "MODEL_DIR", "CURIO_WEIGHT_PURCHASE"} <= everything
-    assert {"CURIO_TEST_MODEL_DIR", "CURIO_TESTING", "CURIO_TRAINING_FAIL_AT_STAGE"} <= hooks
+    assert len(SETTINGS_MODULES) > 1 and (ROOT / "config" / "settings" / "__init__.py") in SETTINGS_MODULES
+    assert SETTINGS_TEST.is_file()
+    assert {"CURIO_TEST_MODEL_DIR", "CURIO_TRAINING_FAIL_AT_STAGE", "CURIO_TRAINING_STAGE_DELAY_SECONDS"} <= hooks
     assert {"DJANGO_SETTINGS_MODULE", "OPENBLAS_NUM_THREADS"} <= everything
-    assert not {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "MODEL_DIR"} & hooks
+    # Production knobs the test settings give their own values are not test hooks.
+    assert not {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "MODEL_DIR", "CURIO_CONTROL_SHARE",
+                "CURIO_IMPRESSION_BACKGROUND_FLUSH"} & hooks
 
 
 def test_every_environment_variable_is_documented_in_operations():

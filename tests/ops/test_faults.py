@@ -9,7 +9,7 @@ import time
 import pytest
 from django.core.cache import cache
 
-from curation.runtime import current_rules, invalidate
+from curation.live_rules import current_rules, invalidate
 from recsys.ml import artifacts
 from recsys.ops.redis_state import circuit
 from recsys.training.models import ModelVersion
@@ -88,7 +88,7 @@ def test_rules_stamp_is_published_again_when_redis_returns(redis_url, settings, 
     invalidate()
     factories.items("a", "b")
     current_rules()
-    from curation.runtime import STAMP_KEY
+    from curation.live_rules import STAMP_KEY
 
     stale = cache.get(STAMP_KEY)
     circuit.failed(ConnectionError("drill"))  # what a refused call does; the rules change meanwhile

@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 
 from curation.models import Rule
-from recsys.catalog.models import ShopperAlias
-from recsys.catalog.services import shopper_merge
+from recsys.catalog.models import ErasureReceipt, ShopperAlias
 from recsys.ml import artifact_erasure
-from recsys.privacy.models import ErasureReceipt
-from recsys.privacy.services import erasures_finish_pending, user_hash
+from recsys.privacy.services import erasures_finish_pending, shopper_merge, user_hash
 from tests.factories import event, items, write_artifact
 
 pytestmark = pytest.mark.django_db

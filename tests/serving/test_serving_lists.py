@@ -11,26 +11,26 @@ from django.test.utils import CaptureQueriesContext
 
 from recsys.catalog.services import items_availability_set
 from recsys.models import CatalogStamp, Item, Shopper
-from tests import serving_world as world
+from tests import serving_world
 
 
 @pytest.fixture(autouse=True)
 def serving_env(tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0  # see each new stamp at once; test_version_switch uses 1 s
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
     yield
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
 
 
 @pytest.fixture
 def shop(db):
-    world.build_shop()
+    serving_world.build_shop()
 
 
 @pytest.fixture
 def als(shop, settings):
-    return world.train_and_activate(settings.MODEL_DIR)
+    return serving_world.train_and_activate(settings.MODEL_DIR)
 
 
 def personal(api, user_id, **params):
@@ -172,10 +172,10 @@ def test_category_filter(read_api, als):
 
 
 def test_fold_in_new_category_appears_without_retraining(read_api, als):
-    world.add_events("newcomer", [world.item_id("books", 1), world.item_id("books", 2)], "view")
+    serving_world.add_events("newcomer", [serving_world.item_id("books", 1), serving_world.item_id("books", 2)], "view")
     before = personal(read_api, "newcomer", limit=10)
     assert before["model_version"] == als.pk
-    world.add_events("newcomer", [world.item_id("garden", n) for n in (0, 3, 5)], "purchase")
+    serving_world.add_events("newcomer", [serving_world.item_id("garden", n) for n in (0, 3, 5)], "purchase")
     after = personal(read_api, "newcomer", limit=10)
     garden_model = [i for i in after["items"] if i["category"] == "garden" and i["source"] == "model"]
     assert len(garden_model) >= 3
@@ -189,15 +189,16 @@ def test_explanation_names_the_top_contributing_history_item(read_api, als, sett
     from recsys.serving.model_store import active_model
     from recsys.serving.reads import shopper_histories
 
-    world.add_events("explained", [world.item_id("books", 0), world.item_id("games", 4)], "view")
-    world.add_events("explained", [world.item_id("garden", 2)], "purchase")
+    serving_world.add_events("explained", [serving_world.item_id("books", 0), serving_world.item_id("games", 4)],
+                             "view")
+    serving_world.add_events("explained", [serving_world.item_id("garden", 2)], "purchase")
     body = personal(read_api, "explained", limit=10)
     model_items = [i for i in body["items"] if i["source"] == "model"]
     assert model_items
 
     # Recompute with implicit's own explain() on the same history and compare.
     art = artifacts.load(settings.MODEL_DIR / str(als.pk))
-    als_model = world.fit_als(world.interaction_matrix()[0])  # a shell with the right hyper-parameters
+    als_model = serving_world.fit_als(serving_world.interaction_matrix()[0])  # a shell with the right hyper-parameters
     als_model.item_factors = np.array(art.item_factors)
     als_model._YtY = None
     hist = shopper_histories(user_ids=["explained"], limit=500)["explained"]
@@ -218,7 +219,7 @@ def test_explanation_names_the_top_contributing_history_item(read_api, als, sett
         assert reason["item_id"] == top_item
         assert titles[top_item] in reason["text"]
         assert reason["text"].startswith("Because you ")
-    bought = [i for i in model_items if i["reasons"][0]["item_id"] == world.item_id("garden", 2)]
+    bought = [i for i in model_items if i["reasons"][0]["item_id"] == serving_world.item_id("garden", 2)]
     assert all("Because you bought" in i["reasons"][0]["text"] for i in bought)
 
 
@@ -259,7 +260,7 @@ def test_explain_full_needs_write_scope(read_api, write_api, als):
 
 
 def test_itemknn_model_serves_personal_lists(read_api, shop, settings):
-    version = world.train_and_activate(settings.MODEL_DIR, kind="itemknn")
+    version = serving_world.train_and_activate(settings.MODEL_DIR, kind="itemknn")
     body = personal(read_api, "books-fan-4", limit=5)
     assert body["model_version"] == version.pk
     assert body["items"][0]["source"] == "model"
@@ -271,7 +272,7 @@ def test_version_switch_while_serving(read_api, als, settings):
     settings.SERVING_MODEL_CHECK_SECONDS = 1.0
     first = personal(read_api, "books-fan-0")
     assert first["model_version"] == als.pk
-    newer = world.train_and_activate(settings.MODEL_DIR, seed=3)
+    newer = serving_world.train_and_activate(settings.MODEL_DIR, seed=3)
     import time
 
     deadline = time.monotonic() + 5
@@ -303,7 +304,7 @@ def test_model_arrays_are_memory_mapped(als):
 # --- similar, basket, popular, batch ------------------------------------------------------
 
 def test_similar_items_and_user_filter(read_api, als):
-    item = world.item_id("games", 2)
+    item = serving_world.item_id("games", 2)
     body = read_api.get(f"/api/v1/items/{item}/similar/", {"limit": 5}).json()
     assert len(body["items"]) == 5
     assert item not in ids(body)
@@ -323,13 +324,13 @@ def test_similar_unknown_item_is_404(read_api, als):
 
 
 def test_similar_without_model_falls_back_to_popular_of_the_category(read_api, shop):
-    body = read_api.get(f"/api/v1/items/{world.item_id('garden', 1)}/similar/", {"limit": 5}).json()
+    body = read_api.get(f"/api/v1/items/{serving_world.item_id('garden', 1)}/similar/", {"limit": 5}).json()
     assert [i["source"] for i in body["items"]] == ["popular"] * 5
     assert {i["category"] for i in body["items"]} == {"garden"}
 
 
 def test_basket(read_api, als):
-    cart = [world.item_id("books", 0), world.item_id("books", 1)]
+    cart = [serving_world.item_id("books", 0), serving_world.item_id("books", 1)]
     response = read_api.post("/api/v1/recommendations/basket/", {"item_ids": cart, "limit": 6}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -372,8 +373,8 @@ def test_batch_answers_many_shoppers_in_bulk(write_api, read_api, als):
 # --- merge ------------------------------------------------------------------------------
 
 def test_merge_moves_session_events_and_is_idempotent(write_api, read_api, als):
-    anon_items = [world.item_id("garden", 7), world.item_id("garden", 8)]
-    world.add_events("session-42", anon_items, "view")
+    anon_items = [serving_world.item_id("garden", 7), serving_world.item_id("garden", 8)]
+    serving_world.add_events("session-42", anon_items, "view")
     response = write_api.post("/api/v1/users/books-fan-5/merge/", {"from_user_id": "session-42"}, format="json")
     assert response.status_code == 200, response.content
     merged = response.json()
@@ -387,7 +388,7 @@ def test_merge_moves_session_events_and_is_idempotent(write_api, read_api, als):
 
 
 def test_merge_into_new_shopper_and_errors(write_api, read_api, shop):
-    world.add_events("anon-1", [world.item_id("books", 3)], "view", consent=False)
+    serving_world.add_events("anon-1", [serving_world.item_id("books", 3)], "view", consent=False)
     response = write_api.post("/api/v1/users/new-login/merge/", {"from_user_id": "anon-1"}, format="json")
     assert response.status_code == 200
     assert response.json()["personalization_consent"] is False  # the stricter consent wins

@@ -11,10 +11,10 @@ import random
 
 import pytest
 
-from recsys.catalog.limits import CATEGORY_MAX_LENGTH, ID_MAX_LENGTH
+from recsys.core.limits import CATEGORY_MAX_LENGTH, ID_MAX_LENGTH
 from recsys.serving import api as serving_api
 from recsys.serving.api import ListParams, SimilarParams, fast_list_params
-from tests import serving_world as world
+from tests import serving_world
 
 QUERIES = [
     {}, {"limit": "10"}, {"limit": "1"}, {"limit": "100"}, {"limit": "0"}, {"limit": "101"}, {"limit": "007"},
@@ -134,10 +134,10 @@ def test_fast_path_takes_the_usual_queries():
 @pytest.fixture
 def shop(db, tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"
-    world.reset_serving_caches()
-    world.build_shop()
+    serving_world.reset_serving_caches()
+    serving_world.build_shop()
     yield
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
 
 
 def _lists(api, queries) -> list[tuple[int, object]]:
@@ -152,7 +152,7 @@ def _lists(api, queries) -> list[tuple[int, object]]:
 
 
 def test_views_answer_the_same_with_and_without_the_fast_path(read_api, shop, monkeypatch):
-    item = world.item_id("garden", 0)
+    item = serving_world.item_id("garden", 0)
     queries = [("/api/v1/popular/", q) for q in ({}, {"limit": "3"}, {"limit": "5", "raw": "1"},
                                                  {"category": "garden", "limit": "2"}, {"limit": "0"})]
     queries += [("/api/v1/users/u1/recommendations/", q) for q in ({"limit": "4", "include_seen": "true"},

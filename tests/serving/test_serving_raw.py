@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from recsys.analytics import impression_buffer as impressions
+from recsys.analytics import impression_buffer
 from recsys.analytics.impression_buffer import ImpressionBuffer
 from recsys.catalog.services import items_availability_set
 from recsys.models import Feedback, FeedbackType, Item, Shopper
-from tests import serving_world as world
+from tests import serving_world
 from tests.conftest import make_client
 
 USER = "games-fan-3"
@@ -17,18 +17,18 @@ USER = "games-fan-3"
 def serving_env(tmp_path, settings, monkeypatch):
     settings.MODEL_DIR = tmp_path / "models"
     settings.SERVING_MODEL_CHECK_SECONDS = 0
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
     buf = ImpressionBuffer()
-    monkeypatch.setattr(impressions, "_buffer", buf)
+    monkeypatch.setattr(impression_buffer, "_buffer", buf)
     yield buf
     buf.close()
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
 
 
 @pytest.fixture
 def als(db, settings):
-    world.build_shop()
-    return world.train_and_activate(settings.MODEL_DIR)
+    serving_world.build_shop()
+    return serving_world.train_and_activate(settings.MODEL_DIR)
 
 
 def ids(body: dict) -> list[str]:
@@ -80,7 +80,7 @@ def test_raw_personal_list_ignores_rules_but_keeps_filters(read_api, write_api, 
 
 
 def test_raw_on_similar_popular_and_basket(read_api, write_api, als):
-    item = world.item_id("books", 0)
+    item = serving_world.item_id("books", 0)
     similar_path = f"/api/v1/items/{item}/similar/"
     lists = {
         "similar": lambda **p: get(read_api, similar_path, limit=6, **p),
@@ -115,7 +115,8 @@ def test_demo_tokens_may_ask_for_raw_lists_of_demo_shoppers(als, settings):
     body = get(demo, "/api/v1/users/demo-anna/recommendations/", raw="true", limit=4)
     assert body["raw"] is True and len(body["items"]) == 4
     basket = demo.post("/api/v1/recommendations/basket/",
-                       {"item_ids": [world.item_id("books", 0)], "raw": True, "user_id": "demo-anna"}, format="json")
+                       {"item_ids": [serving_world.item_id("books", 0)], "raw": True, "user_id": "demo-anna"},
+                       format="json")
     assert basket.status_code == 200 and basket.json()["raw"] is True
     assert demo.get("/api/v1/users/bench-1/recommendations/", {"raw": "true"}).status_code == 403
 

@@ -15,28 +15,28 @@ from django.core.management.base import CommandError
 
 from recsys.ml.events import EVENT_TYPES
 from recsys.models import Event, Item, Shopper
-from recsys.storefront import demo_shop as demo
+from recsys.storefront import demo_shop
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def shop() -> demo.DemoShop:
-    return demo.generate(seed=7, scale=0.5, now=NOW)
+def shop() -> demo_shop.DemoShop:
+    return demo_shop.generate(seed=7, scale=0.5, now=NOW)
 
 
 def test_same_seed_same_shop_other_seed_other_shop(shop):
-    again = demo.generate(seed=7, scale=0.5, now=NOW)
+    again = demo_shop.generate(seed=7, scale=0.5, now=NOW)
     assert again.items == shop.items and again.shoppers == shop.shoppers
     for column in ("ev_shopper", "ev_item", "ev_type", "ev_value", "ev_seconds_ago"):
         assert np.array_equal(getattr(again, column), getattr(shop, column)), column
-    other = demo.generate(seed=8, scale=0.5, now=NOW)
+    other = demo_shop.generate(seed=8, scale=0.5, now=NOW)
     assert [i.title for i in other.items] != [i.title for i in shop.items]
     assert not np.array_equal(other.ev_item[:1000], shop.ev_item[:1000])
 
 
 def test_full_size_shop():
-    full = demo.generate(seed=42, scale=1.0, now=NOW)
+    full = demo_shop.generate(seed=42, scale=1.0, now=NOW)
     assert len(full.items) == 2000
     assert len({i.category for i in full.items}) == 20
     assert len(full.shoppers) == 3000
@@ -46,7 +46,7 @@ def test_full_size_shop():
 
 def test_items_are_readable_and_priced(shop):
     for item in shop.items:
-        assert item.item_id.startswith(demo.ITEM_PREFIX)
+        assert item.item_id.startswith(demo_shop.ITEM_PREFIX)
         assert len(item.title.split()) >= 3 and item.attributes["brand"] in item.title
         assert item.price > 0
     titles = Counter(i.title for i in shop.items)
@@ -79,7 +79,7 @@ def test_item_popularity_follows_a_power_law(shop):
 
 
 def test_shopper_tastes_cluster(shop):
-    cat_of = np.array([list(demo.CATEGORIES).index(i.category) for i in shop.items])
+    cat_of = np.array([list(demo_shop.CATEGORIES).index(i.category) for i in shop.items])
     shares = []
     for s in range(len(shop.shoppers)):
         cats = np.bincount(cat_of[shop.ev_item[shop.ev_shopper == s]], minlength=20)
@@ -87,7 +87,7 @@ def test_shopper_tastes_cluster(shop):
     # Uniform browsing would put ~20% of a shopper's events in their top 4 of 20 categories.
     assert np.mean(shares) > 0.8
     assert all(1 <= len(s.clusters) <= 3 for s in shop.shoppers)
-    assert len({s.clusters[0] for s in shop.shoppers}) == len(demo.CLUSTERS)
+    assert len({s.clusters[0] for s in shop.shoppers}) == len(demo_shop.CLUSTERS)
 
 
 def _ndcg_at_10(train: sp.csr_matrix, test: dict[int, set[int]], score) -> float:
@@ -129,26 +129,26 @@ def test_co_occurrence_beats_popularity_by_far(shop):
 
 def test_bad_scale_is_refused():
     with pytest.raises(ValueError):
-        demo.sizes(0)
+        demo_shop.sizes(0)
 
 
 @pytest.mark.django_db
 def test_demo_command_loads_once_and_creates_logins():
-    group = Group.objects.get_or_create(name=demo.MERCHANDISER_GROUP)[0]
+    group = Group.objects.get_or_create(name=demo_shop.MERCHANDISER_GROUP)[0]
     out = StringIO()
     call_command("demo", "--scale", "0.05", "--seed", "3", stdout=out)
-    shop = demo.generate(seed=3, scale=0.05, now=NOW)
-    assert Item.objects.filter(item_id__startswith=demo.ITEM_PREFIX).count() == len(shop.items)
-    assert Shopper.objects.filter(user_id__startswith=demo.USER_PREFIX).count() == len(shop.shoppers)
+    shop = demo_shop.generate(seed=3, scale=0.05, now=NOW)
+    assert Item.objects.filter(item_id__startswith=demo_shop.ITEM_PREFIX).count() == len(shop.items)
+    assert Shopper.objects.filter(user_id__startswith=demo_shop.USER_PREFIX).count() == len(shop.shoppers)
     assert Event.objects.count() == len(shop)
     assert set(Event.objects.values_list("type", flat=True).distinct()) == set(EVENT_TYPES)
     text = out.getvalue()
     assert "admin / curio-admin" in text and "merchandiser / curio-merch" in text
     User = get_user_model()
-    admin = User.objects.get(username=demo.ADMIN_USERNAME)
-    assert admin.is_superuser and admin.check_password(demo.ADMIN_PASSWORD)
-    merch = User.objects.get(username=demo.MERCHANDISER_USERNAME)
-    assert merch.is_staff and not merch.is_superuser and merch.check_password(demo.MERCHANDISER_PASSWORD)
+    admin = User.objects.get(username=demo_shop.ADMIN_USERNAME)
+    assert admin.is_superuser and admin.check_password(demo_shop.ADMIN_PASSWORD)
+    merch = User.objects.get(username=demo_shop.MERCHANDISER_USERNAME)
+    assert merch.is_staff and not merch.is_superuser and merch.check_password(demo_shop.MERCHANDISER_PASSWORD)
     assert group in merch.groups.all()
     # Same titles as the pure generator: the command writes exactly what it generates.
     item = Item.objects.get(item_id=shop.items[0].item_id)
@@ -168,17 +168,17 @@ def test_demo_command_refuses_another_seed_without_reset_and_resets_only_demo_da
     with pytest.raises(CommandError, match="--reset"):
         call_command("demo", "--scale", "0.05", "--seed", "4", stdout=StringIO())
     call_command("demo", "--scale", "0.05", "--seed", "4", "--reset", stdout=StringIO())
-    shop = demo.generate(seed=4, scale=0.05, now=NOW)
+    shop = demo_shop.generate(seed=4, scale=0.05, now=NOW)
     assert Event.objects.count() == len(shop)
-    assert not Event.objects.filter(event_id__startswith=demo.event_prefix(3, 0.05)).exists()
+    assert not Event.objects.filter(event_id__startswith=demo_shop.event_prefix(3, 0.05)).exists()
     assert Item.objects.filter(item_id="own-1").exists()
     assert Item.objects.get(item_id=shop.items[0].item_id).title == shop.items[0].title
 
 
 @pytest.mark.django_db
 def test_demo_command_restores_a_missing_group_and_the_merchandiser_can_curate():
-    Group.objects.filter(name=demo.MERCHANDISER_GROUP).delete()
+    Group.objects.filter(name=demo_shop.MERCHANDISER_GROUP).delete()
     call_command("demo", "--scale", "0.05", stdout=StringIO())
-    merch = get_user_model().objects.get(username=demo.MERCHANDISER_USERNAME)
-    assert merch.is_staff and list(merch.groups.values_list("name", flat=True)) == [demo.MERCHANDISER_GROUP]
+    merch = get_user_model().objects.get(username=demo_shop.MERCHANDISER_USERNAME)
+    assert merch.is_staff and list(merch.groups.values_list("name", flat=True)) == [demo_shop.MERCHANDISER_GROUP]
     assert merch.has_perm("curation.add_rule") and not merch.has_perm("auth.add_user")

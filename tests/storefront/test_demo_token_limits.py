@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from recsys.models import Event, Feedback, Item, Shopper
 from recsys.serving import popular
-from recsys.storefront import demo_shop as demo
+from recsys.storefront import demo_shop
 from recsys.storefront.selectors import demo_mode_cache_clear
 from recsys.storefront.services import demo_shopper_signatures, demo_token_ensure
 from recsys.training.config import weight_config
@@ -63,7 +63,7 @@ def _demo_purchases_outweigh_a_real_view():
     real = Shopper.objects.create(user_id="real-1")
     Event.objects.create(shopper=real, item=items["sku-a"], type="view", event_id="r1", timestamp=now)
     for n in range(5):
-        fake = Shopper.objects.create(user_id=f"{demo.USER_PREFIX}bot-{n}")
+        fake = Shopper.objects.create(user_id=f"{demo_shop.USER_PREFIX}bot-{n}")
         Event.objects.create(shopper=fake, item=items["sku-b"], type="purchase", event_id=f"d{n}", timestamp=now)
     return real, now
 
@@ -91,15 +91,15 @@ def test_no_password_on_a_page_outside_explicit_demo_mode(client, settings):
     Item.objects.create(item_id=DEMO_ITEM, title="Skillet")
     shopper = Shopper.objects.create(user_id="demo-u0001")
     Event.objects.create(shopper=shopper, item=Item.objects.get(item_id=DEMO_ITEM), type="view",
-                         event_id=f"{demo.EVENT_PREFIX}x-1", timestamp=timezone.now())
+                         event_id=f"{demo_shop.EVENT_PREFIX}x-1", timestamp=timezone.now())
     settings.DEBUG, settings.DEMO_MODE = False, "auto"  # a deployed instance that has the demo shop loaded
     html = client.get("/").content.decode()
-    assert "storefront-config" in html and demo.MERCHANDISER_PASSWORD not in html
-    assert demo.MERCHANDISER_USERNAME in html
+    assert "storefront-config" in html and demo_shop.MERCHANDISER_PASSWORD not in html
+    assert demo_shop.MERCHANDISER_USERNAME in html
     settings.DEMO_MODE = False
-    assert demo.MERCHANDISER_PASSWORD not in client.get("/").content.decode()
+    assert demo_shop.MERCHANDISER_PASSWORD not in client.get("/").content.decode()
     settings.DEMO_MODE = True  # switched on by hand: a demo box
-    assert demo.MERCHANDISER_PASSWORD in client.get("/").content.decode()
+    assert demo_shop.MERCHANDISER_PASSWORD in client.get("/").content.decode()
 
 
 def test_the_demo_mode_check_is_cached(client, settings):

@@ -4,43 +4,43 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.ml import model_card
+from recsys.ml import card_figures
 from recsys.models import ModelVersion, TrainingRun
 from tests.factories import items, write_artifact
 
 
 def test_gini_is_zero_when_even_and_high_when_concentrated():
-    assert model_card.gini(np.array([5, 5, 5, 5])) == pytest.approx(0.0)
-    assert model_card.gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)  # (n-1)/n for one item
-    assert model_card.gini(np.array([])) == 0.0
+    assert card_figures.gini(np.array([5, 5, 5, 5])) == pytest.approx(0.0)
+    assert card_figures.gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)  # (n-1)/n for one item
+    assert card_figures.gini(np.array([])) == 0.0
 
 
 def test_figures_on_known_lists():
     ids = np.array(["a", "b", "c", "d"])
     catalog = {"a": "x", "b": "x", "c": "y", "d": "y"}
     lists = [np.array([0, 1]), np.array([0, 2])]  # a twice, b once, c once, d never
-    f = model_card.figures(lists, ids, catalog)
+    f = card_figures.figures(lists, ids, catalog)
     assert f["recommendations"] == 4 and f["catalog_coverage"] == 0.75
     shares = {s["category"]: (s["recommended"], s["catalog"]) for s in f["category_shares"]}
     assert shares == {"x": (0.75, 0.5), "y": (0.25, 0.5)}
     assert f["category_share_gap"] == pytest.approx(0.25)
-    assert f["recommendation_gini"] == pytest.approx(model_card.gini(np.array([2, 1, 1, 0])))
+    assert f["recommendation_gini"] == pytest.approx(card_figures.gini(np.array([2, 1, 1, 0])))
 
 
 def test_top_k_from_factors_is_the_exact_ranking():
     users = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     item_f = np.array([[0.1, 0.9], [0.9, 0.1], [0.5, 0.5], [0.8, 0.0]], dtype=np.float32)
-    top = model_card.top_k_factors(users, item_f, np.array([0, 1]), 2, chunk=1)
+    top = card_figures.top_k_factors(users, item_f, np.array([0, 1]), 2, chunk=1)
     assert top.tolist() == [[1, 3], [0, 2]]
 
 
 def test_warnings_fire_only_beyond_the_threshold():
     before = {"ndcg@10": 0.20, "catalog_coverage": 0.5, "recommendation_gini": 0.40}
-    assert model_card.warnings({"ndcg@10": 0.19, "catalog_coverage": 0.5, "recommendation_gini": 0.42},
+    assert card_figures.warnings({"ndcg@10": 0.19, "catalog_coverage": 0.5, "recommendation_gini": 0.42},
                                before, 0.10) == []
-    out = model_card.warnings({"ndcg@10": 0.15, "catalog_coverage": 0.3, "recommendation_gini": 0.6}, before, 0.10)
+    out = card_figures.warnings({"ndcg@10": 0.15, "catalog_coverage": 0.3, "recommendation_gini": 0.6}, before, 0.10)
     assert [w.split()[0] for w in out] == ["ndcg@10", "catalog_coverage", "recommendation_gini"]
-    assert model_card.warnings({"ndcg@10": 0.1}, None, 0.1) == []
+    assert card_figures.warnings({"ndcg@10": 0.1}, None, 0.1) == []
 
 
 @pytest.mark.django_db

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from recsys.ml import artifacts
 from recsys.models import Event, Item, Shopper, TrainingRun
-from recsys.training import services as svc
-from tests import serving_world as world
+from recsys.training import services
+from tests import serving_world
 from tests.training_data import fast_training_settings, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,17 +22,17 @@ KINDS = [
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
     yield
-    world.reset_serving_caches()
+    serving_world.reset_serving_caches()
 
 
 @pytest.mark.parametrize("candidate", KINDS, ids=lambda c: c["kind"])
 def test_new_kind_trains_serves_explains_and_folds_in(settings, tmp_path, read_api, write_api, candidate):
     fast_training_settings(settings, tmp_path, TRAINING_CANDIDATES=[candidate], TRAINING_SEARCH_SECONDS=0)
     make_shop()
-    run, _ = svc.training_run_start(triggered_by="test", executor="inline")
-    run = svc.training_run_execute(run_id=run.pk)
+    run, _ = services.training_run_start(triggered_by="test", executor="inline")
+    run = services.training_run_execute(run_id=run.pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     version = run.model_version
     assert version.params["kind"] == candidate["kind"] and version.is_active

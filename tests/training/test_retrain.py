@@ -6,7 +6,7 @@ import pytest
 
 from recsys.ml import artifacts
 from recsys.models import ModelVersion, TrainingRun
-from recsys.training import services as svc
+from recsys.training import services
 from tests.training_data import make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,8 +23,8 @@ def training_settings(settings, tmp_path):
 
 
 def train() -> TrainingRun:
-    run, _ = svc.training_run_start(triggered_by="test", executor="inline")
-    done = svc.training_run_execute(run_id=run.pk)
+    run, _ = services.training_run_start(triggered_by="test", executor="inline")
+    done = services.training_run_execute(run_id=run.pk)
     assert done.status == TrainingRun.Status.SUCCEEDED, done.error
     return done
 

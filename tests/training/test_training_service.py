@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from recsys.ml import artifacts
 from recsys.models import Feedback, Item, ModelVersion, Shopper, TrainingRun
-from recsys.training import selectors
-from recsys.training import services as svc
+from recsys.training import selectors, services
 from recsys.training.config import weight_config
 from recsys.training.lease import training_run_claim, training_run_create
 from tests.training_data import fast_training_settings, make_popularity_shop, make_shop
@@ -28,9 +27,9 @@ def training_settings(settings, tmp_path):
 
 
 def train() -> TrainingRun:
-    run, created = svc.training_run_start(triggered_by="test", executor="inline")
+    run, created = services.training_run_start(triggered_by="test", executor="inline")
     assert created
-    done = svc.training_run_execute(run_id=run.pk)
+    done = services.training_run_execute(run_id=run.pk)
     assert done is not None
     return done
 
@@ -166,11 +165,11 @@ def test_rollback_and_pruning(settings):
     assert ModelVersion.objects.get(is_active=True).pk == versions[2].pk
     oldest = ModelVersion.objects.get(pk=versions[0].pk)
     assert oldest.artifact_path == "" and not (settings.MODEL_DIR / str(oldest.pk)).exists()
-    svc.model_version_activate(version_id=versions[1].pk)
+    services.model_version_activate(version_id=versions[1].pk)
     assert ModelVersion.objects.get(is_active=True).pk == versions[1].pk
     assert artifacts.read_active_stamp(settings.MODEL_DIR) == versions[1].pk
-    with pytest.raises(svc.ActivationError, match="no complete artifact"):
-        svc.model_version_activate(version_id=versions[0].pk)
+    with pytest.raises(services.ActivationError, match="no complete artifact"):
+        services.model_version_activate(version_id=versions[0].pk)
 
 
 def test_train_command_runs_in_process_and_prints_metrics(capsys):
@@ -205,10 +204,10 @@ def test_demo_data_selected_model_beats_popularity_by_half(settings, capsys):
 
 def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     make_shop()
-    run, created = svc.training_tune_start(triggered_by="test", budget_seconds=3, executor="inline")
+    run, created = services.training_tune_start(triggered_by="test", budget_seconds=3, executor="inline")
     assert created
     started = time.monotonic()
-    done = svc.training_tune_execute(run_id=run.pk, budget_seconds=3)
+    done = services.training_tune_execute(run_id=run.pk, budget_seconds=3)
     assert time.monotonic() - started < 60
     assert done.status == TrainingRun.Status.SUCCEEDED and done.lock is None, done.error
     trials = done.metrics["tuning"]
@@ -230,7 +229,7 @@ def test_peak_rss_is_the_process_own_not_its_spawner():
     del ballast
     script = ("import django; django.setup(); "
               "from recsys.training.progress import process_peak_rss_bytes; print(process_peak_rss_bytes())")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     peak = int(out.stdout.split()[-1])

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from recsys.ml import artifacts
 from recsys.models import ModelVersion, TrainingRun
-from recsys.training import services as svc
+from recsys.training import services
 from tests.processes import database_url
 from tests.training_data import FAST_CANDIDATES, make_shop
 
@@ -58,7 +58,7 @@ def celery_on_redis(redis_url, settings, tmp_path):
             "DATABASE_URL": database_url(), "MODEL_DIR": str(settings.MODEL_DIR),
             "CURIO_TRAINING_NUM_THREADS": "1", "CURIO_TRAINING_CANDIDATES": json.dumps(FAST_CANDIDATES),
             "CURIO_TRAINING_HEARTBEAT_SECONDS": "0.3", "CURIO_TRAINING_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
-            "CURIO_TESTING": "1", **{k: str(v) for k, v in env_extra.items()},
+            **{k: str(v) for k, v in env_extra.items()},
         }
         env.pop("CURIO_TEST_REDIS_URL", None)
         log = open(log_path, "w")  # noqa: SIM115 - closed with the process below
@@ -109,8 +109,8 @@ def finished(run_id: int) -> TrainingRun | None:
 
 
 def train_inline() -> ModelVersion:
-    run, _ = svc.training_run_start(triggered_by="test", executor="inline")
-    done = svc.training_run_execute(run_id=run.pk)
+    run, _ = services.training_run_start(triggered_by="test", executor="inline")
+    done = services.training_run_execute(run_id=run.pk)
     assert done.status == "succeeded", done.error
     return done.model_version
 

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from config.celery import app
-from recsys.training import services as training_services
+from recsys.training import services
 from recsys.training.models import TrainingRun
 
 FINISHED = {TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED, TrainingRun.Status.REJECTED}
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         executor = "celery" if use_worker else "inline"
         if tune is not None:
             return self._tune(tune, executor, wait)
-        run, created = training_services.training_run_start(triggered_by="command:train", executor=executor)
+        run, created = services.training_run_start(triggered_by="command:train", executor=executor)
         if not created:
             if not wait:
                 raise CommandError(f"training run {run.pk} is already {run.status}; use --wait to follow it")
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Training run {run.pk}: no training worker, running in this process.")
             if options["verbosity"] < 2:  # the progress bar and the summary say it; -v 2 shows the log
                 logging.getLogger("recsys.training").setLevel(logging.WARNING)
-            thread = threading.Thread(target=training_services.execute_in_thread, args=(run.pk,), daemon=True)
+            thread = threading.Thread(target=services.execute_in_thread, args=(run.pk,), daemon=True)
             thread.start()
         run = self._follow(run.pk)
         self._report(run)
@@ -68,14 +68,14 @@ class Command(BaseCommand):
     def _tune(self, budget: float, executor: str, wait: bool) -> None:
         if budget <= 0:
             raise CommandError("--tune needs a positive number of seconds")
-        run, created = training_services.training_tune_start(triggered_by="command:train --tune",
+        run, created = services.training_tune_start(triggered_by="command:train --tune",
                                                              budget_seconds=budget, executor=executor)
         if not created:
             raise CommandError(f"training run {run.pk} is already {run.status}; try again when it is done")
         self.stdout.write(f"Tuning run {run.pk} ({budget:g}s budget, {executor}).")
         if executor == "inline":
             logging.getLogger("recsys.training").setLevel(logging.WARNING)
-            threading.Thread(target=training_services.tune_in_thread, args=(run.pk, budget), daemon=True).start()
+            threading.Thread(target=services.tune_in_thread, args=(run.pk, budget), daemon=True).start()
         elif not wait:
             return
         run = self._follow(run.pk)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import bm25_weight
 
-from recsys.ml import artifacts, evaluation, model_card, neighbours, scoring
+from recsys.ml import artifacts, card_figures, evaluation, neighbours, scoring
 from recsys.ml.model_kinds.base import Model, ProgressFn, ScoreRequest
 
 log = logging.getLogger(__name__)
@@ -262,8 +262,8 @@ class ALSModel(Model):
         user_ids = self.artifact.user_ids if self.artifact is not None else None
         if self.user_factors is not None and user_ids is not None and len(user_ids):
             known = np.flatnonzero(user_ids != "")  # erased rows are empty
-            rows = model_card.sample_rows(len(known), sample)
-            lists = model_card.top_k_factors(self.user_factors, self.item_factors, known[rows], k)
+            rows = card_figures.sample_rows(len(known), sample)
+            lists = card_figures.top_k_factors(self.user_factors, self.item_factors, known[rows], k)
             return lists, "shoppers' top-10 lists (user x item factors)"
         return super().card_lists(sample, k)
 

@@ -18,7 +18,7 @@ from typing import ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.ml import artifacts, evaluation, model_card, scoring
+from recsys.ml import artifacts, card_figures, evaluation, scoring
 
 ProgressFn = Callable[[float], None]  # fraction done in [0, 1] of the current fit
 
@@ -165,5 +165,5 @@ class Model:
 
     def card_lists(self, sample: int, k: int) -> tuple[list[np.ndarray] | np.ndarray, str]:
         """The model's own top-k lists for up to `sample` rows, and what they are (the model card)."""
-        rows = model_card.sample_rows(self.n_items, sample)
-        return model_card.top_k_similarity(self.item_similarity, rows, k), "similar-item top-10 lists"
+        rows = card_figures.sample_rows(self.n_items, sample)
+        return card_figures.top_k_similarity(self.item_similarity, rows, k), "similar-item top-10 lists"

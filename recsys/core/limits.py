@@ -9,3 +9,7 @@ CATEGORY_MAX_LENGTH = 200
 URL_MAX_LENGTH = 2000
 # Every shopper id of the demo shop starts with this; the demo API scope relies on it.
 DEMO_USER_PREFIX = "demo-"
+# Every item id of the demo shop starts with this; the demo API scope accepts events about these items only.
+DEMO_ITEM_PREFIX = "demo-sku-"
+# A placement name (home, cart, product_page, ...): what the list endpoints accept and rules target.
+PLACEMENT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"

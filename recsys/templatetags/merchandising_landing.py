@@ -1,10 +1,11 @@
 """The merchandiser's landing panel on the admin index: what is live, what changes this week, what to review,
-which rules are known to help or hurt. Reads only (curation and feedback selectors)."""
+which rules are known to help or hurt. Reads only (recsys.merchandising.landing, curation and feedback selectors)."""
 from django import template
 from django.utils import timezone
 
-from curation.selectors import change_set_open_for, merchandising_landing
+from curation.selectors import change_set_open_for
 from recsys.feedback.selectors import review_queue
+from recsys.merchandising.landing import merchandising_landing
 
 register = template.Library()
 

@@ -15,11 +15,12 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.urls import reverse
 
-from . import rules as engine
-from .models import Rule
-from .preview import PERSONAL, POPULAR, SIMILAR, PreviewRequest, algorithm_inputs
-from .selectors import rule_impacts_measured, rules_for_serving
-from .widgets import ItemPickerWidget
+from curation import rules
+from curation.models import Rule
+from curation.selectors import rules_for_serving
+from curation.widgets import ItemPickerWidget
+from recsys.analytics.selectors import rule_impacts_measured
+from recsys.merchandising.preview import PERSONAL, POPULAR, SIMILAR, PreviewRequest, algorithm_inputs
 
 # New pins, boosts and labels made on the board are measured on this share of shoppers unless changed.
 DEFAULT_HOLDOUT_SHARE = 0.1
@@ -37,7 +38,7 @@ class BoardForm(forms.Form):
                                       widget=ItemPickerWidget(attrs={"size": 14}),
                                       help_text="Optional: its similar items.")
     limit = forms.IntegerField(min_value=1, max_value=48, initial=12, required=False)
-    holdout_share = forms.FloatField(label="Holdout", min_value=0.0, max_value=engine.MAX_HOLDOUT_SHARE,
+    holdout_share = forms.FloatField(label="Holdout", min_value=0.0, max_value=rules.MAX_HOLDOUT_SHARE,
                                      required=False, initial=DEFAULT_HOLDOUT_SHARE,
                                      help_text="Shoppers held out of new rules.")
 
@@ -117,14 +118,14 @@ def _price(raw) -> str:
 def board_build(req: BoardRequest, *, drafts: list[Rule], now: datetime) -> Board:
     draft_rules = [replace(d.to_engine(), enabled=True) for d in drafts]
     draft_ids = {r.id for r in draft_rules}
-    ruleset = engine.RuleSet([r for r in rules_for_serving(now=now) if r.id not in draft_ids] + draft_rules)
-    pinned = {r.item_id for r in ruleset.rules if r.kind == engine.PIN}
+    ruleset = rules.RuleSet([r for r in rules_for_serving(now=now) if r.id not in draft_ids] + draft_rules)
+    pinned = {r.item_id for r in ruleset.rules if r.kind == rules.PIN}
     preview_req = PreviewRequest(list_type=req.list_type, limit=req.limit, user_id=req.user_id,
                                  item_id=req.context_item_id, placement=req.placement, category=req.category, at=now)
     candidates, context, info, cards = algorithm_inputs(preview_req, now=now, extra_item_ids=pinned)
     candidates = list(candidates)
-    plain = engine.curate(candidates, context, (), limit=req.limit, item_info=info)
-    curated = engine.curate(candidates, context, ruleset, limit=req.limit, item_info=info)
+    plain = rules.curate(candidates, context, (), limit=req.limit, item_info=info)
+    curated = rules.curate(candidates, context, ruleset, limit=req.limit, item_info=info)
     algo_rank = {item.item_id: item.rank for item in plain.items}
     impacts = rule_impacts_measured()
     holdout_ids = {r.id for r in ruleset.rules if r.holdout_share}
@@ -138,7 +139,7 @@ def board_build(req: BoardRequest, *, drafts: list[Rule], now: datetime) -> Boar
                         "url": reverse("admin:curation_rule_change", args=[ref["id"]])})
         return out
 
-    def card(item: engine.RankedItem, compare: bool) -> Card:
+    def card(item: rules.RankedItem, compare: bool) -> Card:
         c = cards.get(item.item_id)
         before = algo_rank.get(item.item_id)
         move, by = "", 0

@@ -13,8 +13,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
+from recsys.catalog.models import ErasureReceipt
 from recsys.clients.auth import WRITE
-from recsys.privacy.models import ErasureReceipt
 from recsys.training.models import TrainingRun
 
 

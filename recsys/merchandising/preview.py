@@ -14,10 +14,9 @@ from django import forms
 from django.urls import reverse
 from django.utils import timezone
 
-from recsys.serving import lists as serving
-
-from . import rules as engine
-from .selectors import rules_for_preview
+from curation import rules
+from curation.selectors import rules_for_preview
+from recsys.serving import lists
 
 PERSONAL, SIMILAR, POPULAR = "personal", "similar", "popular"
 
@@ -97,12 +96,12 @@ class PreviewResult:
 def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[str]):
     """Candidates, context and item lookup exactly as the serving list service builds them, from its
     public `candidates_without_curation`. Returns (candidates, context, item_info, cards by item id)."""
-    list_type = {PERSONAL: serving.PERSONAL, SIMILAR: serving.SIMILAR, POPULAR: serving.POPULAR}[req.list_type]
-    item_ids = (req.item_id,) if list_type == serving.SIMILAR else ()
-    request = serving.ListRequest(list_type, req.limit, req.placement, req.category, req.user_id, False, item_ids)
+    list_type = {PERSONAL: lists.PERSONAL, SIMILAR: lists.SIMILAR, POPULAR: lists.POPULAR}[req.list_type]
+    item_ids = (req.item_id,) if list_type == lists.SIMILAR else ()
+    request = lists.ListRequest(list_type, req.limit, req.placement, req.category, req.user_id, False, item_ids)
     try:
-        [uncurated] = serving.candidates_without_curation([request], at=now, extra_item_ids=extra_item_ids)
-    except serving.UnknownItem as exc:
+        [uncurated] = lists.candidates_without_curation([request], at=now, extra_item_ids=extra_item_ids)
+    except lists.UnknownItem as exc:
         raise PreviewError(f"Unknown item {exc.item_id!r}.") from exc
     # The preview shows what the rules do: nobody is held out of them here.
     return uncurated.candidates, replace(uncurated.context, holdout_key=""), uncurated.item_info, uncurated.cards
@@ -111,12 +110,12 @@ def algorithm_inputs(req: PreviewRequest, *, now: datetime, extra_item_ids: set[
 def preview(req: PreviewRequest) -> PreviewResult:
     at = req.at or timezone.now()
     all_rules = rules_for_preview()
-    pinned = {r.item_id for r in all_rules if r.kind == engine.PIN}
+    pinned = {r.item_id for r in all_rules if r.kind == rules.PIN}
     candidates, context, info, cards = algorithm_inputs(req, now=at, extra_item_ids=pinned)
     titles = {k: c.title for k, c in cards.items()}
     candidates = list(candidates)
-    plain = engine.curate(candidates, context, (), limit=req.limit, item_info=info)
-    curated = engine.curate(candidates, context, engine.RuleSet(all_rules), limit=req.limit, item_info=info,
+    plain = rules.curate(candidates, context, (), limit=req.limit, item_info=info)
+    curated = rules.curate(candidates, context, rules.RuleSet(all_rules), limit=req.limit, item_info=info,
                             ignore_enabled=req.include_disabled)
     by_id = {r.id: r for r in all_rules}
     algo_rank = {item.item_id: item.rank for item in plain.items}
@@ -130,7 +129,7 @@ def preview(req: PreviewRequest) -> PreviewResult:
                         "not_live_now": rule is not None and not rule.is_live(timezone.now())})
         return out
 
-    def row(item: engine.RankedItem, compare: bool) -> Row:
+    def row(item: rules.RankedItem, compare: bool) -> Row:
         move = ""
         if compare:
             before = algo_rank.get(item.item_id)

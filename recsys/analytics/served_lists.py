@@ -20,9 +20,6 @@ from curation.rules import BLOCK, DIVERSITY, RuleSet
 from recsys.analytics.assignment import in_control as _in_control
 from recsys.analytics.impression_buffer import record_list
 
-_blocks_cache: tuple[object, RuleSet] | None = None
-_only_blocks_cache: tuple[object, RuleSet] | None = None
-
 
 def in_control(user_id: str, now) -> bool:
     share = settings.CONTROL_SHARE
@@ -33,26 +30,14 @@ def in_control(user_id: str, now) -> bool:
     return _in_control(user_id=user_id, day=now.date(), share=share)
 
 
-def rules_for(rules, control: bool):
-    """The curated rules, or for control traffic only their blocks and diversity rules (cached per rule set)."""
-    global _blocks_cache
-    if not control:
-        return rules
-    cached = _blocks_cache
-    if cached is None or cached[0] is not rules:
-        cached = (rules, RuleSet([r for r in rules if r.kind in (BLOCK, DIVERSITY)]))
-        _blocks_cache = cached
-    return cached[1]
+def rules_for(rules: RuleSet, control: bool) -> RuleSet:
+    """The curated rules, or for control traffic only their blocks and diversity rules."""
+    return rules.of_kinds(BLOCK, DIVERSITY) if control else rules
 
 
-def blocks_of(rules) -> RuleSet:
-    """Only the block rules of `rules` (cached per rule set): what a `raw=true` list still applies."""
-    global _only_blocks_cache
-    cached = _only_blocks_cache
-    if cached is None or cached[0] is not rules:
-        cached = (rules, RuleSet([r for r in rules if r.kind == BLOCK]))
-        _only_blocks_cache = cached
-    return cached[1]
+def blocks_of(rules: RuleSet) -> RuleSet:
+    """Only the block rules of `rules`: what a `raw=true` list still applies."""
+    return rules.of_kinds(BLOCK)
 
 
 def record(*, list_type: str, placement: str, user_id: str, response: dict, ranked: list, control: bool,

@@ -2,7 +2,7 @@
 
 Views and services raise these; one DRF exception handler (recsys.http.exception_handler) answers
 them, and the input-guard middleware, which runs before DRF, builds its bodies with the same helpers.
-The shapes are the contract's (docs: DESIGN.md, "Contract"):
+The shapes are the API contract's (docs/api.md, "Errors"):
 
 - validation errors: 400 `{"detail": "<one-line summary>", "errors": [{"index", "field", "message"}]}`
 - everything else: `{"detail": "<what went wrong>"}`
