@@ -22,8 +22,7 @@ from recsys.admin_mixins import ReadOnlyAdminMixin
 from recsys.analytics.selectors import rule_impacts_measured
 from recsys.catalog.models import Item
 from recsys.clients.throttles import staff_throttled
-from recsys.merchandising import board as board_mod
-from recsys.merchandising import preview as preview_mod
+from recsys.merchandising import board, preview
 
 from . import widgets
 from .models import TARGET_FIELDS, ChangeSet, ChangeSetStatus, Rule, RuleKind, RuleStatus, Segment
@@ -337,31 +336,31 @@ class RuleAdmin(SimpleHistoryAdmin):
 
     def board_view(self, request):
         self._board_allowed(request)
-        form = board_mod.BoardForm(request.GET or {"placement": "home", "limit": 12,
-                                                   "holdout_share": board_mod.DEFAULT_HOLDOUT_SHARE})
+        form = board.BoardForm(request.GET or {"placement": "home", "limit": 12,
+                                                   "holdout_share": board.DEFAULT_HOLDOUT_SHARE})
         change_set = change_set_open_for(author=request.user)
         drafts = change_set_drafts(change_set=change_set)
-        board = error = None
+        built = error = None
         refused = staff_throttled(request, "preview") if form.is_valid() else None  # the board builds previews
         if refused is not None:
             error = str(refused.detail)
         elif form.is_valid():
             try:
-                board = board_mod.board_build(form.to_request(), drafts=drafts, now=timezone.now())
-            except preview_mod.PreviewError as exc:
+                built = board.board_build(form.to_request(), drafts=drafts, now=timezone.now())
+            except preview.PreviewError as exc:
                 error = str(exc)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Merchandising board",
             "form": form,
-            "board": board,
+            "board": built,
             "error": error,
             "change_set": change_set,
             "drafts": drafts,
             "conflicts": change_set_conflicts(change_set=change_set) if drafts else [],
-            "hidden": board.request.query() if board else {},
-            "pin_any": board_mod.PinAnyItemForm(),
+            "hidden": built.request.query() if built else {},
+            "pin_any": board.PinAnyItemForm(),
         }
         return _maybe_refused(TemplateResponse(request, "admin/curation/rule/board.html", context), refused)
 
@@ -449,7 +448,7 @@ class RuleAdmin(SimpleHistoryAdmin):
     def preview_view(self, request):
         if not request.user.has_perm("curation.preview_rules"):
             raise PermissionDenied
-        form = preview_mod.PreviewForm(request.GET or None)
+        form = preview.PreviewForm(request.GET or None)
         result = error = None
         # A preview runs the serving pipeline twice: its own rate per staff user (CURIO_THROTTLE_PREVIEW).
         refused = staff_throttled(request, "preview") if form.is_bound and form.is_valid() else None
@@ -457,8 +456,8 @@ class RuleAdmin(SimpleHistoryAdmin):
             error = str(refused.detail)
         elif form.is_bound and form.is_valid():
             try:
-                result = preview_mod.preview(form.to_request())
-            except preview_mod.PreviewError as exc:
+                result = preview.preview(form.to_request())
+            except preview.PreviewError as exc:
                 error = str(exc)
         context = {
             **self.admin_site.each_context(request),
@@ -488,7 +487,7 @@ def _board_rule(post, action: str) -> tuple[str, dict]:
     kind = BOARD_KINDS.get(action)
     if kind is None:
         raise ValueError(f"Unknown board action {action!r}.")
-    form = board_mod.BoardForm(post)
+    form = board.BoardForm(post)
     if not form.is_valid():
         raise ValueError("The board's list settings are invalid: " + form.errors.as_text())
     req = form.to_request()

@@ -131,8 +131,9 @@ def manage(env: dict, *args: str) -> str:
 
 
 class Gunicorn:
-    def __init__(self, env: dict, log: Path, workers: int = 4):
+    def __init__(self, env: dict, log: Path, workers: int = 4, extra_args: tuple[str, ...] = ()):
         self.port, self.log, self.env, self.workers = free_port(), log, env, workers
+        self.extra_args = extra_args
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
@@ -141,7 +142,7 @@ class Gunicorn:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application",
                  "-b", f"127.0.0.1:{self.port}", "-w", str(self.workers), "--timeout", "60",
-                 "--graceful-timeout", "20"],
+                 "--graceful-timeout", "20", *self.extra_args],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_http(f"{self.url}/healthz", self.proc, self.log, 60)
 
