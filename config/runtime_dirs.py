@@ -1,7 +1,8 @@
 """The folders the settings name and the embedded default writes to, made at start rather than by importing the
 settings: var/ (SQLite files, the secret key, models), Celery's filesystem queue folders and STATIC_ROOT (so
 WhiteNoise has a folder to serve before the first collectstatic). Called by manage.py, config/wsgi.py,
-config/asgi.py and the test run (tests/conftest.py); `make run` makes var/ too (the secret key's folder)."""
+config/asgi.py, the Celery worker (config/celery.py) and the test run (tests/conftest.py); `make run` makes var/
+too (the secret key's folder)."""
 from pathlib import Path
 
 

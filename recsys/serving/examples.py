@@ -1,6 +1,6 @@
 """Examples of list requests and answers for the OpenAPI schema (`/api/docs/`, schemathesis' examples phase).
 
-tests/http/test_schema_examples.py checks every response example against its component."""
+tests/http/test_schema_contract.py checks every response example against its component."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample

@@ -220,10 +220,6 @@ def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None
     if r.list_type == SIMILAR and fallback_category and not category:
         have = {i for i, _ in popular}
         popular += [p for p in popular_items(n=n_popular) if p[0] not in have]
-    if personal and not r.include_seen and hist.seen:
-        # Fetched past the seen items so `n` remain; the engine would drop the seen ones, and the rest past `n`
-        # would never be reached: no card, no candidate for either (they were 6% of a personal list's time).
-        popular = [p for p in popular if p[0] not in hist.seen][:n + len(r.item_ids)]
     plan.popular = popular
     return plan
 

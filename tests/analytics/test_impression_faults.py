@@ -86,3 +86,26 @@ def test_a_push_retried_after_a_lost_answer_is_stored_once(fresh_buffer, setting
     fresh_buffer._push_to_redis("batch-1", batch)  # the retry
     fresh_buffer._push_to_redis("batch-2", batch)
     assert redis_state.client(redis_url).llen(REDIS_KEY) == 2
+
+
+def test_the_flush_task_goes_out_on_a_new_connection_when_the_kept_one_is_stale(settings, redis_url):
+    # One broker connection is kept per process; after a Redis restart it is stale: the send is tried once more
+    # on a new one, and the task reaches the broker.
+    from config.celery import app as celery_app
+
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = redis_url
+    client = redis_state.client(redis_url)
+    client.delete("celery")
+    stale = celery_app.connection_for_write(f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
+    impression_buffer._broker[redis_url] = stale
+    try:
+        impression_buffer.enqueue_flush_task()
+        assert client.llen("celery") == 1
+        assert json.loads(client.lindex("celery", 0))["headers"]["task"] == impression_buffer.FLUSH_TASK
+        kept = impression_buffer._broker[redis_url]
+        assert kept is not stale
+        impression_buffer.enqueue_flush_task()  # the new connection is the one kept
+        assert impression_buffer._broker[redis_url] is kept and client.llen("celery") == 2
+    finally:
+        impression_buffer._broker.pop(redis_url, None)
+        client.delete("celery")
