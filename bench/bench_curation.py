@@ -38,8 +38,8 @@ CATEGORIES = [f"cat-{c}" for c in range(40)]
 BRANDS = [f"brand-{b}" for b in range(60)]
 
 
-def make_rules(rng: random.Random, item_ids: list[str], now: datetime, engine) -> list:
-    rules = []
+def make_rules(rng: random.Random, item_ids: list[str], now: datetime, rules) -> list:
+    rule_list = []
     # 1,000 rules: diversity caps among them, and a 10% holdout on a fifth of the pins, boosts and labels.
     kinds = ["block"] * 290 + ["boost"] * 290 + ["pin"] * 190 + ["annotation"] * 190 + ["diversity"] * 40
     for rid, kind in enumerate(kinds, start=1):
@@ -70,9 +70,9 @@ def make_rules(rng: random.Random, item_ids: list[str], now: datetime, engine) -
             extra["ends_at"] = now + timedelta(days=rng.choice([-0.5, 1, 2]))
         if rng.random() < 0.1:
             extra["segment"] = rng.choice(["new", "returning"])
-        rules.append(engine.Rule(id=rid, kind=kind, placement=rng.choice(PLACEMENTS), priority=rng.randint(0, 3),
+        rule_list.append(rules.Rule(id=rid, kind=kind, placement=rng.choice(PLACEMENTS), priority=rng.randint(0, 3),
                                  created_at=now - timedelta(minutes=rid), **target, **extra))
-    return rules
+    return rule_list
 
 
 def timeit(fn, n: int) -> list[float]:
@@ -91,24 +91,24 @@ def fmt(samples: list[float]) -> str:
 
 
 def part_engine() -> None:
-    from curation import rules as engine
+    from curation import rules
 
     rng = random.Random(1)
     now = datetime.now(UTC)
-    catalog = {f"sku-{i}": engine.ItemInfo(f"sku-{i}", rng.choice(CATEGORIES), {"brand": rng.choice(BRANDS)})
+    catalog = {f"sku-{i}": rules.ItemInfo(f"sku-{i}", rng.choice(CATEGORIES), {"brand": rng.choice(BRANDS)})
                for i in range(N_CATALOG)}
     item_ids = list(catalog)
-    rules = make_rules(rng, item_ids, now, engine)
+    rule_list = make_rules(rng, item_ids, now, rules)
     start = time.perf_counter()
-    ruleset = engine.RuleSet(rules)
+    ruleset = rules.RuleSet(rule_list)
     ruleset.bucket("home")  # the per-placement index, built on first use
     build = time.perf_counter() - start
-    lists = [[engine.Candidate(i, 1.0 - k / N_CANDIDATES) for k, i in enumerate(rng.sample(item_ids, N_CANDIDATES))]
+    lists = [[rules.Candidate(i, 1.0 - k / N_CANDIDATES) for k, i in enumerate(rng.sample(item_ids, N_CANDIDATES))]
              for _ in range(200)]
-    ctx = engine.Context("personal", now, placement="home", user_id="u1", is_new_shopper=False,
+    ctx = rules.Context("personal", now, placement="home", user_id="u1", is_new_shopper=False,
                          seen=frozenset(rng.sample(item_ids, 50)))
     info = catalog.get
-    empty = engine.RuleSet()
+    empty = rules.RuleSet()
     it = iter(range(10**9))
 
     def bare():
@@ -117,7 +117,7 @@ def part_engine() -> None:
 
     def with_rules(rs):
         def call():
-            return engine.apply(lists[next(it) % 200], ctx, rs, limit=LIMIT, item_info=info)
+            return rules.apply(lists[next(it) % 200], ctx, rs, limit=LIMIT, item_info=info)
         return call
 
     n = 3000
@@ -127,12 +127,12 @@ def part_engine() -> None:
     t0 = timeit(with_rules(empty), n)
     t1 = timeit(with_rules(ruleset), n)
     fired = sum(bool(i.trace["rules"]) for c in lists for i in
-                engine.apply(c, ctx, ruleset, limit=LIMIT, item_info=info))
+                rules.apply(c, ctx, ruleset, limit=LIMIT, item_info=info))
     print(f"[engine] catalog {N_CATALOG:,} items, {N_CANDIDATES} candidates/list, limit {LIMIT}, "
           f"placement home, {n:,} calls each")
-    print(f"[engine] rules: {len(rules):,} ({sum(r.kind == 'block' for r in rules)} blocks, "
-          f"{sum(r.kind == 'boost' for r in rules)} boosts, {sum(r.kind == 'pin' for r in rules)} pins, "
-          f"{sum(r.kind == 'annotation' for r in rules)} annotations); RuleSet built in {build * 1e3:.2f} ms "
+    print(f"[engine] rules: {len(rule_list):,} ({sum(r.kind == 'block' for r in rule_list)} blocks, "
+          f"{sum(r.kind == 'boost' for r in rule_list)} boosts, {sum(r.kind == 'pin' for r in rule_list)} pins, "
+          f"{sum(r.kind == 'annotation' for r in rule_list)} annotations); RuleSet built in {build * 1e3:.2f} ms "
           f"(once per rules-stamp change); {fired} of {200 * LIMIT} listed items touched by a rule")
     print(f"[engine] bare cut (floor)    {fmt(t_bare)}")
     print(f"[engine] apply, 0 rules      {fmt(t0)}")
@@ -190,9 +190,9 @@ def part_requests() -> None:
     print(f"[requests] {connection.vendor}: {n_items:,} items, {n_shoppers:,} shoppers, {len(events):,} events; "
           f"ALS trained in {time.perf_counter() - start:.1f} s")
 
-    from curation import rules as engine
+    from curation import rules
 
-    engine_rules = make_rules(random.Random(3), list(items), now, engine)
+    engine_rules = make_rules(random.Random(3), list(items), now, rules)
     db_rules = []
     for r in engine_rules:
         db_rules.append(Rule(kind=r.kind, item_id=r.item_id or None, item_category=r.item_category,
@@ -212,7 +212,7 @@ def part_requests() -> None:
 
     # Time the engine call inside each request too (same calls, wrapped).
     engine_times: list[float] = []
-    real_apply = engine.apply
+    real_apply = rules.apply
 
     def timed_apply(*args, **kwargs):
         start = time.perf_counter()
@@ -221,7 +221,7 @@ def part_requests() -> None:
         finally:
             engine_times.append(time.perf_counter() - start)
 
-    engine.apply = timed_apply
+    rules.apply = timed_apply
     for _ in range(50):
         request()  # warm caches (model mmap, cards)
     with_none, with_rules = [], []
