@@ -21,24 +21,22 @@ def env_bool(name: str, default: bool = False) -> bool:
     return default if raw is None else parse_bool(name, raw)
 
 
-def env_int(name: str, default: int) -> int:
+def _number(name: str, default, cast, what: str):
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return cast(raw)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
+        raise ImproperlyConfigured(f"{name}={raw!r} is not {what}") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return _number(name, default, int, "an integer")
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+    return _number(name, default, float, "a number")
 
 
 def env_list(name: str, default: str = "") -> list[str]:

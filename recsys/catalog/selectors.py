@@ -49,11 +49,16 @@ def newest_items(*, category: str = "", limit: int) -> list[tuple[str, str]]:
     return list(qs.order_by("-created_at", "-id").values_list("item_id", "category")[:limit])
 
 
+def erasure_key(user_id: str) -> str:
+    """The erasure receipts' key for a shopper: a keyed hash, never the id in clear."""
+    return artifact_erasure.user_hash(user_id, settings.SECRET_KEY)
+
+
 def erased_since(user_ids: set[str]) -> dict[str, object]:
     """{user_id: time of its latest erasure} for those of `user_ids` that were erased."""
     if not user_ids:
         return {}
-    by_hash = {artifact_erasure.user_hash(u, settings.SECRET_KEY): u for u in user_ids if u}
+    by_hash = {erasure_key(u): u for u in user_ids if u}
     out: dict[str, object] = {}
     for h, at in ErasureReceipt.objects.filter(user_hash__in=list(by_hash)).values_list("user_hash", "created_at"):
         u = by_hash[h]

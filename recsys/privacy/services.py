@@ -12,6 +12,7 @@ from django.utils import timezone
 from curation.services import segments_forget_users
 from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import ErasureReceipt, Event, Shopper, ShopperAlias
+from recsys.catalog.selectors import erasure_key
 from recsys.catalog.services import ShopperNotFound
 from recsys.core.errors import Unavailable
 from recsys.feedback.models import Feedback
@@ -26,8 +27,8 @@ def _no_data(user_id: str) -> str:
 
 
 def user_hash(user_id: str) -> str:
-    """The receipts' key for a shopper (recsys.catalog.selectors.erased_since reads them with the same)."""
-    return artifact_erasure.user_hash(user_id, settings.SECRET_KEY)
+    """The receipts' key for a shopper (the one recsys.catalog.selectors.erased_since reads them by)."""
+    return erasure_key(user_id)
 
 
 @transaction.atomic
