@@ -48,14 +48,17 @@ def test_merchandiser_pins_an_item_previews_it_and_the_api_serves_it(live_server
     page.fill("#id_position", "2")
     page.fill("#id_placement", "home")
     page.fill("#id_reason", "Browser test launch")
+    # A new pin proposes a 10% holdout; an anonymous request draws it afresh, so this test serves everyone.
+    assert page.input_value("#id_holdout_share") == "0.1"
+    page.fill("#id_holdout_share", "0")
     page.click("input[name=_save]")
     page.wait_for_url(re.compile(r".*/admin/curation/rule/$"))
     assert "was added successfully" in page.locator(".messagelist").inner_text()
     row = page.locator("#result_list tbody tr").first
     assert "Active" in row.locator(".rule-status").inner_text()
     rule = Rule.objects.get()
-    assert (rule.kind, rule.item_id, rule.position, rule.placement, rule.created_by) == (
-        "pin", target, 2, "home", "admin:merch")
+    assert (rule.kind, rule.item_id, rule.position, rule.placement, rule.created_by, rule.holdout_share) == (
+        "pin", target, 2, "home", "admin:merch", 0.0)
 
     # Preview the popular list on "home": the pinned item sits at #2, attributed to the rule.
     page.click("#preview-link")
