@@ -73,7 +73,6 @@ def train_and_activate(model_dir: Path) -> int:
     import implicit
     import numpy as np
     import scipy.sparse as sp
-    from django.utils import timezone
 
     from recsys.ml import artifacts
     from recsys.models import Event, ModelVersion
@@ -98,9 +97,14 @@ def train_and_activate(model_dir: Path) -> int:
     path = artifacts.save(artifacts.Artifact(kind="als", version=v.pk, user_ids=np.array(users),
                                              item_ids=np.array(items), similarity=sim, user_factors=als.user_factors,
                                              item_factors=als.item_factors, params=v.params), model_dir)
-    ModelVersion.objects.filter(is_active=True).update(is_active=False)
-    ModelVersion.objects.filter(pk=v.pk).update(is_active=True, artifact_path=str(path), activated_at=timezone.now())
-    artifacts.write_active_stamp(model_dir, v.pk)
+    from django.test import override_settings
+
+    from recsys.training import stored_versions
+    from recsys.training.versions import model_version_activate
+
+    with override_settings(MODEL_DIR=model_dir):
+        stored_versions.version_store(v, path)
+        model_version_activate(version_id=v.pk)
     return v.pk
 
 

@@ -12,7 +12,7 @@ skewed sizes, each shopper leaning to a home category (60% of their events), bra
 2.5% of the items unavailable, events over the last 60 days COPYed into PostgreSQL in time order (as an
 ingestion stream leaves them on disk). The model is trained directly with implicit on the same
 confidences (ALS, 64 factors; `--kind bm25`: implicit's BM25 item-item model, top-50 neighbours kept),
-saved with recsys.ml.artifacts and activated (ModelVersion row + ACTIVE stamp); reused when present.
+saved with recsys.ml.artifacts, stored and activated as training does; reused when present.
 
 Served as docs/operations.md says: PostgreSQL and Redis (REDIS_URL, the bench's own db), gunicorn with
 config/gunicorn.conf.py, 3 workers x 1 gthread, keep-alive 30, --preload, OPENBLAS_NUM_THREADS=1, DEBUG=0,
@@ -338,7 +338,6 @@ def _top_k_rows(sim, k: int):
 def train_and_activate(shop: Shop, kind: str, model_dir: Path) -> int:
     import numpy as np
     import scipy.sparse as sp
-    from django.utils import timezone
 
     from recsys.ml import artifacts
     from recsys.models import ModelVersion
@@ -391,10 +390,24 @@ def train_and_activate(shop: Shop, kind: str, model_dir: Path) -> int:
         version = mv.pk
         log(f"model: {kind} on {m.shape[0]:,} x {m.shape[1]:,} ({m.nnz:,} pairs) fitted and saved in "
             f"{time.perf_counter() - t:.0f} s -> v{version}")
-    ModelVersion.objects.filter(is_active=True).exclude(pk=version).update(is_active=False)
-    ModelVersion.objects.filter(pk=version).update(is_active=True, activated_at=timezone.now())
-    artifacts.write_active_stamp(model_dir, version)
+    _store_and_activate(model_dir, version)
     return version
+
+
+def _store_and_activate(model_dir, version: int) -> None:
+    """Store the version (the local store: MODEL_DIR) and activate it, as a training run does."""
+    from django.test import override_settings
+
+    from recsys.ml import artifacts
+    from recsys.models import ModelVersion
+    from recsys.training import stored_versions
+    from recsys.training.versions import model_version_activate
+
+    with override_settings(MODEL_DIR=model_dir):
+        mv = ModelVersion.objects.get(pk=version)
+        if not mv.artifact_path:
+            stored_versions.version_store(mv, artifacts.version_dir(model_dir, version))
+        model_version_activate(version_id=version)
 
 
 # --- curation rules (kept from the previous bench_serving.py) ---------------------------------------------

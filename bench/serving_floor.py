@@ -73,8 +73,9 @@ def _model():
             from django.conf import settings
 
             from recsys.ml import artifacts
+            from recsys.training.models import ModelVersion
 
-            version = artifacts.read_active_stamp(settings.MODEL_DIR)
+            version = ModelVersion.objects.get(is_active=True).pk
             art = artifacts.load(artifacts.version_dir(settings.MODEL_DIR, version), mmap_mode="c")
             if art.item_factors is not None:  # ALS: fold the history in, as Curio does
                 rec = implicit.cpu.als.AlternatingLeastSquares(factors=art.item_factors.shape[1],

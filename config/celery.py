@@ -17,3 +17,4 @@ def _runtime_dirs(**kwargs):
     from config.runtime_dirs import runtime_dirs_ensure
 
     runtime_dirs_ensure()
+

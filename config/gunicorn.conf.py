@@ -50,4 +50,7 @@ def when_ready(server):
 def post_worker_init(worker):
     import gc
 
+    from recsys.training.stored_versions import cache_syncer
+
+    cache_syncer.start()  # with object storage: this host's cache follows the store (a thread; no-op otherwise)
     gc.freeze()  # what the worker built at start (connections, caches) joins the frozen set

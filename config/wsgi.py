@@ -29,24 +29,7 @@ def _build():
         return handler(environ, start_response)
 
     application.api_handler, application.full_handler = api, full
-    _reconcile_active_stamp()
     return application
-
-
-def _reconcile_active_stamp():
-    """At start, MODEL_DIR/ACTIVE names the database's active version (also checked by /readyz)."""
-    import logging
-
-    from django.db import connection
-
-    from recsys.training.versions import active_stamp_reconcile
-
-    try:
-        active_stamp_reconcile()
-    except Exception as exc:  # noqa: BLE001 - the database may be down at start; /readyz tries again
-        logging.getLogger("curio.health").warning("ACTIVE stamp not reconciled at start: %s", type(exc).__name__)
-    finally:
-        connection.close()  # never hand an open connection to forked workers (gunicorn --preload)
 
 
 application = _build()

@@ -256,11 +256,12 @@ def change_set_discard(*, change_set: ChangeSet, actor: str) -> int:
 
 
 MERCHANDISER_GROUP = "Merchandiser"
-# What a merchandiser may do (migrations 0002 and 0007 give the group these; keep them in step).
+# What a merchandiser may do (migrations 0002 and 0007, and recsys 0018, give the group these; keep them in step).
 MERCHANDISER_PERMISSIONS = (
     "curation.add_rule", "curation.change_rule", "curation.delete_rule", "curation.view_rule",
     "curation.preview_rules", "curation.view_historicalrule", "recsys.view_item", "recsys.view_modelversion",
     "recsys.view_impression", "recsys.view_feedback", "curation.view_changeset",
+    "recsys.view_suggestion", "recsys.change_suggestion", "recsys.view_historicalsuggestion",  # recsys 0018
 )
 
 

@@ -6,6 +6,7 @@ from recsys.catalog import admin as catalog_admin  # noqa: F401
 from recsys.clients import admin as clients_admin  # noqa: F401
 from recsys.feedback import admin as feedback_admin  # noqa: F401
 from recsys.privacy import admin as privacy_admin  # noqa: F401
+from recsys.suggestions import admin as suggestions_admin  # noqa: F401
 from recsys.training import admin as training_admin  # noqa: F401
 
 # The admin is Curio's: its name in every page title and header (Django's default says "Django administration").

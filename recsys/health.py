@@ -1,7 +1,8 @@
 """Liveness and readiness probes (no token: load balancers call them).
 
-/readyz: 200 `ok`, 200 `degraded` (Redis down, or the active model cannot be loaded: lists are still
-served, from the database and popular lists), or 503 `unavailable` only when the database is down.
+/readyz: 200 `ok`, 200 `degraded` (Redis down, the artifact store unreachable, or the active model cannot be
+loaded: lists are still served, from the model this process has or popular lists), or 503 `unavailable` only when
+the database is down.
 Callers never see exception text: it goes to the log.
 """
 import logging
@@ -10,10 +11,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
-from recsys.ml.artifacts import read_active_stamp
 from recsys.ops import redis_state
 from recsys.serving.model_store import active_model
-from recsys.training.versions import active_stamp_reconcile
+from recsys.training import stored_versions
 
 log = logging.getLogger("curio.health")
 
@@ -23,11 +23,12 @@ def healthz(request):
 
 
 def readyz(request):
-    components = {"db": _check_db(), "redis": _check_redis()}
+    components = {"db": _check_db(), "redis": _check_redis(), "store": _check_store()}
     components["model"] = _check_model(db_up=components["db"]["status"] == "ok")
     if components["db"]["status"] != "ok":
         status = "unavailable"
-    elif components["redis"]["status"] == "down" or components["model"]["status"] == "degraded":
+    elif "down" in (components["redis"]["status"], components["store"]["status"]) \
+            or components["model"]["status"] == "degraded":
         status = "degraded"
     else:
         status = "ok"
@@ -54,20 +55,32 @@ def _check_redis() -> dict:
                                         "impressions wait in memory, the throttle is off"}
 
 
+def _check_store() -> dict:
+    store = stored_versions.artifact_store()
+    if not stored_versions.uses_local_cache():
+        return {"status": "local", "detail": "versions live in MODEL_DIR"}
+    try:
+        store.ping()
+    except stored_versions.StoreUnavailable as exc:
+        log.warning("readiness: %s", exc)
+        return {"status": "down", "detail": "the artifact store is unreachable (see the log): the versions this "
+                                            "host has are served, new ones wait"}
+    return {"status": "ok", "url": store.url}
+
+
 def _check_model(*, db_up: bool) -> dict:
-    """What this process serves: the version named by MODEL_DIR/ACTIVE (reconciled with the database's
-    active version first), as the model store loaded it. A stamp whose artifact cannot be loaded is
-    "degraded" but ready: popular lists are served."""
-    if db_up:
-        try:
-            active_stamp_reconcile()
-        except Exception as exc:  # noqa: BLE001 - readiness reports, it does not fail on the reconcile
-            log.warning("readiness: ACTIVE stamp not reconciled: %s: %s", type(exc).__name__, exc)
-    stamped = read_active_stamp(settings.MODEL_DIR)
-    if stamped is None:
-        return {"status": "none", "detail": "no active model: popular lists are served"}
+    """What this process serves against the database's active version, as the model store loaded it. An active
+    version that cannot be loaded (or fetched) is "degraded" but ready: the previous one or popular lists serve."""
+    state = stored_versions.model_state() if db_up else None
     model = active_model()
+    active = state.active if state is not None else None
+    if active is None and model is None:
+        return {"status": "none", "detail": "no active model: popular lists are served"}
     if model is None:
-        return {"status": "degraded", "version": stamped,
-                "detail": f"active version {stamped} could not be loaded (see the log): popular lists are served"}
+        return {"status": "degraded", "version": active,
+                "detail": f"active version {active} could not be loaded (see the log): popular lists are served"}
+    if active is not None and (model.version, model.revision) != (active, state.active_revision):
+        return {"status": "degraded", "version": model.version, "kind": model.kind, "active": active,
+                "detail": f"serving version {model.version} while {active} (revision {state.active_revision}) "
+                          "cannot be fetched or loaded yet (see the log)"}
     return {"status": "ok", "version": model.version, "kind": model.kind}

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from recsys.catalog.models import ErasureReceipt
 from recsys.clients.auth import WRITE
+from recsys.suggestions.selectors import suggestion_counts
 from recsys.training.models import TrainingRun
 
 
@@ -39,6 +40,11 @@ class DatabaseFigures:
             seconds = row["seconds"].total_seconds() if row["seconds"] is not None else 0.0
             duration.add_metric([row["status"]], count_value=row["n"], sum_value=seconds)
         yield duration
+        suggestions = GaugeMetricFamily("curio_suggestions", "Suggestions in the inbox by detector and status.",
+                                        labels=["detector", "status"])
+        for (detector, status), n in sorted(suggestion_counts().items()):
+            suggestions.add_metric([detector, status], n)
+        yield suggestions
 
 
 class PrometheusText(BaseRenderer):

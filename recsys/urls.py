@@ -5,6 +5,7 @@ from recsys.feedback import api as feedback
 from recsys.ingest import api as ingest
 from recsys.privacy import api as privacy
 from recsys.serving import api as lists
+from recsys.suggestions import api as suggestions
 from recsys.training import api as training
 
 urlpatterns = [
@@ -30,4 +31,12 @@ urlpatterns = [
     path("model-versions/", training.ModelVersionListView.as_view(), name="model-versions"),
     path("model-versions/<int:version_id>/activate/", training.ModelVersionActivateView.as_view(),
          name="model-version-activate"),
+    # suggestions: the merchandisers' inbox (recsys/suggestions/api.py)
+    path("suggestions/", suggestions.SuggestionListView.as_view(), name="suggestions"),
+    path("suggestions/<int:suggestion_id>/accept/", suggestions.SuggestionAcceptView.as_view(),
+         name="suggestion-accept"),
+    path("suggestions/<int:suggestion_id>/dismiss/", suggestions.SuggestionDismissView.as_view(),
+         name="suggestion-dismiss"),
+    path("suggestions/<int:suggestion_id>/snooze/", suggestions.SuggestionSnoozeView.as_view(),
+         name="suggestion-snooze"),
 ]

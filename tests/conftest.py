@@ -150,6 +150,17 @@ def _fresh_token_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_model_state():
+    """The model state (active version, revisions) is cached per process by stamp, as the catalog's is; and the
+    loaded model with it."""
+    from recsys.serving import model_store
+
+    model_store.reset()
+    yield
+    model_store.reset()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_catalog_availability():
     """The catalog's unavailable items are cached per process by stamp; a rolled-back test's stamp row
     is gone, so the next test could see the same version number with other items."""

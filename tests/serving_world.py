@@ -107,13 +107,22 @@ def train_and_activate(model_dir, *, kind: str = "als", seed: int = 0) -> ModelV
         knn.fit(m, show_progress=False)
         art = artifacts.Artifact(kind="itemknn", version=version.pk, user_ids=user_ids, item_ids=item_ids,
                                  similarity=knn.similarity.tocsr().astype(np.float32), params={"K": 10})
-    path = artifacts.save(art, model_dir)
-    ModelVersion.objects.filter(is_active=True).update(is_active=False)
-    version.artifact_path = str(path)
-    version.is_active = True
-    version.activated_at = timezone.now()
-    version.save()
-    artifacts.write_active_stamp(model_dir, version.pk)
+    return store_and_activate(version, art, model_dir)
+
+
+def store_and_activate(version: ModelVersion, art: artifacts.Artifact, model_dir) -> ModelVersion:
+    """Write the artifact where training writes it, put it into the store (the settings' MODEL_DIR and
+    CURIO_ARTIFACT_STORE) and activate it, as a training run does."""
+    from django.test import override_settings
+
+    from recsys.training import stored_versions
+    from recsys.training.versions import model_version_activate
+
+    with override_settings(MODEL_DIR=model_dir):
+        path = artifacts.save(art, stored_versions.staging_dir())
+        stored_versions.version_store(version, path)
+        model_version_activate(version_id=version.pk)
+    version.refresh_from_db()
     return version
 
 

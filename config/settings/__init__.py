@@ -11,16 +11,19 @@ hold production values only: the test suite's own values are in tests/settings.p
     database       the database, Redis, the cache and Celery
     api            the token REST API: rates, token cache, limits, CORS, DRF, the OpenAPI schema
     ingest         items and events ingestion limits
+    artifacts      the artifact store (MODEL_DIR or S3), the model poll
     training       model folder, event weights, candidates and search, gate, executor
     serving        model reload, history, caches, batch size, threads
     curation       rule propagation, holdouts, impact verdicts
     analytics      impressions buffer and flushing, the control share
     privacy        retention and erasure
     storefront     demo mode
+    suggestions    the suggestions inbox: detector thresholds
     observability  logging
 """
 from .analytics import *  # noqa: F403
 from .api import *  # noqa: F403
+from .artifacts import *  # noqa: F403
 from .base import *  # noqa: F403
 from .curation import *  # noqa: F403
 from .database import *  # noqa: F403
@@ -30,4 +33,5 @@ from .privacy import *  # noqa: F403
 from .security import *  # noqa: F403
 from .serving import *  # noqa: F403
 from .storefront import *  # noqa: F403
+from .suggestions import *  # noqa: F403
 from .training import *  # noqa: F403

@@ -1,8 +1,6 @@
-"""Serving: model reload checks, shopper history, item and popular-list caches, batch size, BLAS threads."""
+"""Serving: shopper history, item and popular-list caches, batch size, BLAS threads."""
 from .env import env_float, env_int
 
-# How often a serving process stat()s MODEL_DIR/ACTIVE for a newly activated version.
-SERVING_MODEL_CHECK_SECONDS = env_float("CURIO_MODEL_CHECK_SECONDS", 1.0)
 # Most recent events per shopper used for fold-in and explanations (keeps long histories fast).
 SERVING_HISTORY_LIMIT = env_int("CURIO_HISTORY_LIMIT", 500)
 # Per-process cache of item titles/urls/prices (availability is always checked fresh).

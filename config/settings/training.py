@@ -27,10 +27,12 @@ TRAINING_HALF_LIFE_DAYS = env_float("CURIO_TRAINING_HALF_LIFE_DAYS", 365.0)
 TRAINING_WINDOW_DAYS = env_float("CURIO_TRAINING_WINDOW_DAYS", 730.0)
 # Training weight of interactions with pinned/boosted impressions: 1 as any other, 0 leaves them out.
 PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5)
-# The search's starting points on every run (JSON list of {"kind": als|bm25|cosine|ease|rp3beta|random, params}),
+# The search's starting points on every run (JSON list of {"kind": als|bm25|cosine|ease|ease_head|rp3beta|random,
+# params}; ease_head: catalogs over CURIO_EASE_MAX_ITEMS, where ease is skipped),
 # tried in this order after the last run's best: the strong and cheap ones first (ALS fits cost the most).
 TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or json.dumps([
     {"kind": "ease", "lambda": 200.0, "K": 200},
+    {"kind": "ease_head", "lambda": 1000.0, "K": 200, "alpha": 1.0, "beta": 0.2},
     {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
     {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
     {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
@@ -38,16 +40,26 @@ TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or 
     {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
     {"kind": "cosine", "K": 100},
 ]))
-# Model selection runs on a shopper subsample with fewer ALS iterations, scored on a sample of
-# the holdout shoppers; the winner is then fitted with its full parameters.
-TRAINING_SELECTION_USERS = env_int("CURIO_TRAINING_SELECTION_USERS", 40_000)
+# Model selection compares candidates on a sample of shoppers bounded in shoppers and interactions (the
+# winner is then refit on all data), with fewer ALS iterations, scored on a sample of the evaluation shoppers.
+TRAINING_SELECTION_USERS = env_int("CURIO_TRAINING_SELECTION_USERS", 100_000)
+TRAINING_SELECTION_INTERACTIONS = env_int("CURIO_TRAINING_SELECTION_INTERACTIONS", 1_000_000)
 TRAINING_SELECTION_EVAL_USERS = env_int("CURIO_TRAINING_SELECTION_EVAL_USERS", 3_000)
 TRAINING_SELECTION_ITERATIONS = env_int("CURIO_TRAINING_SELECTION_ITERATIONS", 6)
-# Candidates are compared on this many user-disjoint folds of the selection shoppers (mean, spread).
+# Candidates are compared on this many user-disjoint folds of the selection shoppers; a sample this many times
+# smaller than the interactions bound repeats the folds (fresh partitions) up to REPEATS times.
 TRAINING_SELECTION_FOLDS = max(3, env_int("CURIO_TRAINING_SELECTION_FOLDS", 3))
-# Every run searches each kind's space (seeded, after the starting points) for this long; 0: the
-# starting points only. Sized so the 200k x 50k x 3M benchmark run stays within 3x one raw ALS fit.
-TRAINING_SEARCH_SECONDS = env_float("CURIO_TRAINING_SEARCH_SECONDS", 15.0)
+TRAINING_SELECTION_REPEATS = max(1, env_int("CURIO_TRAINING_SELECTION_REPEATS", 3))
+# A challenger displaces the incumbent (the last run's winner, else the first starting point) only when its
+# paired per-shopper nDCG@10 gain exceeds this many standard errors.
+TRAINING_SELECTION_Z = env_float("CURIO_TRAINING_SELECTION_Z", 2.0)
+# The search's budget is work: after the starting points (always tried), each kind's space is searched
+# (seeded) while its candidates' folds fit in this many fold-fits; 0: the starting points only. Same data
+# and seed, same trials and winner on any machine.
+TRAINING_SEARCH_FITS = env_int("CURIO_TRAINING_SEARCH_FITS", 60)
+# Safety stop only (wall clock): past it no further candidate starts, and the run's metrics say so.
+# 0: the starting points only (as TRAINING_SEARCH_FITS=0).
+TRAINING_SEARCH_SECONDS = env_float("CURIO_TRAINING_SEARCH_SECONDS", 1800.0)
 # EASE is dense in the catalog size (3 n x n float64 arrays, an n^3 inverse per fit): larger
 # catalogs skip it (logged). 5,000 items: ~0.6 GB and a few seconds per fit on 2 cores.
 TRAINING_EASE_MAX_ITEMS = env_int("CURIO_EASE_MAX_ITEMS", 5_000)

@@ -1,68 +1,30 @@
-"""Remove a shopper from model artifacts on disk (no ORM): every retained version, active or not.
+"""Remove shoppers from a version directory on disk (no ORM), and the keyed hash that names them.
 
-A shopper's row is erased by clearing its id in `user_ids.npy` (so no lookup finds it again)
-and zeroing its row in `user_factors.npy`. Each file is rewritten to a temp file and renamed
-over the old one, so a reader sees the old or the new file, never a torn one; the ids go
-first, so from that moment no reader can map the shopper to a row. Readers holding the old
-files memory-mapped keep them until they reload: callers bump the active stamp afterwards.
-Edits of one version directory are serialised across processes by a file lock (`version_lock`), and
-every rewrite goes through a uniquely named temp file, fsynced, then renamed: concurrent erasures
-(gunicorn workers) each see the other's result, never a stale copy to overwrite.
+Used on a version training has just written and not yet stored (shoppers erased while it trained):
+their id in `user_ids.npy` is cleared and their `user_factors` row zeroed, each file rewritten through a
+uniquely named temp file, fsynced, then renamed, under the directory's file lock. Stored versions are
+erased as new revisions through the artifact store (recsys.training.stored_versions).
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import io
-import os
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
+from recsys.ml.artifact_store import file_lock
 from recsys.ml.artifacts import write_atomic
 
 LOCK_NAME = ".lock"
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
-class LockTimeout(Exception):
-    """Another process held a version's lock for longer than the caller would wait."""
-
-
-def version_dirs(model_dir: Path) -> list[Path]:
-    """Every artifact directory under MODEL_DIR (complete or still being written)."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        return []
-    return sorted(p for p in model_dir.iterdir() if p.is_dir() and (p / "user_ids.npy").exists())
-
-
-@contextlib.contextmanager
 def version_lock(version: Path, timeout: float = LOCK_TIMEOUT_SECONDS):
-    """Serialise edits of one version directory across processes (an flock on `version/.lock`): two
-    erasures loading, editing and renaming the same id file one after the other, never undoing each
-    other. Raises LockTimeout when another holder keeps it longer than `timeout`."""
-    fd = os.open(version / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"{version.name} is locked by another erasure or scrub") from None
-                time.sleep(0.01)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    """Serialise edits of one version directory across processes (an flock on `version/.lock`)."""
+    return file_lock(version / LOCK_NAME, timeout, f"{version.name} is locked by another erasure or scrub")
 
 
 def _replace_npy(path: Path, array: np.ndarray) -> None:
@@ -91,18 +53,6 @@ def erase_rows(version: Path, match: Callable[[np.ndarray], np.ndarray], *,
             factors[rows[rows < len(factors)]] = 0
             _replace_npy(factors_path, factors)
         return int(rows.size)
-
-
-def erase_user(model_dir: Path, user_id: str, *also: str, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> dict[str, int]:
-    """Erase one shopper (and the ids merged into it: `also`) from every version;
-    {version dir name: rows cleared} for versions that had them."""
-    out = {}
-    wanted = np.array([user_id, *also])
-    for version in version_dirs(model_dir):
-        n = erase_rows(version, lambda ids: np.isin(ids, wanted), lock_timeout=lock_timeout)
-        if n:
-            out[version.name] = n
-    return out
 
 
 def user_hash(user_id: str, key: str) -> str:

@@ -16,7 +16,8 @@ Layout of one version, `MODEL_DIR/<version_id>/`:
     sim_indptr.npy, sim_indices.npy, sim_data.npy
                          CSR (n_items x n_items) top-K item-item similarities (both kinds;
                          for ALS derived from the item factors) used for similar/basket lists
-    COMPLETE             written last; a directory without it is never loaded
+    COMPLETE             written last; a directory without it (or a manifest.json: a copy fetched
+                         from the artifact store, recsys.ml.artifact_store) is never loaded
 
 Everything is a plain .npy so readers can `np.load(..., mmap_mode="r")` and gunicorn
 workers share the pages through the OS page cache.
@@ -64,8 +65,10 @@ def norm_order(item_factors: np.ndarray) -> np.ndarray:
 
 
 def is_complete(path: Path) -> bool:
-    """A version directory whose COMPLETE marker is written (the only kind ever loaded)."""
-    return (Path(path) / COMPLETE_MARKER).exists()
+    """A version directory whose COMPLETE marker (the writer's) or manifest (a copy fetched from the artifact
+    store, recsys.ml.artifact_store) is written: the only kind ever loaded."""
+    path = Path(path)
+    return (path / COMPLETE_MARKER).exists() or (path / "manifest.json").exists()
 
 
 def version_dir(model_dir: Path, version: int) -> Path:
@@ -144,20 +147,7 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
         raise ArtifactError(f"{path}: unreadable artifact ({exc})") from exc
 
 
-# --- the active-version stamp -------------------------------------------------------------
-# `MODEL_DIR/ACTIVE` holds the active version id. Training/rollback write it after the DB
-# transaction that activates a version commits; serving processes stat() it at most once a
-# second and reload when it changes. A file works with and without Redis, and across hosts
-# when MODEL_DIR is shared. No file means "no active model" (serving falls back to popular).
-ACTIVE_STAMP = "ACTIVE"
-
-
-def write_active_stamp(model_dir: Path, version: int | None) -> None:
-    """Atomically: a temp file of its own (two writers never share one), fsynced, renamed over the stamp."""
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(model_dir / ACTIVE_STAMP, ("" if version is None else f"{version}\n").encode())
-
+# --- atomic writes ---------------------------------------------------------------------------
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: a uniquely named temp file beside it, fsynced, renamed, the directory
@@ -182,11 +172,3 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def read_active_stamp(model_dir: Path) -> int | None:
-    try:
-        raw = (Path(model_dir) / ACTIVE_STAMP).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return int(raw) if raw.isdigit() else None

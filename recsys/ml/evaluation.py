@@ -60,6 +60,23 @@ def ranking_metrics(recommended: np.ndarray, test: sp.csr_matrix, *, n_items: in
     }
 
 
+def ndcg_per_user(recommended: np.ndarray, test: sp.csr_matrix, *, n_items: int, k: int = K) -> np.ndarray:
+    """nDCG@k of each row (the figure `ranking_metrics` averages): the per-shopper scores a paired
+    comparison of two models on the same shoppers needs."""
+    recommended = np.asarray(recommended)[:, :k]
+    n_users = recommended.shape[0]
+    if n_users == 0:
+        return np.zeros(0)
+    test = test.tocsr()
+    n_rel = np.diff(test.indptr)
+    test_keys = np.repeat(np.arange(n_users, dtype=np.int64), n_rel) * n_items + test.indices
+    hits = np.isin(np.arange(n_users, dtype=np.int64)[:, None] * n_items + recommended, test_keys) & (recommended >= 0)
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    idcg = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_rel, k)]
+    dcg = (hits * discounts).sum(axis=1)
+    return np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1.0), 0.0)
+
+
 def gini(counts: np.ndarray) -> float:
     """Gini coefficient of non-negative counts (0 = perfectly even)."""
     x = np.sort(np.asarray(counts, dtype=np.float64))

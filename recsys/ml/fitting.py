@@ -2,9 +2,9 @@
 
 A candidate is a kind name and its parameters; recsys.ml.model_kinds holds the kinds ("als",
 "bm25", "cosine", "ease", "rp3beta", "random") and how each fits, recommends and is saved. This
-module fits them (`fit`, `refit`), compares them on user-disjoint folds of a selection sample
-(`selection_folds`, `search`: a budgeted race that drops candidates clearly behind) and lists
-the search space (`tuning_space`).
+module fits them (`fit`, `refit`), compares them on user-disjoint folds of a bounded selection sample
+(`selection_folds`; `race`: paired comparisons against an incumbent, within a budget of fold-fits)
+and lists the search space (`tuning_space`).
 Callers set BLAS to one thread (see `blas_single_thread`).
 """
 from __future__ import annotations
@@ -20,8 +20,9 @@ from threadpoolctl import threadpool_limits
 from recsys.ml import evaluation, model_kinds
 from recsys.ml.model_kinds import FitOptions, Model, ProgressFn
 
-__all__ = ["Candidate", "FitOptions", "Folds", "Model", "ProgressFn", "Trial", "blas_single_thread", "fit", "ranked",
-           "refit", "search", "search_starts", "selection_folds", "split_eval_users", "tuning_space"]
+__all__ = ["Candidate", "FitOptions", "Folds", "Model", "ProgressFn", "Selection", "Trial", "blas_single_thread", "fit",
+           "paired_gain", "race", "ranked", "refit", "search", "search_starts", "selection_folds", "split_eval_users",
+           "tuning_space"]
 
 
 def blas_single_thread():
@@ -73,28 +74,34 @@ def refit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOption
                warm_start=warm_start if kind.warm_starts else None)
 
 
-DROP_MARGIN = 0.10  # a candidate this far behind the best (relative, on the same folds) stops early
+Z = 2.0  # a challenger displaces the incumbent when its paired gain exceeds Z standard errors (~2.3% one-sided)
 
 
 @dataclass
 class Folds:
     """The selection sample: its shoppers' training rows and held-out items, and its scored
-    shoppers in user-disjoint folds. A fold's shoppers take no part in that fold's fit: they are
-    folded in from their rows when scored, as serving folds a shopper in."""
+    shoppers in user-disjoint folds (`repeats` partitions of them, one after the other: each unit
+    of `folds` is one fit). A fold's shoppers take no part in that fold's fit: they are folded in
+    from their rows when scored, as serving folds a shopper in. `sample` says what was sampled."""
 
     train: sp.csr_matrix
     test: sp.csr_matrix  # same rows as train
-    folds: list[np.ndarray]  # row indices of train, disjoint
+    folds: list[np.ndarray]  # row indices of train, disjoint within each repeat
     popularity: np.ndarray
+    sample: dict = field(default_factory=dict)
 
-    def score(self, candidate: Candidate, fold: int, *, options: FitOptions, iterations: int | None) -> float:
-        """nDCG@10 on fold `fold` of `candidate` fitted on the sample's other shoppers."""
+    def score_users(self, candidate: Candidate, fold: int, *, options: FitOptions,
+                    iterations: int | None) -> np.ndarray:
+        """Per-shopper nDCG@10 on fold `fold` (in its order) of `candidate` fitted on the sample's other shoppers."""
         scored = self.folds[fold]
         keep = np.setdiff1d(np.arange(self.train.shape[0]), scored, assume_unique=True)
         model = fit(candidate, self.train[keep], options=options, iterations=iterations)
         recs = model.recommend(self.train, scored, fold_in=True)
-        return evaluation.ranking_metrics(recs, self.test[scored], n_items=self.train.shape[1],
-                                          popularity=self.popularity)["ndcg@10"]
+        return evaluation.ndcg_per_user(recs, self.test[scored], n_items=self.train.shape[1])
+
+    def score(self, candidate: Candidate, fold: int, *, options: FitOptions, iterations: int | None) -> float:
+        """nDCG@10 on fold `fold` (the mean of `score_users`)."""
+        return float(np.mean(self.score_users(candidate, fold, options=options, iterations=iterations)))
 
 
 def split_eval_users(eval_users: np.ndarray, *, selection_users: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -106,32 +113,61 @@ def split_eval_users(eval_users: np.ndarray, *, selection_users: int, seed: int 
 
 
 def selection_folds(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray, *, n_folds: int,
-                    sample_users: int, seed: int = 0) -> Folds:
-    """The selection sample: all of `users` (scored, split into `n_folds` folds) plus other
-    shoppers of `train` up to `sample_users` (seeded)."""
+                    sample_users: int, max_interactions: int | None = None, repeats: int = 1,
+                    seed: int = 0) -> Folds:
+    """The selection sample: all of `users` (scored) plus other shoppers of `train` in a seeded
+    random order while the sample stays within `sample_users` shoppers and `max_interactions`
+    interactions (None: no bound). Its scored shoppers are split into `n_folds` folds, `repeats`
+    times over (a fresh seeded partition each time), as far as the sample is small enough for
+    each repeat to cost no more than one fit of a full-size sample: small shops get every scored
+    shopper scored several times, large ones once. The winner is refit on all data later."""
     rng = np.random.default_rng(seed)
     users = np.asarray(users, dtype=np.int64)
     n_users = train.shape[0]
-    if n_users > sample_users:
-        others = np.setdiff1d(np.arange(n_users), users)
-        extra = rng.choice(others, size=min(max(sample_users - len(users), 0), len(others)), replace=False)
-        rows = np.sort(np.concatenate([users, extra]))
+    cap = max_interactions if max_interactions is not None else train.nnz
+    lengths = np.diff(train.indptr)
+    if n_users > sample_users or train.nnz > cap:
+        others = rng.permutation(np.setdiff1d(np.arange(n_users), users))
+        room_users = max(sample_users - len(users), 0)
+        room = cap - int(lengths[users].sum())
+        # Shoppers in random order up to the bounds: the sample's item popularity follows the shop's,
+        # head and tail alike (a shopper who would overflow the bound is passed over, not the rest).
+        take = others[np.cumsum(lengths[others]) <= room][:room_users]
+        rows = np.sort(np.concatenate([users, take]))
     else:
         rows = np.arange(n_users)
+    sample_train = train[rows]
+    repeats = int(max(1, min(repeats, cap // max(sample_train.nnz, 1))))
     scored = np.searchsorted(rows, users)
-    folds = [np.sort(f) for f in np.array_split(rng.permutation(scored), max(1, min(n_folds, len(scored))))]
-    return Folds(train[rows], test[rows], folds, np.bincount(train.indices, minlength=train.shape[1]))
+    k = max(1, min(n_folds, len(scored)))
+    folds = [np.sort(f) for _ in range(repeats) for f in np.array_split(rng.permutation(scored), k)]
+    popularity = np.bincount(train.indices, minlength=train.shape[1])
+    sampled_pop = np.bincount(sample_train.indices, minlength=train.shape[1])
+    head = np.argsort(-popularity, kind="stable")[: max(1, train.shape[1] // 10)]
+    sample = {"shoppers": int(len(rows)), "of_shoppers": int(n_users), "interactions": int(sample_train.nnz),
+              "of_interactions": int(train.nnz), "items_seen": int(np.count_nonzero(sampled_pop)),
+              "of_items": int(np.count_nonzero(popularity)),
+              "top_decile_items_seen": round(float(np.mean(sampled_pop[head] > 0)), 4),
+              "scored_shoppers": int(len(scored)), "folds": k, "repeats": repeats,
+              "bounds": {"shoppers": int(sample_users), "interactions": max_interactions}}
+    return Folds(sample_train, test[rows], folds, popularity, sample)
 
 
 @dataclass
 class Trial:
-    """One candidate's scores on the folds it got through (all of them unless `dropped`)."""
+    """One candidate's scores on the folds it got through (all of them unless stopped "behind"),
+    kept per shopper so that two candidates compare paired, on the same shoppers of the same folds."""
 
     candidate: Candidate
     n_folds: int
     fold_scores: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    dropped: str = ""  # "behind" (clearly worse than the best so far) or "budget"
+    dropped: str = ""  # "behind": its paired gain over the incumbent was clearly below zero
+    user_scores: list[np.ndarray] = field(default_factory=list, repr=False)
+    outcome: str = ""  # "incumbent" (the first starting point), "displaced the incumbent", "within noise", "behind"
+    gain: float | None = None  # paired mean nDCG@10 gain over the incumbent it was compared with
+    gain_se: float | None = None  # its standard error (over the shoppers of the folds both went through)
+    won: bool = False
 
     @property
     def complete(self) -> bool:
@@ -145,40 +181,81 @@ class Trial:
     def ndcg_std(self) -> float:
         return float(np.std(self.fold_scores)) if self.fold_scores else 0.0
 
+    def per_user(self) -> np.ndarray:
+        return np.concatenate(self.user_scores) if self.user_scores else np.zeros(0)
+
+    def add(self, scores: np.ndarray) -> None:
+        self.user_scores.append(np.asarray(scores, dtype=np.float64))
+        self.fold_scores.append(float(np.mean(scores)) if len(scores) else 0.0)
+
     def as_dict(self) -> dict:
-        return {"kind": self.candidate.kind, "params": self.candidate.params, "folds": len(self.fold_scores),
-                "ndcg@10": round(self.ndcg, 5), "ndcg@10_std": round(self.ndcg_std, 5),
-                "seconds": round(self.seconds, 3)}
+        out = {"kind": self.candidate.kind, "params": self.candidate.params, "folds": len(self.fold_scores),
+               "ndcg@10": round(self.ndcg, 5), "ndcg@10_std": round(self.ndcg_std, 5),
+               "seconds": round(self.seconds, 3), "outcome": self.outcome, "won": self.won}
+        if self.gain is not None:
+            out["gain"], out["gain_se"] = round(self.gain, 5), round(float(self.gain_se), 5)
+        return out
+
+
+def paired_gain(challenger: np.ndarray, incumbent: np.ndarray) -> tuple[float, float]:
+    """(mean, standard error) of the per-shopper differences over the shoppers both were scored on."""
+    d = challenger - incumbent[: len(challenger)]
+    if len(d) < 2:
+        return float(d.mean()) if len(d) else 0.0, float("inf")
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
 def ranked(trials: list[Trial]) -> list[Trial]:
-    """Best first: trials through every fold by mean nDCG@10, then the ones stopped early."""
-    return sorted(trials, key=lambda t: (not t.complete, -t.ndcg))
+    """The winner first, then trials through every fold by mean nDCG@10, then the ones stopped early."""
+    return sorted(trials, key=lambda t: (not t.won, not t.complete, -t.ndcg))
 
 
-def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
-           iterations: int | None, budget_seconds: float | None, clock: Callable[[], float] = time.monotonic,
-           drop_margin: float = DROP_MARGIN, progress: ProgressFn | None = None,
-           on_trial: Callable[[Trial], None] | None = None, log: Callable[[str], None] | None = None) -> list[Trial]:
-    """Race `starts`, then `space` (the seeded random search), over the folds; best first.
+@dataclass
+class Selection:
+    """A search's trials (winner first), why it stopped and what it spent."""
 
-    Each candidate is fitted and scored fold by fold; one whose running mean falls `drop_margin`
-    below the best finished candidate's mean on the same folds stops there ("behind"). Once
-    `budget_seconds` (by `clock`, injectable for tests) are spent no further fit starts, except
-    that the first candidate always finishes (a run needs a winner); None: no budget. A kind that
-    cannot fit this sample (EASE over its size limit) is skipped, its reason logged once.
-    One candidate and nothing to search: nothing to choose, nothing fitted."""
+    trials: list[Trial]
+    stopped: str  # "space" (every candidate tried), "budget" (fold-fits spent), "safety" (wall clock), "none"
+    fits: int = 0
+    seconds: float = 0.0
+
+
+def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
+         iterations: int | None, budget_fits: int | None, max_seconds: float | None = None,
+         clock: Callable[[], float] = time.monotonic, z: float = Z, progress: ProgressFn | None = None,
+         on_trial: Callable[[Trial], None] | None = None, log: Callable[[str], None] | None = None) -> Selection:
+    """Race `starts`, then `space` (the seeded random search), over the folds.
+
+    The first starting point (the last run's winner, else the first configured) is the incumbent.
+    Every later candidate is scored fold by fold on the same shoppers and compared paired: it
+    displaces the incumbent only when its mean per-shopper gain exceeds `z` standard errors, and it
+    stops early ("behind") once its gain is `z` standard errors below zero. So a challenger that
+    wins by less than the folds' noise changes nothing, and more search cannot buy a lucky winner.
+
+    The budget is work, not time: the starting points always run; a candidate of `space` starts
+    only if its folds fit in what is left of `budget_fits` fold-fits of the search (None: no budget), so the same
+    data and seed give the same trials on any machine. A started candidate always finishes (or
+    stops behind); none is cut by the budget. `max_seconds` is a safety stop only (by `clock`):
+    past it no further candidate starts, and `stopped` says "safety". A kind that cannot fit this
+    sample (EASE over its size limit) is skipped, its reason logged once. One candidate and nothing
+    to search: nothing to choose, nothing fitted."""
     queue = unique(starts + space)
-    if len(queue) == 1 and budget_seconds is None:
-        return [Trial(queue[0], n_folds=0)]
+    n_starts = len(unique(starts))
+    if len(queue) == 1 and budget_fits is None:
+        only = Trial(queue[0], n_folds=0, outcome="incumbent", won=True)
+        return Selection([only], "none")
     started = clock()
-    deadline = None if budget_seconds is None else started + budget_seconds
     n_folds = len(folds.folds)
     trials: list[Trial] = []
-    best: Trial | None = None
+    incumbent: Trial | None = None
     skipped: set[str] = set()
+    spent, searched, stopped = 0, 0, "space"  # fold-fits in all, and those of `space` (the budget's)
     for index, candidate in enumerate(queue):
-        if best is not None and deadline is not None and clock() >= deadline:
+        if incumbent is not None and max_seconds is not None and clock() - started >= max_seconds:
+            stopped = "safety"
+            break
+        if index >= n_starts and budget_fits is not None and searched + n_folds > budget_fits:
+            stopped = "budget"
             break
         reason = model_kinds.kind_class(candidate.kind).skip_reason(folds.train.shape, options)
         if reason:
@@ -188,24 +265,37 @@ def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, opt
             continue
         trial, began = Trial(candidate, n_folds=n_folds), time.perf_counter()
         for fold in range(n_folds):
-            if fold and best is not None and deadline is not None and clock() >= deadline:
-                trial.dropped = "budget"
-                break
-            trial.fold_scores.append(folds.score(candidate, fold, options=options, iterations=iterations))
-            if best is not None and fold < n_folds - 1 and \
-                    trial.ndcg < (1.0 - drop_margin) * float(np.mean(best.fold_scores[:fold + 1])):
-                trial.dropped = "behind"
-                break
+            trial.add(folds.score_users(candidate, fold, options=options, iterations=iterations))
+            spent, searched = spent + 1, searched + (index >= n_starts)
+            if incumbent is not None:
+                trial.gain, trial.gain_se = paired_gain(trial.per_user(), incumbent.per_user())
+                if fold < n_folds - 1 and trial.gain + z * trial.gain_se < 0:
+                    trial.dropped = trial.outcome = "behind"
+                    break
         trial.seconds = time.perf_counter() - began
+        if incumbent is None:
+            trial.outcome, incumbent = "incumbent", trial
+        elif not trial.dropped:
+            if trial.gain > z * trial.gain_se:
+                trial.outcome, incumbent = "displaced the incumbent", trial
+            else:
+                trial.outcome = "behind" if trial.gain + z * trial.gain_se < 0 else "within noise"
         trials.append(trial)
-        if trial.complete and (best is None or trial.ndcg > best.ndcg):
-            best = trial
         if on_trial:
             on_trial(trial)
         if progress:
-            progress(min(1.0, (clock() - started) / budget_seconds) if budget_seconds
-                     else (index + 1) / len(queue))
-    return ranked(trials)
+            progress((index + 1) / len(queue) if budget_fits is None
+                     else min(1.0, spent / max(budget_fits + n_starts * n_folds, 1)))  # an upper bound
+    if incumbent is not None:
+        incumbent.won = True
+    return Selection(ranked(trials), stopped, spent, clock() - started)
+
+
+def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
+           iterations: int | None, budget_fits: int | None = None, **kwargs) -> list[Trial]:
+    """`race`'s trials alone, the winner first."""
+    return race(starts, space, folds, options=options, iterations=iterations, budget_fits=budget_fits,
+                **kwargs).trials
 
 
 def search_starts(configured: list[Candidate], last_best: Candidate | None) -> list[Candidate]:

@@ -8,8 +8,9 @@ from recsys.analytics.models import Impression, RuleImpression
 from recsys.catalog.models import CatalogStamp, ErasureReceipt, Event, EventType, Item, Shopper, ShopperAlias
 from recsys.clients.models import ApiClient
 from recsys.feedback.models import Feedback, FeedbackType, ReviewDecision
-from recsys.training.models import ModelVersion, TrainingRun
+from recsys.suggestions.models import Suggestion
+from recsys.training.models import ModelStamp, ModelVersion, TrainingRun
 
 __all__ = ["ApiClient", "CatalogStamp", "ErasureReceipt", "Event", "EventType", "Feedback", "FeedbackType",
-           "Impression", "Item", "ModelVersion", "ReviewDecision", "RuleImpression", "Shopper", "ShopperAlias",
-           "TrainingRun"]
+           "Impression", "Item", "ModelStamp", "ModelVersion", "ReviewDecision", "RuleImpression", "Shopper",
+           "ShopperAlias", "Suggestion", "TrainingRun"]

@@ -43,3 +43,14 @@ def list_served(endpoint: str, source: str, seconds: float) -> None:
     if timer is None:
         timer = _latency_children[endpoint] = LIST_LATENCY.labels(endpoint)
     timer.observe(seconds)
+
+# The model store (recsys.training.stored_versions): what each host fetched from the artifact store and keeps.
+ARTIFACT_DOWNLOADS = Counter("curio_artifact_downloads", "Version files fetched from the artifact store.")
+ARTIFACT_DOWNLOAD_BYTES = Counter("curio_artifact_download_bytes", "Bytes of version files fetched.")
+ARTIFACT_DOWNLOAD_SECONDS = Counter("curio_artifact_download_seconds", "Time spent fetching version files.")
+ARTIFACT_UPLOAD_BYTES = Counter("curio_artifact_upload_bytes", "Bytes of new versions put into the artifact store.")
+MODEL_CACHE_VERSIONS = Gauge("curio_model_cache_versions", "Versions in this host's MODEL_DIR cache.",
+                             multiprocess_mode="max")
+MODEL_VIEW_CONFIRMED = Gauge("curio_model_view_confirmed_timestamp_seconds",
+                             "When the process that looked longest ago last confirmed the active version and "
+                             "revision (unix time; the view's age is time() minus this).", multiprocess_mode="min")

@@ -79,6 +79,11 @@ class StampedValue(Generic[T]):
                 self._checked_at = time.monotonic()
         return self.value
 
+    @property
+    def checked_at(self) -> float:
+        """When (time.monotonic) the stamp was last looked at in this process."""
+        return self._checked_at
+
     def invalidate(self) -> None:
         """Forget the value in this process; the next `get` reloads it."""
         with self._lock:

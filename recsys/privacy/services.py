@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +18,9 @@ from recsys.catalog.services import ShopperNotFound
 from recsys.core.errors import Unavailable
 from recsys.feedback.models import Feedback
 from recsys.ml import artifact_erasure
-from recsys.ml.artifacts import read_active_stamp, write_active_stamp
+from recsys.ml.artifact_store import LockTimeout, StoreUnavailable
+from recsys.ml.artifacts import ArtifactError
+from recsys.training.stored_versions import model_versions_erase, store_sweep
 
 logger = logging.getLogger("curio.privacy")
 
@@ -142,20 +145,17 @@ def erasure_finish_model_part(*, receipt: ErasureReceipt, user_ids: list[str] | 
     hashes = [receipt.user_hash, *(r.user_hash for r in merged)]
     try:
         if user_ids is not None:
-            model_rows = artifact_erasure.erase_user(settings.MODEL_DIR, *user_ids,
-                                                     lock_timeout=settings.ERASURE_LOCK_TIMEOUT)
+            wanted = np.array(user_ids)
+            model_rows = model_versions_erase(lambda ids: np.isin(ids, wanted))
         else:
-            model_rows = {}
-            for version in artifact_erasure.version_dirs(settings.MODEL_DIR):
-                if n := artifact_erasure.scrub_hashes(version, hashes, settings.SECRET_KEY,
-                                                      lock_timeout=settings.ERASURE_LOCK_TIMEOUT):
-                    model_rows[version.name] = n
-        active = read_active_stamp(settings.MODEL_DIR)
-        if model_rows and active is not None:
-            # Serving processes re-stat the stamp file: re-writing it (same version) tells them the
-            # files changed. (Serving folds shoppers in from their events and never reads user rows.)
-            write_active_stamp(settings.MODEL_DIR, active)
-    except (artifact_erasure.LockTimeout, OSError, ValueError) as exc:
+            key, by_hash = settings.SECRET_KEY, set(hashes)
+            model_rows = model_versions_erase(lambda ids: np.fromiter(
+                (bool(u) and artifact_erasure.user_hash(str(u), key) in by_hash for u in ids), dtype=bool,
+                count=len(ids)))
+        # Each version that held the shopper has a new revision without them, the replaced one deleted; every
+        # host loads it at its next model poll. (Serving folds shoppers in from their events, which are gone
+        # already, and never reads a user row: no host can serve the shopper personal scores meanwhile.)
+    except (LockTimeout, StoreUnavailable, ArtifactError, OSError, ValueError) as exc:
         logger.warning("erasure receipt %s user=%s: model part pending (%s: %s)", receipt.pk, receipt.user_hash[:16],
                        type(exc).__name__, exc)
         raise ErasurePending("The shopper's data is erased from the database; removing them from the model "
@@ -174,7 +174,8 @@ def erasure_finish_model_part(*, receipt: ErasureReceipt, user_ids: list[str] | 
 
 def erasures_finish_pending(*, limit: int = 100) -> int:
     """The periodic task's work: finish the model part of pending erasures, oldest first (a shopper's
-    receipt also finishes the receipts of the ids merged into it)."""
+    receipt also finishes the receipts of the ids merged into it); then delete from the artifact store what
+    no current revision references (a replaced revision whose deletion failed: erasure means gone)."""
     finished = 0
     pending = ErasureReceipt.objects.filter(model_completed_at__isnull=True).order_by("created_at")
     for pk in list(pending.values_list("pk", flat=True)[:limit]):
@@ -186,14 +187,11 @@ def erasures_finish_pending(*, limit: int = 100) -> int:
         except ErasurePending:
             continue
         finished += 1
+    try:
+        store_sweep()
+    except StoreUnavailable as exc:
+        logger.warning("artifact store sweep postponed: %s", exc)
     return finished
-
-
-def scrub_erased_from_artifact(version_path, *, since) -> int:
-    """Clear from a freshly written artifact every shopper erased after `since` (the time its
-    training read the events). One call, placed by training before activation."""
-    hashes = list(ErasureReceipt.objects.filter(created_at__gte=since).values_list("user_hash", flat=True))
-    return artifact_erasure.scrub_hashes(version_path, hashes, settings.SECRET_KEY)
 
 
 def events_purge_expired(*, now=None, max_batches: int | None = None) -> int:

@@ -1,15 +1,16 @@
 """The active model as each serving process sees it: loaded once, memory-mapped, hot-swapped.
 
-`active_model()` stat()s `MODEL_DIR/ACTIVE` at most once per SERVING_MODEL_CHECK_SECONDS and
-loads a newly activated version with `mmap_mode="c"`: the arrays stay in the OS page cache,
-shared by all gunicorn workers (copy-on-write only if implicit ever wrote to them). No DB query,
-no Redis: a file stamp works in both modes. A missing or corrupt artifact is logged and serving
-falls back to popular lists (None here), retried when the stamp changes or after a while.
+`active_model()` reads the model state (recsys.training.stored_versions: the model stamp looked at once per
+CURIO_MODEL_POLL_SECONDS, nothing per request) and, when the active version or its revision moved, loads it
+from this host's copy (fetched from the artifact store first if the host lacks it) with `mmap_mode="c"`: the
+arrays stay in the OS page cache, shared by all gunicorn workers of the host (copy-on-write only if implicit
+ever wrote to them). A version that cannot be fetched (the store down) leaves the loaded one serving; one that
+cannot be loaded is fetched once more with its checksums verified, then logged, and serving falls back to
+popular lists (None here); either is retried after a while.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,9 +23,11 @@ from threadpoolctl import threadpool_limits
 from recsys.ml import artifacts, model_kinds
 from recsys.ml.matrix import WeightConfig
 from recsys.serving.fold_in_weights import weight_config
+from recsys.training import stored_versions
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 30.0
+RETRY_STORE_SECONDS = 5.0
 
 
 class IdIndex:
@@ -52,6 +55,7 @@ class LoadedModel:
     item_index: IdIndex
     kind_model: model_kinds.Model
     weights: WeightConfig = field(default_factory=WeightConfig)
+    revision: int = 0
 
     def __getattr__(self, name: str):
         """A kind's own serving state (ALS: yty, norm_order) reads through to its model."""
@@ -85,7 +89,7 @@ def _plain(array):
     return None if array is None else np.asarray(array)
 
 
-def load_model(path: Path) -> LoadedModel:
+def load_model(path: Path, revision: int = 0) -> LoadedModel:
     """Load a version for serving. Raises artifacts.ArtifactError when it is unusable."""
     art = artifacts.load(path, mmap_mode="c")
     art.item_ids, art.user_ids = _plain(art.item_ids), _plain(art.user_ids)
@@ -95,61 +99,63 @@ def load_model(path: Path) -> LoadedModel:
     sim.data, sim.indices, sim.indptr = _plain(sim.data), _plain(sim.indices), _plain(sim.indptr)
     kind_model = model_kinds.from_artifact(art).prepare_serving()  # per version, not per request
     return LoadedModel(version=art.version, kind=art.kind, artifact=art, item_index=IdIndex(art.item_ids),
-                       kind_model=kind_model, weights=weight_config(art.params or {}))
+                       kind_model=kind_model, weights=weight_config(art.params or {}), revision=revision)
 
 
 class ModelStore:
     def __init__(self):
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
-        self._dir: Path | None = None
-        self._stamp_key = None
-        self._checked_at = float("-inf")
+        self._want: tuple | None = None  # (MODEL_DIR, version, revision) the last refresh aimed at
         self._failed_at: float | None = None
+        self._retry_after = RETRY_FAILED_SECONDS
         self._limited = False
 
     def get(self) -> LoadedModel | None:
-        model_dir = Path(settings.MODEL_DIR)
-        now = time.monotonic()
-        if model_dir == self._dir and now - self._checked_at < settings.SERVING_MODEL_CHECK_SECONDS:
+        state = stored_versions.model_state()  # per process, the stamp looked at once per poll interval
+        want = (str(settings.MODEL_DIR), state.active, state.active_revision)
+        if want == self._want and (self._failed_at is None
+                                   or time.monotonic() - self._failed_at < self._retry_after):
             return self._model
         with self._lock:
-            if model_dir == self._dir and now - self._checked_at < settings.SERVING_MODEL_CHECK_SECONDS:
-                return self._model
-            self._checked_at = now
-            self._refresh(model_dir, now)
+            if want != self._want or (self._failed_at is not None
+                                      and time.monotonic() - self._failed_at >= self._retry_after):
+                self._refresh(want)
             return self._model
 
-    def _refresh(self, model_dir: Path, now: float) -> None:
-        try:
-            st = os.stat(model_dir / artifacts.ACTIVE_STAMP)
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            key = None
-        retry = self._failed_at is not None and now - self._failed_at > RETRY_FAILED_SECONDS
-        if model_dir == self._dir and key == self._stamp_key and not retry:
-            return
-        self._dir, self._stamp_key = model_dir, key
-        version = artifacts.read_active_stamp(model_dir) if key is not None else None
+    def _refresh(self, want: tuple) -> None:
+        self._want = want
+        _, version, revision = want
         if version is None:
             self._model, self._failed_at = None, None
-            return
-        if self._model is not None and self._model.version == version and self._failed_at is None:
             return
         if not self._limited:
             # One BLAS thread per web process: concurrency comes from workers, not matrix ops.
             threadpool_limits(limits=settings.SERVING_NUM_THREADS)
             self._limited = True
-        path = artifacts.version_dir(model_dir, version)
+        started = time.perf_counter()
         try:
-            started = time.perf_counter()
-            self._model = load_model(path)
-            self._failed_at = None
-            log.info("serving model v%s (%s) from %s, loaded in %.2fs", version, self._model.kind, path,
-                     time.perf_counter() - started)
+            path = stored_versions.local_copy(version, revision)
+            try:
+                model = load_model(path, revision)
+            except artifacts.ArtifactError:
+                if not stored_versions.uses_local_cache():
+                    raise
+                # A damaged local copy: fetch whatever no longer matches its checksum, then load once more.
+                model = load_model(stored_versions.local_copy(version, revision, verify=True), revision)
+        except stored_versions.StoreUnavailable as exc:
+            # Keep serving what this process has (a previous version, or popular lists); ask again soon.
+            self._failed_at, self._retry_after = time.monotonic(), RETRY_STORE_SECONDS
+            log.error("version %s revision %s cannot be fetched; still serving %s: %s", version, revision,
+                      f"v{self._model.version}" if self._model else "popular lists", exc)
+            return
         except Exception as exc:  # noqa: BLE001 - any broken artifact means popular lists, never a 500
-            self._model, self._failed_at = None, now
+            self._model, self._failed_at, self._retry_after = None, time.monotonic(), RETRY_FAILED_SECONDS
             log.error("active model v%s is unusable, serving popular lists: %s", version, exc)
+            return
+        self._model, self._failed_at = model, None
+        log.info("serving model v%s revision %s (%s) from %s, loaded in %.2fs", version, revision, model.kind,
+                 path, time.perf_counter() - started)
 
 
 _store = ModelStore()
@@ -162,3 +168,4 @@ def active_model() -> LoadedModel | None:
 def reset() -> None:
     global _store
     _store = ModelStore()
+    stored_versions.invalidate()

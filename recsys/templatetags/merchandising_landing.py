@@ -27,4 +27,5 @@ def merchandising_landing_panel(context):
         "can_board": user.has_perm("curation.add_rule") and user.has_perm("curation.preview_rules"),
         "can_report": user.has_perm("recsys.view_impression"),
         "drafts": change_set.rules.count() if change_set else 0,
+        "can_suggest": user.has_perm("recsys.view_suggestion"),
     }

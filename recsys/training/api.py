@@ -131,12 +131,14 @@ class ModelVersionListView(APIView):
 class ModelVersionActivateView(APIView):
     required_scope = {"POST": WRITE}
 
-    @extend_schema(request=None, responses={200: ModelVersionSerializer, 409: ERROR})
+    @extend_schema(request=None, responses={200: ModelVersionSerializer, 409: ERROR, 503: ERROR})
     def post(self, request, version_id: int):
         if not ModelVersion.objects.filter(pk=version_id).exists():
             raise NotFound(f"No model version {version_id}.")
         try:
             version = model_version_activate(version_id=version_id)
         except ActivationError as exc:
+            if exc.retryable:
+                raise Unavailable(str(exc)) from exc
             raise Conflict(str(exc)) from exc
         return Response(ModelVersionSerializer(version, context=_context(request)).data)

@@ -34,16 +34,22 @@ def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | Non
     return figures
 
 
+STOPPED = {"space": "every candidate was tried", "budget": "the budget of fold-fits was spent",
+           "safety": "the wall-clock safety limit fired", "none": "one candidate, nothing to compare"}
+
+
 def selection_by_kind(run_metrics: dict | None) -> list[dict]:
     """Per model kind, its best trial of the run's selection (best parameters, nDCG@10 mean ± spread
-    over the folds), how many of its trials ran and their time; the winning kind first, marked."""
+    over the folds, how it fared against the incumbent), how many of its trials ran and their time;
+    the winning kind first, marked."""
     trials = (run_metrics or {}).get("selection") or []
     winner = ((run_metrics or {}).get("winner") or {}).get("kind") or (trials[0]["kind"] if trials else None)
     rows: dict[str, dict] = {}
-    for t in trials:  # best first, so a kind's first trial is its best
+    for t in trials:  # the winner first, then by mean: a kind's first trial is its best
         row = rows.setdefault(t["kind"], {"kind": t["kind"], "params": t.get("params", {}), "folds": t.get("folds"),
                                           "ndcg": t.get("ndcg@10"), "std": t.get("ndcg@10_std"), "trials": 0,
-                                          "seconds": 0.0, "won": t["kind"] == winner})
+                                          "seconds": 0.0, "won": t["kind"] == winner, "outcome": t.get("outcome", ""),
+                                          "gain": t.get("gain"), "gain_se": t.get("gain_se")})
         row["trials"] += 1
         row["seconds"] = round(row["seconds"] + float(t.get("seconds") or 0.0), 3)
     return list(rows.values())
@@ -63,6 +69,7 @@ def model_card_for(version: ModelVersion) -> dict:
              "previous": before.get(n) if before else None,
              "better": "higher" if n in card_figures.HIGHER_IS_BETTER else "lower"} for n in names]
     run = version.run
+    search = (run.metrics or {}).get("search") if run else None
     return {
         "version": version, "run": run, "previous": previous,
         "data_counts": list((run.data_counts or {}).items()) if run else [],
@@ -70,7 +77,9 @@ def model_card_for(version: ModelVersion) -> dict:
         "trained_at": run.started_at if run else version.created_at,
         "params": list((version.params or {}).items()),
         "selection": selection_by_kind(run.metrics if run else None),
-        "search": (run.metrics or {}).get("search") if run else None,
+        "search": search,
+        "sample": (search or {}).get("sample"),
+        "stopped": STOPPED.get((search or {}).get("stopped", ""), ""),
         "rows": rows, "figures": figures,
         "warnings": card_figures.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),
         "threshold": settings.MODEL_CARD_WARN_THRESHOLD,

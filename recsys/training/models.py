@@ -42,14 +42,17 @@ class TrainingRun(models.Model):
 
 
 class ModelVersion(models.Model):
-    """A trained model whose artifact lives in MODEL_DIR. At most one is active."""
+    """A trained model whose artifact lives in the artifact store (recsys.training.stored_versions). At most one
+    is active. `revision` counts the erasures that rewrote it: hosts serve that revision and no older one."""
 
     run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version", null=True)
     kind = models.CharField(max_length=32, help_text="als or itemknn")
     params = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     baseline_metrics = models.JSONField(default=dict, blank=True)
-    artifact_path = models.CharField(max_length=1000, blank=True, default="")
+    artifact_path = models.CharField(max_length=1000, blank=True, default="",
+                                     help_text="Where the stored version lives; empty: not stored (or pruned).")
+    revision = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=False)
     rejected_reason = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,3 +66,14 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.pk} {self.kind}{' (active)' if self.is_active else ''}"
+
+
+class ModelStamp(models.Model):
+    """One row whose `version` moves with every activation and every new revision: each process looks at it every
+    CURIO_MODEL_POLL_SECONDS (recsys.ops.stamps) and fetches and loads what changed."""
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"models v{self.version}"

@@ -24,8 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from recsys.ml import artifacts, evaluation, fitting, matrix
-from recsys.privacy.services import scrub_erased_from_artifact
-from recsys.training import selectors
+from recsys.training import selectors, stored_versions
 from recsys.training.config import fit_options, weight_config
 from recsys.training.lease import LeaseLost, training_run_release
 from recsys.training.models import ModelVersion, TrainingRun
@@ -171,15 +170,29 @@ def divide_eval_users(split: matrix.Split, counts: dict, options: fitting.FitOpt
 def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matrix.Split, users: np.ndarray,
            options: fitting.FitOptions, *, budget_seconds: float | None = None, full_iterations: bool = False,
            on_trial=None) -> tuple[list[fitting.Trial], dict]:
-    """The search over user-disjoint folds of the selection shoppers, best first, and its summary.
-    Starting points: the last run's best (warm start), then the configured candidates; then each
-    kind's space in a seeded random order until the budget (TRAINING_SEARCH_SECONDS) is spent."""
+    """The search over user-disjoint folds of a bounded sample of the selection shoppers (winner
+    first) and its summary. Starting points: the last run's winner (the incumbent), then the configured
+    candidates; then each kind's space in a seeded random order while TRAINING_SEARCH_FITS fold-fits
+    last. A challenger displaces the incumbent only by more than the folds' noise (fitting.race).
+    `budget_seconds` (tuning): no fit budget, this many seconds instead; otherwise
+    TRAINING_SEARCH_SECONDS is only the safety stop (0: the starting points only)."""
     tracker.stage("select")
-    budget = settings.TRAINING_SEARCH_SECONDS if budget_seconds is None else budget_seconds
+    if budget_seconds is None:
+        budget_fits, safety = settings.TRAINING_SEARCH_FITS, settings.TRAINING_SEARCH_SECONDS
+        searching = budget_fits > 0 and safety > 0
+    else:
+        budget_fits, safety, searching = None, budget_seconds, budget_seconds > 0
     last = selectors.last_best_candidate(before_run=tracker.run_id)
     starts = fitting.search_starts(candidates, _candidate(last))
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=settings.TRAINING_SELECTION_FOLDS,
-                                    sample_users=settings.TRAINING_SELECTION_USERS, seed=options.random_state)
+                                    sample_users=settings.TRAINING_SELECTION_USERS,
+                                    max_interactions=settings.TRAINING_SELECTION_INTERACTIONS,
+                                    repeats=settings.TRAINING_SELECTION_REPEATS, seed=options.random_state)
+    sample = folds.sample
+    tracker.note(f"selection sample: {sample['shoppers']:,} of {sample['of_shoppers']:,} shoppers, "
+                 f"{sample['interactions']:,} of {sample['of_interactions']:,} interactions, {sample['items_seen']:,} "
+                 f"of {sample['of_items']:,} items; {sample['scored_shoppers']:,} scored shoppers in "
+                 f"{sample['folds']} folds x {sample['repeats']}")
     skipped: list[str] = []
 
     def note_skip(reason: str) -> None:
@@ -187,22 +200,26 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
         tracker.note(reason)
 
     def note_trial(trial: fitting.Trial) -> None:
+        paired = f", gain {trial.gain:+.4f} ± {trial.gain_se:.4f}" if trial.gain is not None else ""
         tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
-                     f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s)"
-                     + (f", stopped: {trial.dropped}" if trial.dropped else ""))
+                     f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s){paired}: {trial.outcome}")
         if on_trial:
             on_trial(trial)
 
-    started = time.monotonic()
-    trials = fitting.search(
-        starts, fitting.tuning_space(options.random_state) if budget > 0 else [], folds, options=options,
+    result = fitting.race(
+        starts, fitting.tuning_space(options.random_state) if searching else [], folds, options=options,
         iterations=None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS,
-        budget_seconds=budget if budget > 0 else None, progress=tracker.set_fraction, log=note_skip,
-        on_trial=note_trial)
-    summary = {"budget_seconds": budget, "seconds": round(time.monotonic() - started, 3), "trials": len(trials),
-               "folds": len(folds.folds), "warm_start": last and {"kind": last["kind"], "params": last["params"]},
-               "skipped": skipped}
-    tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials in {summary['seconds']:.1f}s)")
+        budget_fits=budget_fits if searching else None, max_seconds=safety if searching else None,
+        z=settings.TRAINING_SELECTION_Z, progress=tracker.set_fraction, log=note_skip, on_trial=note_trial)
+    trials = result.trials
+    summary = {"budget_fits": budget_fits if searching else 0, "fits": result.fits, "stopped": result.stopped,
+               "safety_seconds": safety, "seconds": round(result.seconds, 3), "trials": len(trials),
+               "folds": len(folds.folds), "z": settings.TRAINING_SELECTION_Z, "sample": sample,
+               "warm_start": last and {"kind": last["kind"], "params": last["params"]}, "skipped": skipped}
+    if result.stopped == "safety":
+        tracker.note(f"search stopped by the safety limit ({safety:g} s) after {result.fits} fold-fits")
+    tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials, {result.fits} fold-fits in "
+                 f"{summary['seconds']:.1f}s; stopped: {result.stopped})")
     return trials, summary
 
 
@@ -294,16 +311,21 @@ def refit(tracker: RunTracker, winner: fitting.Candidate, data: matrix.Interacti
 
 def save(tracker: RunTracker, model: fitting.Model, winner: fitting.Candidate, version: ModelVersion,
          data: matrix.Interactions, now: datetime) -> artifacts.Artifact:
-    """The artifact on disk (shoppers erased meanwhile scrubbed from it), its path on the version."""
+    """The artifact written, shoppers erased meanwhile scrubbed from it, and put into the artifact store."""
     tracker.stage("save")
     artifact = model.to_artifact(
         version=version.pk, user_ids=data.user_ids, item_ids=data.item_ids,
         similar_items=settings.TRAINING_SIMILAR_ITEMS, params={"kind": winner.kind, **winner.params,
                                                                "run": tracker.run_id})
-    path = artifacts.save(artifact, settings.MODEL_DIR)
-    scrub_erased_from_artifact(path, since=now)  # shoppers erased while this run was training
-    ModelVersion.objects.filter(pk=version.pk).update(artifact_path=str(path))
-    tracker.note(f"artifact written to {path}")
+    path = artifacts.save(artifact, stored_versions.staging_dir())
+    stored_versions.scrub_erased(path, since=now)  # shoppers erased while this run was training
+    try:
+        stored_versions.version_store(version, path)
+    except stored_versions.StoreUnavailable as exc:
+        raise TrainingError(f"the version could not be stored, so nothing was activated: {exc}") from exc
+    # An erasure that committed during the upload looked only at versions already stored: once more, by hash.
+    stored_versions.scrub_erased_stored(version.pk, since=now)
+    tracker.note(f"artifact stored at {version.artifact_path}")
     return artifact
 
 

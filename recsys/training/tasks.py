@@ -7,6 +7,7 @@ recsys.training.executors sends train_model and tune_model by these names (TRAIN
 so the services never import this module.
 """
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -14,6 +15,15 @@ from recsys.training import services
 from recsys.training.lease import training_runs_reap_lost
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+@worker_ready.connect
+def _follow_the_artifact_store(**kwargs):
+    """With object storage, the worker keeps its host's cache at the store's revisions too (a thread in its main
+    process): an erasure's new revision replaces a version this host trained, and nothing older lingers there."""
+    from recsys.training.stored_versions import cache_syncer
+
+    cache_syncer.start()
 
 
 @shared_task(name="recsys.tasks.train_model", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5,

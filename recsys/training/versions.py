@@ -1,70 +1,78 @@
-"""Model versions on disk and in the DB: activation (also the rollback) and pruning old artifacts.
+"""Model versions: activation (also the rollback) and pruning old ones, in the database and the artifact store.
 
 The public entry points are re-exported by recsys.training.services; the run pipeline activates
-through here too.
+through here too. Where the files live and how hosts follow: recsys.training.stored_versions.
 """
 from __future__ import annotations
 
 import logging
-import shutil
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from recsys.ml import artifacts
+from recsys.training import stored_versions
 from recsys.training.models import ModelVersion
 
 log = logging.getLogger(__name__)
+ACTIVATION_TRIES = 3
 
 
 class ActivationError(Exception):
-    """A version cannot be activated (artifact pruned or incomplete)."""
+    """A version cannot be activated (not stored, pruned, or the store unreachable); the message says which.
+    `retryable`: the store did not answer; the same request may succeed later."""
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def model_version_activate(*, version_id: int) -> ModelVersion:
+    """Make `version_id` the one active version (also the rollback). Only a version whose manifest the store holds
+    at its current revision is activated; a store that does not answer is asked again (ACTIVATION_TRIES) before
+    ActivationError. Every process serves it within CURIO_MODEL_POLL_SECONDS of the commit."""
+    for attempt in range(1, ACTIVATION_TRIES + 1):
+        try:
+            return _activate(version_id)
+        except stored_versions.StoreUnavailable as exc:
+            if attempt == ACTIVATION_TRIES:
+                raise ActivationError(f"version {version_id} was not activated: {exc} (the active version is "
+                                      f"unchanged; try again when the store answers)", retryable=True) from exc
+            log.warning("activation of version %s: the store did not answer (try %d): %s", version_id, attempt, exc)
+    raise AssertionError("unreachable")
 
 
 @transaction.atomic
-def model_version_activate(*, version_id: int) -> ModelVersion:
-    """Make `version_id` the one active version (also the rollback). The ACTIVE stamp that serving
-    processes watch is written only after the transaction commits."""
+def _activate(version_id: int) -> ModelVersion:
     version = ModelVersion.objects.select_for_update().get(pk=version_id)
-    if not version.artifact_path or not artifacts.is_complete(version.artifact_path):
+    if not version.artifact_path or stored_versions.version_manifest(version.pk, version.revision) is None:
         why = version.rejected_reason and f" (rejected: {version.rejected_reason})"
-        raise ActivationError(f"version {version.pk} has no complete artifact on disk{why or ' (pruned?)'}")
+        raise ActivationError(f"version {version.pk} is not in the artifact store{why or ' (pruned?)'}")
     ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
     version.is_active = True
     version.activated_at = timezone.now()
     version.save(update_fields=["is_active", "activated_at"])
-    model_dir = settings.MODEL_DIR
-    transaction.on_commit(lambda: artifacts.write_active_stamp(model_dir, version.pk))
+    stored_versions.models_changed()
     return version
 
 
-def active_stamp_reconcile() -> int | None:
-    """Make MODEL_DIR/ACTIVE name the database's active version (at start and in /readyz): a crash between
-    the activation's commit and the stamp's write, or a stamp restored from a backup, would otherwise
-    leave serving on another version. Only a version with a complete artifact is stamped. Returns the
-    version written, None when nothing changed."""
-    active = ModelVersion.objects.filter(is_active=True).values_list("pk", "artifact_path").first()
-    if active is None:
-        return None
-    pk, path = active
-    if artifacts.read_active_stamp(settings.MODEL_DIR) == pk or not path or not artifacts.is_complete(path):
-        return None
-    log.warning("ACTIVE stamp did not name the active version %s: rewritten", pk)
-    artifacts.write_active_stamp(settings.MODEL_DIR, pk)
-    return pk
-
-
 def model_versions_prune(*, keep: int | None = None) -> list[int]:
-    """Delete the artifacts of all but the newest `keep` saved versions (never the active one)."""
+    """Delete all but the newest `keep` stored versions (never the active one) from the store and this host's
+    cache; other hosts drop their copies at their next sync. A delete the store refuses is left to the sweep."""
     keep = settings.TRAINING_RETAIN_VERSIONS if keep is None else keep
     saved = list(ModelVersion.objects.exclude(artifact_path="").order_by("-created_at", "-pk")
-                 .values_list("pk", "artifact_path", "is_active"))
+                 .values_list("pk", "is_active"))
     pruned = []
-    for pk, path, is_active in saved[keep:]:
+    for pk, is_active in saved[keep:]:
         if is_active:
             continue
-        if ModelVersion.objects.filter(pk=pk, is_active=False).update(artifact_path=""):
-            shutil.rmtree(path, ignore_errors=True)
-            pruned.append(pk)
+        with transaction.atomic():
+            if not ModelVersion.objects.filter(pk=pk, is_active=False).update(artifact_path=""):
+                continue
+            stored_versions.models_changed()
+        pruned.append(pk)
+        try:
+            stored_versions.version_delete(pk)
+        except stored_versions.StoreUnavailable as exc:
+            log.warning("pruned version %s not deleted from the store yet (the sweep retries): %s", pk, exc)
     return pruned

@@ -53,6 +53,8 @@ SCOPES: dict[str, dict[str, str]] = {
        for route, table in ((f"api/v1/curation/^{kind}/$", _RULE_LIST),
                             (f"api/v1/curation/^{kind}/(?P<pk>\\d+)/$", _RULE_DETAIL),
                             (f"api/v1/curation/^{kind}/(?P<pk>\\d+)/impact/$", {"GET": R}))},
+    "api/v1/suggestions/": {"GET": W},
+    **{f"api/v1/suggestions/<int:suggestion_id>/{action}/": {"POST": W} for action in ("accept", "dismiss", "snooze")},
     "metrics": {"GET": W},  # outside /api/v1/, but token-protected (Prometheus text)
 }
 TOKEN_ROUTES_OUTSIDE_API = {"metrics"}

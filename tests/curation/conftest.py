@@ -10,7 +10,6 @@ from tests.serving_world import build_shop, reset_serving_caches
 def small_shop(db, tmp_path, settings):
     """A tiny shop (3 categories of 10 items, 4 shoppers each), fresh serving caches, no model yet."""
     settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
     reset_serving_caches()
     build_shop(shoppers_per_category=4)
     yield

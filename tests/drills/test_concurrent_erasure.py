@@ -17,15 +17,17 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 from django.db.models import Count
+from django.test import override_settings
 
 from recsys.catalog.models import ErasureReceipt, Event, Shopper
 from recsys.clients.services import api_client_create
-from recsys.ml import artifact_erasure, artifacts
+from recsys.ml import artifacts
 from recsys.privacy.services import erasures_finish_pending, shopper_erase, shopper_merge, user_hash
 from recsys.training import services
 from recsys.training.models import TrainingRun
+from recsys.training.stored_versions import host_lock
 from tests.drills.services import Gunicorn, call, print_figures, server_env, wait_until
-from tests.factories import write_artifact
+from tests.factories import stored_version
 from tests.processes import database_url
 from tests.training_data import make_shop
 
@@ -38,8 +40,7 @@ def test_forty_concurrent_erasures_and_a_failed_model_part(require_postgres, tmp
     items = [f"i{n}" for n in range(40)]
     model_dir = tmp_path / "models"
     for version in (1, 2):
-        write_artifact(model_dir, version, ids, items)
-    artifacts.write_active_stamp(model_dir, 2)
+        stored_version(model_dir, version, ids, items, active=version == 2)
     before = {v: (np.load(model_dir / str(v) / "user_ids.npy"), np.load(model_dir / str(v) / "user_factors.npy"))
               for v in (1, 2)}
     events_before = _events_per_shopper()
@@ -64,7 +65,7 @@ def test_forty_concurrent_erasures_and_a_failed_model_part(require_postgres, tmp
             t.join(90)
 
         # The model part fails: this process holds version 2's lock longer than the erasure waits.
-        with artifact_erasure.version_lock(model_dir / "2"):
+        with override_settings(MODEL_DIR=model_dir), host_lock(2):
             failed, body, headers = call("DELETE", f"{web.url}/api/v1/users/u200/", token)
             failed_too = call("DELETE", f"{web.url}/api/v1/users/u201/", token)[0]
         pending = ErasureReceipt.objects.get(user_hash=user_hash("u200"))

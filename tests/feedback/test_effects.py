@@ -12,12 +12,12 @@ from recsys.analytics import impression_buffer
 from recsys.analytics.impression_buffer import ImpressionBuffer
 from recsys.analytics.selectors import attribution_counts
 from recsys.ml import artifacts, matrix
-from recsys.models import ErasureReceipt, Impression, Shopper
-from recsys.privacy.services import scrub_erased_from_artifact, shopper_erase
-from recsys.training import selectors
+from recsys.models import ErasureReceipt, Impression, ModelVersion, Shopper
+from recsys.privacy.services import shopper_erase
+from recsys.training import selectors, stored_versions
 from recsys.training.selectors import downweight_promoted
 from tests import serving_world
-from tests.factories import event, impression, items, write_artifact
+from tests.factories import event, impression, items, stored_version, write_artifact
 
 USER = "books-fan-0"
 
@@ -25,7 +25,6 @@ USER = "books-fan-0"
 @pytest.fixture(autouse=True)
 def serving_env(tmp_path, settings, monkeypatch):
     settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
     settings.CONTROL_SHARE = 0.0
     serving_world.reset_serving_caches()
     buf = ImpressionBuffer()
@@ -190,16 +189,23 @@ def test_erased_shopper_is_new_everywhere_and_absent_from_retraining(write_api, 
 
 
 def test_a_training_that_read_data_before_an_erasure_is_scrubbed(db, tmp_path, settings):
+    settings.MODEL_DIR = tmp_path
     since = timezone.now()
     event("u1", "a")
     write_artifact(tmp_path, 5, ["u0", "u1"], ["a"])
-    assert scrub_erased_from_artifact(tmp_path / "5", since=since) == 0
+    assert stored_versions.scrub_erased(tmp_path / "5", since=since) == 0
     shopper_erase(user_id="u1")  # erased after `since` (while "training" ran)
     ErasureReceipt.objects.update(created_at=timezone.now())
     write_artifact(tmp_path, 6, ["u1", "u2"], ["a"])  # the run's artifact, written after the erasure
-    assert scrub_erased_from_artifact(tmp_path / "6", since=since) == 1
+    assert stored_versions.scrub_erased(tmp_path / "6", since=since) == 1
     loaded = artifacts.load(tmp_path / "6", mmap_mode=None)
     assert list(loaded.user_ids) == ["", "u2"] and not loaded.user_factors[0].any()
+    # An erasure that commits while the new version is being stored (the erasure saw only stored versions):
+    # scrubbed once more through the store, as a new revision.
+    stored_version(tmp_path, 7, ["u1", "u3"], ["a"])
+    assert stored_versions.scrub_erased_stored(7, since=since) == {"7": 1}
+    assert ModelVersion.objects.get(pk=7).revision == 1
+    assert list(artifacts.load(tmp_path / "7", mmap_mode=None).user_ids) == ["", "u3"]
 
 
 # --- promoted interactions in training ---------------------------------------------------------------

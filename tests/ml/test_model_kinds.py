@@ -14,24 +14,24 @@ ALS = fitting.Candidate("als", {"factors": 8, "iterations": 6, "regularization":
 
 
 def test_registry_keeps_the_kind_names_and_their_artifact_kinds():
-    assert model_kinds.kind_names() == ["als", "bm25", "cosine", "ease", "rp3beta", "random"]
+    assert model_kinds.kind_names() == ["als", "bm25", "cosine", "ease", "rp3beta", "random", "ease_head"]
     assert {k: fitting.Candidate(k).artifact_kind for k in model_kinds.kind_names()} == {
         "als": "als", "bm25": "itemknn", "cosine": "itemknn", "ease": "itemknn", "rp3beta": "itemknn",
-        "random": "random"}
+        "random": "random", "ease_head": "itemknn"}
     assert set(model_kinds.ARTIFACT_KINDS) == {"als", "itemknn"}
     als, bm25, rnd = (model_kinds.kind_class(k) for k in ("als", "bm25", "random"))
     assert als.is_factor_model and als.warm_starts and not als.is_item_item
     assert bm25.is_item_item and not bm25.is_factor_model and not bm25.warm_starts
     assert not rnd.servable and als.servable and bm25.servable
-    with pytest.raises(ValueError, match="use als, bm25, cosine, ease, rp3beta or random"):
+    with pytest.raises(ValueError, match="use als, bm25, cosine, ease, rp3beta, random or ease_head"):
         fitting.Candidate.from_setting({"kind": "slim"})
 
 
 def test_tuning_space_is_each_kinds_space_in_a_seeded_order_the_kinds_taking_turns():
-    kinds = ("als", "bm25", "cosine", "ease", "rp3beta")
+    kinds = ("als", "bm25", "cosine", "ease", "rp3beta", "ease_head")
     for seed in (0, 42):
         space = fitting.tuning_space(seed)
-        assert [c.kind for c in space[:5]] == list(kinds) and [c.kind for c in space[5:10]] == list(kinds)
+        assert [c.kind for c in space[:6]] == list(kinds) and [c.kind for c in space[6:12]] == list(kinds)
         for name in kinds:
             own = [c.params for c in space if c.kind == name]
             grid = model_kinds.kind_class(name).search_space()

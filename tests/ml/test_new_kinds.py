@@ -26,6 +26,27 @@ def test_ease_matches_the_closed_form_by_hand():
     assert model.recommend(TINY, np.array([2]), k=2).tolist() == [[0, -1]]
 
 
+def test_ease_head_is_ease_on_the_head_and_scaled_rp3beta_where_a_tail_item_is_involved():
+    m = clustered(seed=5)
+    pop = np.diff(m.tocsc().indptr)
+    head = np.sort(np.argsort(-pop, kind="stable")[:40])
+    w = fitting.fit(fitting.Candidate("ease_head", {"lambda": 20.0, "K": 100, "items": 40, "alpha": 0.8, "beta": 0.3}),
+                    m, options=OPTIONS).fitted.toarray()
+    binary = m.copy()
+    binary.data[:] = 1.0
+    ease = ease_weights(binary[:, head].tocsr(), 20.0)
+    block = w[np.ix_(head, head)]
+    assert np.allclose(block, np.where(ease > 0, ease, 0.0), atol=1e-6)  # the head block: EASE's positive weights
+    tail = np.setdiff1d(np.arange(100), head)
+    assert w[tail].sum() > 0 and w[:, tail].sum() > 0  # tail items point and are pointed to (RP3beta)
+    everything = fitting.fit(fitting.Candidate("ease_head", {"lambda": 20.0, "K": 30, "items": 100}), m,
+                             options=OPTIONS).fitted
+    alone = fitting.fit(fitting.Candidate("ease", {"lambda": 20.0, "K": 30}), m, options=OPTIONS).fitted
+    assert abs(everything - alone).max() < 1e-6  # a head as large as the catalog: EASE itself
+    assert model_kinds.kind_class("ease_head").skip_reason((10, 100), fitting.FitOptions(ease_max_items=100))
+    assert not model_kinds.kind_class("ease_head").skip_reason((10, 101), fitting.FitOptions(ease_max_items=100))
+
+
 def test_rp3beta_matches_the_random_walk_by_hand():
     # P(item -> shopper) = 1/2 for every pair here; P(u0 -> 0) = P(u0 -> 1) = P(u1 -> 0) = P(u1 -> 2) = 1/2,
     # P(u2 -> 1) = 1; popularity (shoppers) [2, 2, 1].
@@ -63,6 +84,7 @@ def _saved(model, tmp_path, m):
 
 @pytest.mark.parametrize("candidate", [
     fitting.Candidate("ease", {"lambda": 20.0, "K": 30}),
+    fitting.Candidate("ease_head", {"lambda": 20.0, "K": 30, "items": 40}),
     fitting.Candidate("rp3beta", {"alpha": 0.8, "beta": 0.3, "K": 30}),
     fitting.Candidate("rp3beta", {"alpha": 0.8, "beta": 0.3, "K": 30, "binary": True}),
     fitting.Candidate("als", {"factors": 8, "iterations": 6, "alpha": 4.0, "regularization": 0.1, "weighting": "bm25",
@@ -119,7 +141,7 @@ def test_selection_on_planted_structure_picks_a_kind_that_recovers_it():
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=600)
     starts = [fitting.Candidate("random"), fitting.Candidate("cosine", {"K": 20}),
               fitting.Candidate("als", {"factors": 4, "iterations": 10, "regularization": 0.1})]
-    trials = fitting.search(starts, [], folds, options=OPTIONS, iterations=None, budget_seconds=None)
+    trials = fitting.search(starts, [], folds, options=OPTIONS, iterations=None)
     winner = fitting.fit(trials[0].candidate, split.train, options=OPTIONS)
     test, pop = split.test[holdout], matrix.item_popularity(split.train)
     got = evaluation.ranking_metrics(winner.recommend(split.train, holdout), test, n_items=150,
@@ -135,7 +157,7 @@ def test_selection_on_planted_structure_picks_a_kind_that_recovers_it():
 
 
 class StepClock:
-    """A clock that moves one second each time it is read: the search's budget without wall time."""
+    """A clock that moves one second each time it is read: the safety stop without wall time."""
 
     def __init__(self):
         self.now, self.reads = 0.0, 0
@@ -152,46 +174,61 @@ def _folds():
     return fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=400)
 
 
-def test_search_stops_when_its_budget_is_spent_by_the_injected_clock():
+def test_the_search_budget_is_fold_fits_and_no_started_candidate_is_cut():
     folds = _folds()
     space = [fitting.Candidate("cosine", {"K": k}) for k in (10, 20, 30, 40, 50, 60, 70, 80)]
-    # Reads: one at the start (deadline = 1 + budget = 5), one before each later candidate, one before
-    # each fold after a candidate's first once there is a finished trial, one after each trial (progress).
-    # The first candidate always finishes (reads 2 after it); the second reads 3 (go), 4 before fold 1
-    # (go), 5 before fold 2: the budget is spent, no fit starts.
     fits = []
-    orig = folds.score
+    orig = folds.score_users
 
     def counting(candidate, fold, **kw):
         fits.append((candidate.params["K"], fold))
         return orig(candidate, fold, **kw)
 
-    folds.score = counting
-    clock = StepClock()
-    trials = fitting.search(space[:1], space[1:], folds, options=OPTIONS, iterations=None, budget_seconds=4,
-                            clock=clock, drop_margin=1.0, progress=lambda f: None)
-    assert fits == [(10, 0), (10, 1), (10, 2), (20, 0), (20, 1)]
-    assert [(t.candidate.params["K"], len(t.fold_scores), t.dropped) for t in trials] == [
-        (10, 3, ""), (20, 2, "budget")]
+    folds.score_users = counting
+    # The starting point always runs; then a candidate starts only if its 3 folds fit in what is left of
+    # the 7 fold-fits: K=20 (fits 1-3), K=30 (4-6), and K=40 would need 3 more: the search stops there.
+    result = fitting.race(space[:1], space[1:], folds, options=OPTIONS, iterations=None, budget_fits=7, z=50.0)
+    assert fits == [(k, f) for k in (10, 20, 30) for f in range(3)]
+    assert [(t.candidate.params["K"], len(t.fold_scores)) for t in result.trials] == [(10, 3), (20, 3), (30, 3)]
+    assert result.stopped == "budget" and result.fits == 9
     # No budget at all: every candidate, every fold.
-    trials = fitting.search(space[:2], [], _folds(), options=OPTIONS, iterations=None, budget_seconds=None,
-                            clock=StepClock())
-    assert [len(t.fold_scores) for t in trials] == [3, 3]
+    assert fitting.race(space[:2], [], _folds(), options=OPTIONS, iterations=None, budget_fits=None).stopped == "space"
 
 
-def test_the_first_candidate_always_finishes_even_past_the_budget():
+def test_the_wall_clock_is_only_a_safety_stop_and_is_reported():
     clock = StepClock()
-    trials = fitting.search([fitting.Candidate("cosine", {"K": 20})], [fitting.Candidate("bm25", {"K": 20})],
-                            _folds(), options=OPTIONS, iterations=None, budget_seconds=0.5, clock=clock)
-    assert [(t.candidate.kind, len(t.fold_scores)) for t in trials] == [("cosine", 3)]
+    result = fitting.race([fitting.Candidate("cosine", {"K": 20})], [fitting.Candidate("bm25", {"K": 20})],
+                          _folds(), options=OPTIONS, iterations=None, budget_fits=100, max_seconds=0.5, clock=clock)
+    assert [(t.candidate.kind, len(t.fold_scores)) for t in result.trials] == [("cosine", 3)]
+    assert result.stopped == "safety"
 
 
 def test_a_candidate_clearly_behind_stops_after_one_fold():
     trials = fitting.search([fitting.Candidate("bm25", {"K": 50}), fitting.Candidate("random")], [], _folds(),
-                            options=OPTIONS, iterations=None, budget_seconds=None)
+                            options=OPTIONS, iterations=None)
     assert [(t.candidate.kind, len(t.fold_scores), t.dropped) for t in trials] == [("bm25", 3, ""),
                                                                                   ("random", 1, "behind")]
     assert trials[0].as_dict()["ndcg@10_std"] > 0 and trials[1].as_dict()["folds"] == 1
+    assert trials[1].as_dict()["gain"] < 0 and trials[0].won
+
+
+def test_a_challenger_displaces_the_incumbent_only_beyond_the_folds_noise():
+    folds = _folds()
+    weak, strong = fitting.Candidate("cosine", {"K": 3}), fitting.Candidate("bm25", {"K": 50})
+    # A clearly better challenger displaces the incumbent (the first starting point) ...
+    trials = fitting.search([weak, strong], [], folds, options=OPTIONS, iterations=None)
+    assert trials[0].candidate == strong and trials[0].outcome == "displaced the incumbent"
+    assert trials[0].gain > 2 * trials[0].gain_se
+    # ... a near-twin does not, even when its mean on the folds is a hair higher.
+    twin = fitting.Candidate("bm25", {"K": 49})
+    trials = fitting.search([strong, twin], [], folds, options=OPTIONS, iterations=None)
+    assert trials[0].candidate == strong and trials[1].outcome == "within noise", [t.as_dict() for t in trials]
+
+
+def test_paired_gain_is_the_mean_difference_and_its_standard_error():
+    gain, se = fitting.paired_gain(np.array([0.5, 0.7, 0.9, 0.3]), np.array([0.4, 0.7, 0.7, 0.3, 0.9]))
+    d = np.array([0.1, 0.0, 0.2, 0.0])
+    assert gain == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / 2)
 
 
 def test_folds_are_user_disjoint_and_apart_from_the_holdout():
@@ -208,7 +245,7 @@ def test_ease_over_its_size_limit_is_skipped_with_a_logged_reason(caplog):
     notes = []
     options = fitting.FitOptions(ease_max_items=50)
     trials = fitting.search([fitting.Candidate("ease", {"lambda": 10.0}), fitting.Candidate("cosine", {"K": 20})],
-                            [], _folds(), options=options, iterations=None, budget_seconds=None, log=notes.append)
+                            [], _folds(), options=options, iterations=None, log=notes.append)
     assert [t.candidate.kind for t in trials] == ["cosine"]
     assert notes == ["ease skipped: 100 items > CURIO_EASE_MAX_ITEMS (50); its closed form is dense in the "
                      "catalog size"]

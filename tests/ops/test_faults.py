@@ -1,5 +1,5 @@
 """Faults in process: Redis unreachable (a closed port: connection refused, a real fault), the circuit,
-readiness, the ACTIVE stamp reconciled, /metrics and its scope. The drills in tests/drills/ cause the
+readiness, /metrics and its scope. The drills in tests/drills/ cause the
 same faults to real servers under load."""
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 from django.core.cache import cache
 
 from curation.live_rules import current_rules, invalidate
-from recsys.ml import artifacts
 from recsys.ops.redis_state import circuit
-from recsys.training.models import ModelVersion
 from tests import factories
 from tests.processes import free_port
 
@@ -74,8 +72,8 @@ def test_readyz_is_degraded_with_redis_down_and_shows_no_exception_text(redis_do
 
 def test_readyz_is_degraded_when_the_active_artifact_cannot_be_loaded(client, settings, tmp_path):
     settings.MODEL_DIR = tmp_path
-    (tmp_path / "7").mkdir()
-    artifacts.write_active_stamp(tmp_path, 7)  # names a version whose files are not there
+    factories.stored_version(tmp_path, 7, ["u1"], ["a"], active=True)
+    (tmp_path / "7" / "item_ids.npy").write_bytes(b"damaged")  # the active version's files are unreadable
     body = client.get("/readyz").json()
     assert body["status"] == "degraded" and body["components"]["model"]["status"] == "degraded"
 
@@ -99,16 +97,6 @@ def test_rules_stamp_is_published_again_when_redis_returns(redis_url, settings, 
     current_rules()
     assert cache.get(STAMP_KEY) > stale
     circuit.reset()
-
-
-def test_active_stamp_is_reconciled_with_the_database(client, settings, tmp_path):
-    settings.MODEL_DIR = tmp_path
-    factories.write_artifact(tmp_path, 3, ["u1"], ["a"])
-    ModelVersion.objects.create(pk=3, is_active=True, artifact_path=str(artifacts.version_dir(tmp_path, 3)))
-    artifacts.write_active_stamp(tmp_path, 2)  # a crash between the activation's commit and the stamp
-    body = client.get("/readyz").json()
-    assert artifacts.read_active_stamp(tmp_path) == 3 and body["components"]["model"]["version"] == 3
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # the temp file was renamed
 
 
 def test_metrics_need_a_write_token_and_count_lists(client, read_api, write_api):

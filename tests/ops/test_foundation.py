@@ -38,13 +38,11 @@ def test_schema_and_docs_served_without_token(client, db):
 
 @pytest.mark.django_db
 def test_readyz_reports_the_model_this_process_serves(client, tmp_path, settings):
-    from recsys.ml import artifacts
-    from tests.factories import write_artifact
+    from tests.factories import stored_version
     from tests.serving_world import reset_serving_caches
 
     settings.MODEL_DIR = tmp_path
-    write_artifact(tmp_path, 3, ["u1"], ["a", "b"])
-    artifacts.write_active_stamp(tmp_path, 3)
+    stored_version(tmp_path, 3, ["u1"], ["a", "b"], active=True)
     reset_serving_caches()
     response = client.get("/readyz")
     assert response.status_code == 200

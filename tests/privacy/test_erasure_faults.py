@@ -8,9 +8,9 @@ import pytest
 
 from curation.models import Rule
 from recsys.catalog.models import ErasureReceipt, ShopperAlias
-from recsys.ml import artifact_erasure
 from recsys.privacy.services import erasures_finish_pending, shopper_merge, user_hash
-from tests.factories import event, items, write_artifact
+from recsys.training.stored_versions import host_lock
+from tests.factories import event, items, stored_version
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def model_dir(settings, tmp_path):
     settings.MODEL_DIR = tmp_path
     settings.ERASURE_LOCK_TIMEOUT = 0.2
-    write_artifact(tmp_path, 1, ["u1", "u2", "anon-1"], ["a", "b"])
+    stored_version(tmp_path, 1, ["u1", "u2", "anon-1"], ["a", "b"], active=True)
     return tmp_path
 
 
@@ -30,7 +30,7 @@ def ids(model_dir) -> list[str]:
 def test_a_failed_model_part_is_pending_and_a_retry_finishes_it(model_dir, write_api):
     items("a", "b")
     event("u1", "a")
-    with artifact_erasure.version_lock(model_dir / "1"):  # another erasure holds the version
+    with host_lock(1):  # another erasure holds the version
         response = write_api.delete("/api/v1/users/u1/")
     assert response.status_code == 503 and response["Retry-After"] and "DELETE" in response.json()["detail"]
     receipt = ErasureReceipt.objects.get(user_hash=user_hash("u1"))
@@ -47,7 +47,7 @@ def test_the_periodic_task_finishes_pending_erasures_with_their_merged_ids(model
     event("anon-1", "a")
     event("u2", "b")
     shopper_merge(user_id="u2", from_user_id="anon-1")
-    with artifact_erasure.version_lock(model_dir / "1"):
+    with host_lock(1):
         assert write_api.delete("/api/v1/users/u2/").status_code == 503
         assert erasures_finish_pending() == 0  # still locked: still pending
     assert ErasureReceipt.objects.filter(model_completed_at__isnull=True).count() == 2  # u2 and its alias

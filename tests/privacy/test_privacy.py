@@ -8,9 +8,11 @@ import pytest
 from django.test import override_settings
 
 from recsys.ml import artifacts
-from recsys.models import ErasureReceipt, Event, Feedback, Impression, Shopper
+from recsys.ml.artifact_store import local_manifest
+from recsys.models import ErasureReceipt, Event, Feedback, Impression, ModelVersion, Shopper
 from recsys.privacy.services import events_purge_expired, user_hash
-from tests.factories import event, impression, items, write_artifact
+from recsys.serving import model_store
+from tests.factories import event, impression, items, served_version, stored_version
 
 pytestmark = pytest.mark.django_db
 
@@ -120,23 +122,24 @@ def test_delete_erases_database_rows_in_every_table(write_api, caplog):
 def test_delete_clears_the_shopper_in_every_retained_model_version(write_api, tmp_path):
     event("u1", "a")
     with override_settings(MODEL_DIR=tmp_path):
-        write_artifact(tmp_path, 1, ["u0", "u1", "u2"], ["a", "b"])
-        write_artifact(tmp_path, 2, ["u1", "u3"], ["a", "b"])
-        write_artifact(tmp_path, 3, ["u5"], ["a", "b"])  # never had u1
-        artifacts.write_active_stamp(tmp_path, 2)
+        stored_version(tmp_path, 1, ["u0", "u1", "u2"], ["a", "b"])
+        stored_version(tmp_path, 2, ["u1", "u3"], ["a", "b"], active=True)
+        stored_version(tmp_path, 3, ["u5"], ["a", "b"])  # never had u1
         before = {v: artifacts.load(tmp_path / str(v), mmap_mode=None) for v in (1, 2, 3)}
-        stamp_before = (tmp_path / "ACTIVE").stat().st_mtime_ns
+        assert served_version() == 2
         assert write_api.delete("/api/v1/users/u1/").status_code == 204
         after = {v: artifacts.load(tmp_path / str(v), mmap_mode=None) for v in (1, 2, 3)}
+        # The versions that held u1 have a new revision (serving reloads it); version 3 was not rewritten.
+        assert dict(ModelVersion.objects.values_list("pk", "revision")) == {1: 1, 2: 1, 3: 0}
+        assert served_version() == 2 and model_store.active_model().revision == 1
+        assert [local_manifest(tmp_path / str(v)).revision for v in (1, 2, 3)] == [1, 1, 0]
     assert list(after[1].user_ids) == ["u0", "", "u2"]
     assert list(after[2].user_ids) == ["", "u3"]
     assert not after[1].user_factors[1].any() and not after[2].user_factors[0].any()
-    # Other shoppers' rows are untouched; version 3 was not rewritten.
+    # Other shoppers' rows are untouched.
     np.testing.assert_array_equal(after[1].user_factors[[0, 2]], before[1].user_factors[[0, 2]])
     np.testing.assert_array_equal(after[2].user_factors[1], before[2].user_factors[1])
     np.testing.assert_array_equal(after[3].user_factors, before[3].user_factors)
-    assert artifacts.read_active_stamp(tmp_path) == 2
-    assert (tmp_path / "ACTIVE").stat().st_mtime_ns >= stamp_before
     assert not list(tmp_path.glob("*/*.tmp"))
     receipt = ErasureReceipt.objects.get()
     assert receipt.counts["model_versions"] == 2 and receipt.counts["model_rows"] == 2
@@ -200,7 +203,7 @@ def test_export_and_erasure_follow_a_merged_session(write_api, tmp_path, monkeyp
     event("anon-7", "a")
     impression("anon-7", "a", rec="before-login")
     with override_settings(MODEL_DIR=tmp_path):
-        write_artifact(tmp_path, 1, ["anon-7", "u0"], ["a", "b"])  # trained before the login
+        stored_version(tmp_path, 1, ["anon-7", "u0"], ["a", "b"])  # trained before the login
         assert write_api.post("/api/v1/users/u1/merge/", {"from_user_id": "anon-7"}, format="json").status_code == 200
         assert Impression.objects.get(recommendation_id="before-login").user_id == "u1"
         impression("anon-7", "b", rec="in-flight")  # served to the session, written after the merge

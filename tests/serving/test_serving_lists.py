@@ -17,7 +17,7 @@ from tests import serving_world
 @pytest.fixture(autouse=True)
 def serving_env(tmp_path, settings):
     settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0  # see each new stamp at once; test_version_switch uses 1 s
+    # Activations in this process bump the model stamp, which this process sees at once (other processes: a poll).
     serving_world.reset_serving_caches()
     yield
     serving_world.reset_serving_caches()
@@ -100,9 +100,12 @@ def test_corrupt_artifact_logs_and_serves_popular(read_api, als, settings, caplo
 
 
 def test_missing_artifact_serves_popular(read_api, shop, settings):
-    from recsys.ml import artifacts
+    import shutil
 
-    artifacts.write_active_stamp(settings.MODEL_DIR, 999)
+    from tests.factories import stored_version
+
+    stored_version(settings.MODEL_DIR, 999, ["books-fan-0"], ["a"], active=True)
+    shutil.rmtree(settings.MODEL_DIR / "999")  # the active version's files are gone (a lost volume)
     body = personal(read_api, "books-fan-0", limit=4)
     assert [i["source"] for i in body["items"]] == ["popular"] * 4
 
@@ -269,7 +272,7 @@ def test_itemknn_model_serves_personal_lists(read_api, shop, settings):
 
 
 def test_version_switch_while_serving(read_api, als, settings):
-    settings.SERVING_MODEL_CHECK_SECONDS = 1.0
+    settings.MODEL_POLL_SECONDS = 1.0
     first = personal(read_api, "books-fan-0")
     assert first["model_version"] == als.pk
     newer = serving_world.train_and_activate(settings.MODEL_DIR, seed=3)
@@ -365,7 +368,7 @@ def test_batch_answers_many_shoppers_in_bulk(write_api, read_api, als):
     for r in results[:6]:
         assert not set(ids(r)) & history_of(r["user_id"])
     # Bulk: the query count does not grow with the number of shoppers.
-    assert len(queries) <= 12, [q["sql"][:80] for q in queries]
+    assert len(queries) <= 14, [q["sql"][:80] for q in queries]  # incl. a cold process's model stamp and state
     single = personal(read_api, "books-fan-0", limit=5)
     assert ids(single) == ids(results[0])
 

@@ -16,7 +16,6 @@ USER = "games-fan-3"
 @pytest.fixture(autouse=True)
 def serving_env(tmp_path, settings, monkeypatch):
     settings.MODEL_DIR = tmp_path / "models"
-    settings.SERVING_MODEL_CHECK_SECONDS = 0
     serving_world.reset_serving_caches()
     buf = ImpressionBuffer()
     monkeypatch.setattr(impression_buffer, "_buffer", buf)

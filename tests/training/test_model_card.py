@@ -50,8 +50,9 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
     items("c", "d", category="hats")
     selection = [
         {"kind": "ease", "params": {"lambda": 50.0, "K": 100}, "folds": 3, "ndcg@10": 0.31, "ndcg@10_std": 0.012,
-         "seconds": 1.5},
-        {"kind": "bm25", "params": {"K": 50}, "folds": 3, "ndcg@10": 0.29, "ndcg@10_std": 0.01, "seconds": 0.25},
+         "seconds": 1.5, "outcome": "incumbent", "won": True},
+        {"kind": "bm25", "params": {"K": 50}, "folds": 3, "ndcg@10": 0.29, "ndcg@10_std": 0.01, "seconds": 0.25,
+         "outcome": "within noise", "gain": -0.02, "gain_se": 0.004},
         {"kind": "ease", "params": {"lambda": 5.0, "K": 100}, "folds": 3, "ndcg@10": 0.27, "ndcg@10_std": 0.02,
          "seconds": 1.25},
         {"kind": "als", "params": {"factors": 32}, "folds": 1, "ndcg@10": 0.2, "ndcg@10_std": 0.0, "seconds": 2.0}]
@@ -59,7 +60,12 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
                                      data_counts={"events": 1234, "shoppers": 3, "items": 4},
                                      metrics={"selection": selection, "winner": {"kind": "ease"},
                                               "search": {"folds": 3, "trials": 4, "seconds": 5.0,
-                                                         "budget_seconds": 15.0,
+                                                         "budget_fits": 60, "fits": 10, "stopped": "budget", "z": 2.0,
+                                                         "sample": {"shoppers": 3, "of_shoppers": 30,
+                                                                    "interactions": 9, "of_interactions": 90,
+                                                                    "items_seen": 4, "of_items": 4,
+                                                                    "top_decile_items_seen": 1.0,
+                                                                    "scored_shoppers": 2, "folds": 3, "repeats": 1},
                                                          "skipped": ["ease skipped: too many items"]}})
     old = ModelVersion.objects.create(kind="als", params={"factors": 4}, metrics={"ndcg@10": 0.3},
                                       baseline_metrics={"ndcg@10": 0.1})
@@ -80,7 +86,9 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
     # The per-kind table: each kind's best trial, the winner marked, its trials' time summed.
     assert html.count("(selected)") == 1 and "<strong>ease (selected)</strong>" in html
     assert "lambda=50.0" in html and "lambda=5.0" not in html and "0.3100 ± 0.0120" in html
-    assert "<td>2</td><td>2.75</td>" in html and "4 trials in 5.0 s of a" in html
+    assert "<td>2</td><td>2.75</td>" in html and "4 trials, 10 fold-fits in" in html
+    assert "stopped because the budget of fold-fits was spent" in html and "3 of 30 shoppers" in html
+    assert "-0.0200 ± 0.0040" in html and "within noise" in html
     assert html.index("ease (selected)") < html.index(">bm25<") < html.index(">als<")
     assert admin_client.get(f"/admin/recsys/modelversion/{old.pk}/card/").status_code == 200
     assert admin_client.get("/admin/recsys/modelversion/999999/card/").status_code == 404

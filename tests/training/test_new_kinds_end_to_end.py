@@ -1,5 +1,5 @@
-"""EASE, RP3beta and BM25-weighted ALS through a whole training run on the test database (SQLite, or
-PostgreSQL with DATABASE_URL), then served: personal lists fold in an event sent after training, name
+"""EASE, EASE on the head (large catalogs), RP3beta and BM25-weighted ALS through a whole training run on
+the test database (SQLite, or PostgreSQL with DATABASE_URL), then served: personal lists fold in an event sent after training, name
 the history item that explains each pick, and similar-item lists come from the saved neighbours."""
 import pytest
 from django.utils import timezone
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 KINDS = [
     {"kind": "ease", "lambda": 20.0, "K": 30},
+    {"kind": "ease_head", "lambda": 20.0, "K": 30, "items": 10},
     {"kind": "rp3beta", "alpha": 0.8, "beta": 0.3, "K": 30, "binary": True},
     {"kind": "als", "factors": 16, "regularization": 0.05, "alpha": 2.0, "iterations": 8, "weighting": "bm25",
      "bm25_K1": 1.2, "bm25_B": 0.75},

@@ -4,8 +4,8 @@ import importlib
 import pytest
 from django_celery_beat.models import PeriodicTask
 
-from recsys.ml import artifacts
 from recsys.models import ModelVersion, TrainingRun
+from tests.factories import served_version
 from tests.training.test_training_service import train
 from tests.training_data import fast_training_settings, make_shop
 
@@ -32,7 +32,7 @@ def test_versions_page_shows_metrics_chart_and_rolls_back(admin_client, settings
     response = admin_client.post(f"/admin/recsys/modelversion/{first.pk}/activate/")
     assert response.status_code == 302
     assert ModelVersion.objects.get(is_active=True).pk == first.pk
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == first.pk
+    assert served_version() == first.pk
     response = admin_client.post("/admin/recsys/modelversion/",
                                  {"action": "activate_selected", "_selected_action": [second.pk]})
     assert response.status_code == 302

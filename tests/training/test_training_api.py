@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from recsys.ml import artifacts
 from recsys.models import ModelVersion, TrainingRun
+from tests.factories import served_version
 from tests.training_data import fast_training_settings, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,9 +45,11 @@ def test_post_answers_202_at_once_and_the_run_happens(write_api, read_api, setti
     # Every trial of the selection, best first: mean and spread of nDCG@10 over the folds.
     detail = read_api.get(f"/api/v1/training-runs/{body['id']}/").json()
     trials = detail["metrics"]["selection"]
-    assert len(trials) == 2 and all(set(t) == {"kind", "params", "folds", "ndcg@10", "ndcg@10_std", "seconds"}
-                                    for t in trials)
-    complete = [t for t in trials if t["folds"] == trials[0]["folds"]]
+    keys = {"kind", "params", "folds", "ndcg@10", "ndcg@10_std", "seconds", "outcome", "won"}
+    assert len(trials) == 2 and all(keys <= set(t) for t in trials)
+    assert trials[0]["won"] and detail["metrics"]["winner"]["kind"] == trials[0]["kind"]
+    assert detail["metrics"]["search"]["sample"]["shoppers"] > 0 and detail["metrics"]["search"]["stopped"]
+    complete = [t for t in trials[1:] if t["folds"] == trials[0]["folds"]]  # after the winner: by mean
     assert trials[0]["folds"] >= 3 and [t["ndcg@10"] for t in complete] == sorted(
         (t["ndcg@10"] for t in complete), reverse=True)
     assert detail["model_version"]["params"]["kind"] == trials[0]["kind"] == detail["metrics"]["winner"]["kind"]
@@ -55,7 +57,7 @@ def test_post_answers_202_at_once_and_the_run_happens(write_api, read_api, setti
     assert write_api.get(f"/api/v1/training-runs/{body['id']}/").json()["triggered_by"] == "api:test-writer"
     listed = read_api.get("/api/v1/training-runs/").json()
     assert [r["id"] for r in listed] == [body["id"]]
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == done["model_version"]["id"]
+    assert served_version() == done["model_version"]["id"]
 
 
 def test_activate_rolls_back_and_reports_errors(write_api, read_api, settings):
@@ -67,7 +69,7 @@ def test_activate_rolls_back_and_reports_errors(write_api, read_api, settings):
     response = write_api.post(f"/api/v1/model-versions/{ids[0]}/activate/")
     assert response.status_code == 200 and response.json()["is_active"] is True
     assert ModelVersion.objects.get(is_active=True).pk == ids[0]
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == ids[0]
+    assert served_version() == ids[0]
     assert [v["id"] for v in read_api.get("/api/v1/model-versions/").json()] == ids[::-1]
     assert write_api.post("/api/v1/model-versions/999999/activate/").status_code == 404
     ModelVersion.objects.filter(pk=ids[1]).update(artifact_path="")

@@ -16,6 +16,7 @@ from recsys.models import Feedback, Item, ModelVersion, Shopper, TrainingRun
 from recsys.training import selectors, services
 from recsys.training.config import weight_config
 from recsys.training.lease import training_run_claim, training_run_create
+from tests.factories import served_version
 from tests.training_data import fast_training_settings, make_popularity_shop, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,9 +45,16 @@ def test_run_selects_evaluates_saves_and_activates(settings):
     assert run.data_counts["events"] == shop["events"] and run.data_counts["shoppers"] == shop["shoppers"]
     assert {"extract", "split", "select", "fit", "evaluate", "refit", "save", "activate", "total"} <= set(run.timings)
     selection = run.metrics["selection"]
-    assert len(selection) == 2 and {t["folds"] for t in selection} == {3}  # the two starting points
-    assert set(selection[0]) == {"kind", "params", "folds", "ndcg@10", "ndcg@10_std", "seconds"}
+    search = run.metrics["search"]
+    # The two starting points on every fold: 3 folds, repeated over a sample far below the interactions bound.
+    assert len(selection) == 2 and {t["folds"] for t in selection} == {search["folds"]} and search["folds"] % 3 == 0
+    assert {"kind", "params", "folds", "ndcg@10", "ndcg@10_std", "seconds", "outcome", "won"} <= set(selection[0])
+    assert selection[0]["won"] and not selection[1]["won"] and {t["outcome"] for t in selection} <= {
+        "incumbent", "within noise", "behind", "displaced the incumbent"}
+    assert {"gain", "gain_se"} <= set(selection[1]) or selection[0]["outcome"] == "displaced the incumbent"
     assert run.metrics["winner"]["kind"] == selection[0]["kind"] == run.model_version.params["kind"]
+    assert search["stopped"] == "space" and search["fits"] == 2 * search["folds"]
+    assert search["sample"]["shoppers"] == shop["shoppers"] and search["sample"]["interactions"] > 0
     assert run.data_counts["selection_shoppers"] + run.data_counts["holdout_shoppers"] == \
         run.data_counts["eval_shoppers"]
     version = run.model_version
@@ -57,19 +65,20 @@ def test_run_selects_evaluates_saves_and_activates(settings):
     assert loaded.version == version.pk and loaded.kind == version.kind
     assert len(loaded.user_ids) == shop["shoppers"] and "u0" in set(loaded.user_ids.tolist())
     assert loaded.similarity.shape == (shop["items"], shop["items"]) and loaded.similarity.nnz > 0
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == version.pk
+    assert served_version() == version.pk
     assert "selected" in run.log and "active" in run.log
 
 
 def test_the_next_run_starts_its_search_from_the_last_runs_best():
     make_shop()
     first = train()
-    assert first.metrics["search"]["warm_start"] is None and first.metrics["search"]["folds"] == 3
+    assert first.metrics["search"]["warm_start"] is None and first.metrics["search"]["folds"] % 3 == 0
     second = train()
     best = first.metrics["selection"][0]
     assert second.metrics["search"]["warm_start"] == {"kind": best["kind"], "params": best["params"]}
-    assert any(t["kind"] == best["kind"] and t["params"] == best["params"] and t["folds"] == 3
-               for t in second.metrics["selection"])
+    # The last run's winner is the incumbent: tried first, on every fold.
+    assert any(t["kind"] == best["kind"] and t["params"] == best["params"] and t["folds"] == second.metrics[
+        "search"]["folds"] for t in second.metrics["selection"])
 
 
 def test_consent_withdrawn_shoppers_are_left_out():
@@ -116,7 +125,7 @@ def test_injected_failure_leaves_previous_version_active(settings):
     assert failed.status == TrainingRun.Status.FAILED
     assert "injected failure at stage save" in failed.error and failed.lock is None
     assert ModelVersion.objects.get(is_active=True).pk == first.pk
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == first.pk
+    assert served_version() == first.pk
     settings.TRAINING_FAIL_AT_STAGE = ""
     assert train().status == TrainingRun.Status.SUCCEEDED  # the lock was released
 
@@ -167,8 +176,8 @@ def test_rollback_and_pruning(settings):
     assert oldest.artifact_path == "" and not (settings.MODEL_DIR / str(oldest.pk)).exists()
     services.model_version_activate(version_id=versions[1].pk)
     assert ModelVersion.objects.get(is_active=True).pk == versions[1].pk
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == versions[1].pk
-    with pytest.raises(services.ActivationError, match="no complete artifact"):
+    assert served_version() == versions[1].pk
+    with pytest.raises(services.ActivationError, match="not in the artifact store"):
         services.model_version_activate(version_id=versions[0].pk)
 
 

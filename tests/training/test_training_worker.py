@@ -19,9 +19,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from recsys.ml import artifacts
 from recsys.models import ModelVersion, TrainingRun
 from recsys.training import services
+from tests.factories import served_version
 from tests.processes import database_url
 from tests.training_data import FAST_CANDIDATES, make_shop
 
@@ -126,7 +126,7 @@ def test_worker_trains_through_the_api(celery_on_redis, write_api, settings):
     assert run.executor == "celery"
     version = ModelVersion.objects.get(is_active=True)
     assert version.run_id == run.pk
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == version.pk
+    assert served_version() == version.pk
 
 
 def test_killed_worker_is_detected_and_a_new_run_can_start(celery_on_redis, write_api, settings):
@@ -139,7 +139,7 @@ def test_killed_worker_is_detected_and_a_new_run_can_start(celery_on_redis, writ
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=30)
     assert ModelVersion.objects.get(is_active=True).pk == previous.pk
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == previous.pk
+    assert served_version() == previous.pk
     time.sleep(HEARTBEAT_TIMEOUT + 1)
     again = write_api.post("/api/v1/training-runs/", {}, format="json").json()
     assert again["created"] is True and again["id"] != run_id
@@ -161,7 +161,7 @@ def test_injected_failure_in_the_worker_keeps_the_previous_version(celery_on_red
     assert run.status == "failed" and "injected failure at stage fit" in run.error
     assert run.worker_pid == worker.pid and run.lock is None
     assert ModelVersion.objects.get(is_active=True).pk == previous.pk
-    assert artifacts.read_active_stamp(settings.MODEL_DIR) == previous.pk
+    assert served_version() == previous.pk
 
 
 def test_two_simultaneous_triggers_produce_one_training(celery_on_redis, write_api):

@@ -2,8 +2,11 @@ import time
 
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from recsys.storefront.services import DemoConflict, demo_load, demo_reset, demo_users_ensure
+from recsys.suggestions.cli import suggest
+from recsys.suggestions.planted import planted_problems_seed
 from recsys.training.models import ModelVersion
 
 
@@ -19,8 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Delete existing demo data first (only demo data).")
         parser.add_argument("--train", action="store_true",
                             help="Then train a first model with `train --wait` unless a model is active (make run).")
+        parser.add_argument("--planted", action="store_true",
+                            help="Then plant one problem per suggestion detector (traffic, rules, feedback) and run "
+                                 "the detectors (docs/merchandising.md). Without it the shop stays clean.")
 
-    def handle(self, *args, seed, scale, reset, train, **options):
+    def handle(self, *args, seed, scale, reset, train, planted=False, **options):
         if not scale > 0:
             raise CommandError("--scale must be positive")
         started = time.monotonic()
@@ -39,6 +45,11 @@ class Command(BaseCommand):
             )
         if train:
             self._train(retrain=reset)
+        if planted:
+            plant = planted_problems_seed(now=timezone.now(), seed=seed)
+            self.stdout.write(f"Planted one problem per detector: items {plant.items}, rules {plant.rules}, "
+                              f"model versions {plant.versions}, placement {plant.placement!r}.")
+            suggest(detectors=None, evidence=True, write=self.stdout.write)
         self.stdout.write("Logins (demo passwords; change them outside a demo):")
         for login in demo_users_ensure():
             note = "" if login.created else " (existed already; password unchanged)"

@@ -2,7 +2,8 @@
 
 - als.py        "als": implicit ALS factors, linear / log / BM25 confidences (artifact kind "als")
 - item_item.py  "bm25", "cosine": implicit item-item neighbours (artifact kind "itemknn")
-- neighbourhood.py "ease", "rp3beta": item-item matrices fitted here (artifact kind "itemknn")
+- neighbourhood.py "ease", "rp3beta", "ease_head" (large catalogs): item-item matrices fitted here
+                   (artifact kind "itemknn")
 - baselines.py  "random": the sanity baseline the promotion gate always rejects (never saved)
 - registry.py   kind name -> class, artifact kind -> class
 

@@ -13,6 +13,10 @@ serving serves. An older "itemknn" artifact loads as before; the kind name is in
 - RP3beta (Paudel et al. 2016, as in Ferrari Dacrema et al. 2019): the item -> shopper -> item
   random-walk probabilities, each step's transition probability raised to alpha, the target
   item's column divided by its popularity (shoppers) to the power beta.
+- "ease_head", for catalogs EASE cannot take: EASE on the `items` most-interacted items (the head,
+  where most of a shop's events are) and RP3beta for every pair that involves a tail item, its
+  weights scaled to EASE's on the head block, where both are defined; one top-K matrix. (SANSA, the
+  sparse approximation of EASE, needs scikit-sparse's CHOLMOD, which has no wheel for Python 3.11.)
 """
 from __future__ import annotations
 
@@ -93,6 +97,49 @@ class RP3betaModel(FittedNeighbourModel):
         p = self.params
         return rp3beta_neighbours(user_items, float(p.get("alpha", 1.0)), float(p.get("beta", 0.5)),
                                   self.neighbours, progress=progress)
+
+
+class EASEHeadModel(FittedNeighbourModel):
+    kind_name = "ease_head"
+    binary_default = True
+
+    @classmethod
+    def search_space(cls) -> list[dict]:
+        return [{"lambda": lam, "K": 200, "alpha": a, "beta": b} for lam in (100.0, 200.0, 500.0, 1000.0)
+                for a in (0.8, 1.0) for b in (0.2, 0.4)]
+
+    @classmethod
+    def skip_reason(cls, shape: tuple[int, int], options: FitOptions) -> str:
+        if shape[1] <= options.ease_max_items:
+            return f"ease_head skipped: {shape[1]:,} items fit EASE itself (CURIO_EASE_MAX_ITEMS)"
+        return ""
+
+    def _fit_matrix(self, user_items: sp.csr_matrix, progress: ProgressFn | None) -> sp.csr_matrix:
+        p = self.params
+        return ease_head_neighbours(user_items, float(p.get("lambda", 200.0)), self.neighbours,
+                                    head_items=int(p.get("items", self.options.ease_max_items)),
+                                    alpha=float(p.get("alpha", 0.8)), beta=float(p.get("beta", 0.4)),
+                                    num_threads=self.options.num_threads)
+
+
+def ease_head_neighbours(user_items: sp.csr_matrix, lam: float, k: int, *, head_items: int, alpha: float,
+                         beta: float, num_threads: int = 1) -> sp.csr_matrix:
+    """EASE on the `head_items` most-interacted columns, RP3beta wherever a tail item is involved
+    (scaled so that both put the same weight on the head block), top-k per row, float32 CSR."""
+    n = user_items.shape[1]
+    popularity = np.diff(user_items.tocsc().indptr)
+    head = np.sort(np.argsort(-popularity, kind="stable")[: min(head_items, n)])
+    is_head = np.zeros(n, dtype=bool)
+    is_head[head] = True
+    ease = ease_neighbours(user_items[:, head].tocsr(), lam, k, num_threads=num_threads).tocoo()
+    ease = sp.csr_matrix((ease.data, (head[ease.row], head[ease.col])), shape=(n, n), dtype=np.float32)
+    walk = rp3beta_neighbours(user_items, alpha, beta, k).tocoo()
+    on_head = is_head[walk.row] & is_head[walk.col]
+    scale = ease.sum() / max(float(walk.data[on_head].sum()), 1e-12)  # the two models' mass on the head block
+    tail = ~on_head
+    tail_part = sp.csr_matrix((walk.data[tail] * scale, (walk.row[tail], walk.col[tail])), shape=(n, n),
+                              dtype=np.float32)
+    return _top_k_sparse((ease + tail_part).tocsr(), k)
 
 
 def ease_weights(user_items: sp.csr_matrix, lam: float, *, num_threads: int = 1) -> np.ndarray:

@@ -10,11 +10,11 @@ from recsys.ml.model_kinds.als import ALSModel
 from recsys.ml.model_kinds.base import FitOptions, Model
 from recsys.ml.model_kinds.baselines import RandomModel
 from recsys.ml.model_kinds.item_item import BM25Model, CosineModel, ItemItemModel
-from recsys.ml.model_kinds.neighbourhood import EASEModel, RP3betaModel
+from recsys.ml.model_kinds.neighbourhood import EASEHeadModel, EASEModel, RP3betaModel
 
 # In this order: the tuning space is built kind by kind, then shuffled with a seed.
 KINDS: dict[str, type[Model]] = {cls.kind_name: cls for cls in (ALSModel, BM25Model, CosineModel, EASEModel,
-                                                                 RP3betaModel, RandomModel)}
+                                                                 RP3betaModel, RandomModel, EASEHeadModel)}
 # What a saved artifact's meta.json "kind" is served as (the family, whatever its kind name was).
 ARTIFACT_KINDS: dict[str, type[Model]] = {cls.artifact_kind: cls for cls in (ALSModel, ItemItemModel)}
 
