@@ -1,8 +1,8 @@
 """Model quality benchmark: the selection (folds + budgeted search) against each kind, the shipped
 default candidates, popularity and raw implicit models, all scored on the same untouched holdout.
 
-    .venv/bin/python bench/bench_models.py                 # demo shop + synthetic shop, 15 s search
-    .venv/bin/python bench/bench_models.py --budget 60 --shops synthetic
+    .venv/bin/python bench/bench_models.py                 # demo shop + synthetic shop, 60 fold-fits
+    .venv/bin/python bench/bench_models.py --budget 120 --shops synthetic
 
 Pure numpy (no database): the matrices are built in memory with training's event weights, and the
 split / selection / holdout follow the training pipeline's settings (20% per-shopper holdout of up
@@ -32,11 +32,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from recsys.ml import (  # noqa: E402
-    ev,  # noqa: E402
-    fitting,
-    neighbours,
-)
+from recsys.ml import evaluation as ev  # noqa: E402
+from recsys.ml import fitting, neighbours  # noqa: E402
 from recsys.ml import matrix as mx  # noqa: E402
 
 # The shipped starting points (CURIO_TRAINING_CANDIDATES), read from the settings, not copied.
@@ -127,11 +124,11 @@ def run(name: str, matrix: sp.csr_matrix, budget: float, threads: int) -> dict:
     with fitting.blas_single_thread():
         trials = fitting.search([fitting.Candidate.from_setting(c) for c in DEFAULTS],
                                 fitting.tuning_space(SEED), folds, options=options, iterations=6,
-                                budget_seconds=budget)
+                                budget_fits=int(budget))
         searched = time.perf_counter() - started
         print(f"\n[{name}] {matrix.shape[0]:,} shoppers x {n_items:,} items, {matrix.nnz:,} interactions; "
               f"selection {len(users):,} shoppers in 3 folds, holdout {len(holdout):,}; "
-              f"{len(trials)} trials in {searched:.1f}s (budget {budget:g}s)")
+              f"{len(trials)} trials in {searched:.1f}s (budget {budget:g} fold-fits)")
         best_by_kind: dict[str, fitting.Trial] = {}
         for t in trials:  # best first: finished trials, then those stopped early (every kind tried appears)
             best_by_kind.setdefault(t.candidate.kind, t)
@@ -162,7 +159,7 @@ def run(name: str, matrix: sp.csr_matrix, budget: float, threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=float, default=15.0, help="search seconds (CURIO_TRAINING_SEARCH_SECONDS)")
+    parser.add_argument("--budget", type=float, default=60, help="search fold-fits (CURIO_TRAINING_SEARCH_FITS)")
     parser.add_argument("--shops", default="demo,synthetic")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()

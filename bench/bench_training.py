@@ -11,7 +11,7 @@ Printed, all on the same matrix in the same run:
 - a whole run (extract, select with its search, fit, evaluate, refit, save, activate) in a fresh
   worker-like process vs that raw fit: <= 3x
 - that process's peak RSS growth over its idle size vs CSR + factors bytes: <= 5x
-Scenario "default" uses the shipped settings (starting points, folds, the CURIO_TRAINING_SEARCH_SECONDS
+Scenario "default" uses the shipped settings (starting points, folds, the CURIO_TRAINING_SEARCH_FITS
 search; EASE is skipped at this catalog size); "als-only" forces an ALS winner (the slow path: ALS
 starting points only, no search).
 """

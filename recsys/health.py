@@ -12,7 +12,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from recsys.ops import redis_state
-from recsys.serving.model_store import active_model
+from recsys.serving.model_store import active_model, loaded_model
 from recsys.training import stored_versions
 
 log = logging.getLogger("curio.health")
@@ -56,13 +56,20 @@ def _check_redis() -> dict:
 
 
 def _check_store() -> dict:
+    """With object storage: what this process's sync thread last met (no request of its own: a store that drops
+    packets must not hang the probe), or one ping where no thread runs (manage.py runserver)."""
     store = stored_versions.artifact_store()
     if not stored_versions.uses_local_cache():
         return {"status": "local", "detail": "versions live in MODEL_DIR"}
-    try:
-        store.ping()
-    except stored_versions.StoreUnavailable as exc:
-        log.warning("readiness: %s", exc)
+    syncer = stored_versions.cache_syncer
+    error = syncer.last_error if syncer.running else None
+    if not syncer.running:
+        try:
+            store.ping()
+        except stored_versions.StoreUnavailable as exc:
+            error = str(exc)
+    if error:
+        log.warning("readiness: %s", error)
         return {"status": "down", "detail": "the artifact store is unreachable (see the log): the versions this "
                                             "host has are served, new ones wait"}
     return {"status": "ok", "url": store.url}
@@ -72,7 +79,7 @@ def _check_model(*, db_up: bool) -> dict:
     """What this process serves against the database's active version, as the model store loaded it. An active
     version that cannot be loaded (or fetched) is "degraded" but ready: the previous one or popular lists serve."""
     state = stored_versions.model_state() if db_up else None
-    model = active_model()
+    model = active_model() if db_up else loaded_model()  # without the database, no look at the model state
     active = state.active if state is not None else None
     if active is None and model is None:
         return {"status": "none", "detail": "no active model: popular lists are served"}

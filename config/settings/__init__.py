@@ -14,6 +14,7 @@ hold production values only: the test suite's own values are in tests/settings.p
     artifacts      the artifact store (MODEL_DIR or S3), the model poll
     training       model folder, event weights, candidates and search, gate, executor
     serving        model reload, history, caches, batch size, threads
+    exploration    new items: content index, content-based similar lists, exploration slots
     curation       rule propagation, holdouts, impact verdicts
     analytics      impressions buffer and flushing, the control share
     privacy        retention and erasure
@@ -27,6 +28,7 @@ from .artifacts import *  # noqa: F403
 from .base import *  # noqa: F403
 from .curation import *  # noqa: F403
 from .database import *  # noqa: F403
+from .exploration import *  # noqa: F403
 from .ingest import *  # noqa: F403
 from .observability import *  # noqa: F403
 from .privacy import *  # noqa: F403

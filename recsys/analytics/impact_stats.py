@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054
-SOURCES = ("model", "pinned", "boosted", "popular")
+SOURCES = ("model", "pinned", "boosted", "popular", "new")  # new: exploration slots (recsys.serving.content_lists)
 
 
 @dataclass(frozen=True)

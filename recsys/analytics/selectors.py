@@ -96,3 +96,11 @@ def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None
         Rule.objects.filter(holdout_share__gt=0).values_list("pk", flat=True))
     counts = rule_arm_counts(rule_ids=ids, start=start, end=end) if ids else {}
     return rule_impacts({rid: counts[rid] for rid in ids}, mde=settings.RULE_MDE, fdr=settings.RULE_FDR)
+
+
+def new_item_impressions(*, since: datetime) -> dict[str, int]:
+    """Impressions per item shown in an exploration slot (source `new`) since `since`: one grouped query (the
+    serving cache of recsys.serving.popular asks at most once per CURIO_POPULAR_CACHE_SECONDS per process)."""
+    rows = (Impression.objects.filter(created_at__gte=since, source="new").values("item__item_id")
+            .annotate(n=Count("id")).order_by().values_list("item__item_id", "n"))
+    return dict(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
 from recsys.catalog.models import ErasureReceipt, Event, Item
 from recsys.ml import artifact_erasure
@@ -64,3 +64,21 @@ def erased_since(user_ids: set[str]) -> dict[str, object]:
         u = by_hash[h]
         out[u] = max(at, out.get(u, at))
     return out
+
+
+def content_fingerprint() -> list:
+    """What the catalog's content index was built from: [items, newest update, highest pk] (every item write moves
+    `updated_at`, so any create or change moves it: the content index is then stale)."""
+    row = Item.objects.aggregate(n=Count("id"), updated=Max("updated_at"), top=Max("id"))
+    return [row["n"], row["updated"].isoformat() if row["updated"] else "", row["top"] or 0]
+
+
+def item_texts() -> list[tuple]:
+    """(item_id, title, category, attributes, created_at) of every item, by item id: the content index's input."""
+    return list(Item.objects.order_by("item_id").values_list("item_id", "title", "category", "attributes",
+                                                             "created_at"))
+
+
+def available_item_ages() -> list[tuple]:
+    """(item_id, created_at) of every available item."""
+    return list(Item.objects.filter(available=True).values_list("item_id", "created_at"))

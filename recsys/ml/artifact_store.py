@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from recsys.ml.artifacts import write_atomic
 MANIFEST = "manifest.json"
 FORMAT = 1
 CHUNK = 8 << 20
+FETCH_THREADS = 4
 IGNORED = {MANIFEST, "COMPLETE", ".lock"}
 
 
@@ -150,11 +152,14 @@ class LocalStore:
         return f"{version}/{MANIFEST}"
 
     def manifest(self, version: int, revision: int) -> Manifest | None:
+        """The version's files as they are: revision `revision` or later. (A revision is written in place before
+        the database records it; if that commit fails, the files hold more erased rows than the database says,
+        never fewer, and the next revision builds on them.)"""
         directory = self.root / str(version)
         found = local_manifest(directory)
         if found is None and revision == 0 and (directory / "COMPLETE").exists():
             found = self.put_version(version, directory)  # written before manifests existed: adopted as it is
-        return found if found is not None and found.revision == revision else None
+        return found if found is not None and found.revision >= revision else None
 
     def read(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -276,7 +281,6 @@ class S3Store:
         at another checksum (to a temp file, checksum verified, renamed into place; a mismatch is fetched
         once more, then StoreCorrupt), remove files the manifest no longer lists, write the manifest last.
         `verify`: hash the local files too instead of trusting the local manifest (after a failed load)."""
-        import obstore
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -284,6 +288,7 @@ class S3Store:
         (directory / MANIFEST).unlink(missing_ok=True)  # incomplete until every file is in place
         out = Transfer()
         started = time.perf_counter()
+        wanted = []
         for name, entry in manifest.files.items():
             target = directory / name
             known = have.files.get(name) if have is not None else None
@@ -291,37 +296,51 @@ class S3Store:
                 continue
             if not verify and known is not None and known.sha256 == entry.sha256 and _size(target) == entry.size:
                 continue
-            for attempt in (1, 2):
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-                h = hashlib.sha256()
-                size = 0
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        stream = self._call(f"reading {entry.key}", obstore.get, self._store, entry.key)
-                        for chunk in self._call(f"reading {entry.key}", stream.stream, min_chunk_size=CHUNK):
-                            fh.write(chunk)
-                            h.update(chunk)
-                            size += len(chunk)
-                    if size == entry.size and h.hexdigest() == entry.sha256:
-                        os.replace(tmp, target)
-                        break
-                    os.unlink(tmp)
-                    if attempt == 2:
-                        raise StoreCorrupt(f"{self.url}/{entry.key}: {size} bytes, sha256 {h.hexdigest()[:12]}; "
-                                           f"the manifest says {entry.size} bytes, {entry.sha256[:12]}")
-                    out.refetched += 1
-                except BaseException:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(tmp)
-                    raise
-            out.files += 1
-            out.bytes += entry.size
+            wanted.append((entry, target))
+        # A few files at a time: one stream leaves the link idle while it hashes and writes.
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            for entry, refetched in zip([e for e, _ in wanted], pool.map(lambda w: self._download(*w), wanted),
+                                        strict=True):
+                out.files += 1
+                out.bytes += entry.size
+                out.refetched += refetched
         for name in artifact_files(directory):
             if name not in manifest.files:
                 (directory / name).unlink(missing_ok=True)
         write_atomic(directory / MANIFEST, manifest.to_json())
         out.seconds = time.perf_counter() - started
         return out
+
+    def _download(self, entry: FileEntry, target: Path) -> int:
+        """One file to a temp file beside `target`, its size and checksum verified, renamed into place; a mismatch
+        is fetched once more (the number of refetches is returned), then StoreCorrupt."""
+        import obstore
+
+        for attempt in (1, 2):
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            h = hashlib.sha256()
+            size = 0
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    stream = self._call(f"reading {entry.key}", obstore.get, self._store, entry.key)
+                    self._call(f"reading {entry.key}", self._copy, stream, fh, h)
+                    size = fh.tell()
+                if size == entry.size and h.hexdigest() == entry.sha256:
+                    os.replace(tmp, target)
+                    return attempt - 1
+                os.unlink(tmp)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        raise StoreCorrupt(f"{self.url}/{entry.key}: {size} bytes, sha256 {h.hexdigest()[:12]}; the manifest says "
+                           f"{entry.size} bytes, {entry.sha256[:12]}")
+
+    @staticmethod
+    def _copy(stream, fh, h) -> None:
+        for chunk in stream.stream(min_chunk_size=CHUNK):  # a connection lost midway raises here
+            fh.write(chunk)
+            h.update(chunk)
 
     def delete(self, keys) -> None:
         import obstore

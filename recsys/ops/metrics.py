@@ -50,7 +50,7 @@ ARTIFACT_DOWNLOAD_BYTES = Counter("curio_artifact_download_bytes", "Bytes of ver
 ARTIFACT_DOWNLOAD_SECONDS = Counter("curio_artifact_download_seconds", "Time spent fetching version files.")
 ARTIFACT_UPLOAD_BYTES = Counter("curio_artifact_upload_bytes", "Bytes of new versions put into the artifact store.")
 MODEL_CACHE_VERSIONS = Gauge("curio_model_cache_versions", "Versions in this host's MODEL_DIR cache.",
-                             multiprocess_mode="max")
+                             multiprocess_mode="livemax")
 MODEL_VIEW_CONFIRMED = Gauge("curio_model_view_confirmed_timestamp_seconds",
                              "When the process that looked longest ago last confirmed the active version and "
-                             "revision (unix time; the view's age is time() minus this).", multiprocess_mode="min")
+                             "revision (unix time; the view's age is time() minus this).", multiprocess_mode="livemin")

@@ -118,21 +118,25 @@ def shopper_erase(*, user_id: str) -> ErasureReceipt:
             events = Event.objects.filter(shopper=shopper).delete()[0]
             feedback = Feedback.objects.filter(shopper=shopper).delete()[0]
             shopper.delete()  # its aliases go with it (cascade)
+        pending = None
         if shopper is None and not impressions:
             pending = ErasureReceipt.objects.filter(user_hash=hashed, model_completed_at__isnull=True).first()
             if pending is None:
                 raise ShopperNotFound(_no_data(user_id))
-            # A retry: the merged ids are known only by hash now, so the rows are matched by hash.
-            return erasure_finish_model_part(receipt=pending)
-        segments = segments_forget_users(user_ids=[user_id, *aliases])
-        receipt = ErasureReceipt.objects.create(
-            user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
-                                      "rule_impressions": rule_impressions, "merged_ids": len(aliases),
-                                      "segment_rules": segments}
-        )
-        # A receipt per merged id too: the impression flusher and training check receipts by id hash.
-        ErasureReceipt.objects.bulk_create([ErasureReceipt(user_hash=user_hash(alias), counts={"merged_into": hashed})
-                                            for alias in aliases])
+        else:
+            segments = segments_forget_users(user_ids=[user_id, *aliases])
+            receipt = ErasureReceipt.objects.create(
+                user_hash=hashed, counts={"events": events, "feedback": feedback, "impressions": impressions,
+                                          "rule_impressions": rule_impressions, "merged_ids": len(aliases),
+                                          "segment_rules": segments}
+            )
+            # A receipt per merged id too: the impression flusher and training check receipts by id hash.
+            ErasureReceipt.objects.bulk_create([ErasureReceipt(user_hash=user_hash(alias),
+                                                               counts={"merged_into": hashed}) for alias in aliases])
+    # The model part runs after the commit: it takes its own locks, which must cover its own transactions.
+    if pending is not None:
+        # A retry: the merged ids are known only by hash now, so the rows are matched by hash.
+        return erasure_finish_model_part(receipt=pending)
     return erasure_finish_model_part(receipt=receipt, user_ids=[user_id, *aliases])
 
 

@@ -57,7 +57,8 @@ class ListItemSerializer(serializers.Serializer):
     rank = serializers.IntegerField(min_value=1, help_text="1-based position in the list")
     score = serializers.FloatField(min_value=0, max_value=1, help_text="comparable within its list only")
     source = serializers.ChoiceField(SOURCES, help_text="what put it there: model, pinned, boosted, popular, or "
-                                     "new (an exploration slot for an item not yet learned)")
+                                     "new (an item not yet learned: an exploration slot, or a new item's content "
+                                     "neighbour)")
     reasons = ReasonSerializer(many=True)
     annotations = AnnotationSerializer(many=True)
     trace = TraceSerializer(required=False, help_text="only with ?explain=full (write scope)")

@@ -24,13 +24,15 @@ from curation.live_rules import current_rules
 from recsys.analytics import served_lists
 from recsys.catalog.availability import unavailable_items
 from recsys.feedback.selectors import not_interested_item_ids
-from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS
+from recsys.ml import content
+from recsys.ml.events import DEFAULT_TYPE, EVENT_VERBS, STRENGTH
 from recsys.serving.item_cards import ItemCard, item_card, item_cards
 from recsys.serving.reads import ShopperHistory, serving_reads, shopper_histories
 
-from . import candidates
+from . import candidates, content_lists
+from .content_lists import ContentCandidate
 from .model_store import LoadedModel, active_model
-from .popular import popular_items
+from .popular import new_item_impressions, popular_items
 
 PERSONAL, SIMILAR, BASKET, POPULAR, BATCH = "personal", "similar", "basket", "popular", "batch"
 
@@ -70,6 +72,9 @@ class _Plan:
     reason_kind: str = "history"  # history | similar | basket
     job: candidates.PersonalJob | None = None
     strongest: dict[str, str] = field(default_factory=dict)  # history item -> its strongest event type
+    content: list[ContentCandidate] | None = None  # similar lists: behaviour blended with content (replaces raw)
+    explore: list[ContentCandidate] = field(default_factory=list)  # personal lists: new items for the slots
+    explore_at: list[int] = field(default_factory=list)  # their 1-based positions
 
 
 @dataclass
@@ -150,6 +155,8 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
                 p.used_model = bool(p.raw)
     contexts = [_context(r, plan, not_interested.get(r.user_id, frozenset()) if r.shopper_verified else frozenset(), at)
                 for r, plan in zip(requests, plans, strict=True)]
+    for r, plan, context in zip(requests, plans, contexts, strict=True):
+        _explore(r, plan, model, context, unavailable, now.timestamp())
 
     lazy = lazy_extra  # extra cards on demand: their availability is known without a query
     wanted: set[str] = set()
@@ -157,6 +164,10 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
         wanted.update(c.item_id for c in p.raw)
         wanted.update(c.because_of for c in p.raw if c.because_of)
         wanted.update(item_id for item_id, _ in p.popular)
+        for c in (p.content or ()):
+            wanted.update((c.item_id, c.because_of))
+        for c in p.explore:
+            wanted.update((c.item_id, c.because_of))
         if not lazy:
             wanted.update(extra_item_ids(i, context))
     cards = {**context_cards, **item_cards(list(wanted))}  # a query only for cards not cached yet
@@ -174,7 +185,8 @@ def _uncurated(requests: list[ListRequest], now: datetime, at: datetime,
         return card.engine_info_unavailable if item_id in unavailable else card.engine_info
 
     version = model.version if model is not None else None
-    return [Uncurated(r, _candidates(r, plan, cards), context, info, cards, version if plan.used_model else None)
+    return [Uncurated(r, _with_exploration(_candidates(r, plan, cards), r, plan, cards, context, unavailable),
+                      context, info, cards, version if plan.used_model else None)
             for r, plan, context in zip(requests, plans, contexts, strict=True)]
 
 
@@ -216,6 +228,12 @@ def _plan(r: ListRequest, model: LoadedModel | None, hist: ShopperHistory | None
             plan.raw = candidates.score_items(model, list(r.item_ids), n, category)
             plan.used_model = bool(plan.raw)
             plan.reason_kind = "similar" if r.list_type == SIMILAR else "basket"
+            if r.list_type == SIMILAR and model.content is not None:
+                # Content neighbours: the whole list for an item behaviour barely knows, blended otherwise.
+                blended = content_lists.similar(model.content, r.item_ids[0], plan.raw, model.item_col(r.item_ids[0]),
+                                                n, now)
+                if blended:
+                    plan.content, plan.used_model = blended, True
     popular = popular_items(category=fallback_category, n=n_popular)
     if r.list_type == SIMILAR and fallback_category and not category:
         have = {i for i, _ in popular}
@@ -228,10 +246,18 @@ def _candidates(r: ListRequest, plan: _Plan, cards: dict[str, ItemCard]) -> list
     out = []
     seen_ids = set()
     strongest = plan.strongest
-    for c in plan.raw:
+    for c in plan.raw if plan.content is None else ():
         seen_ids.add(c.item_id)
         out.append(rules.Candidate(c.item_id, round(c.score, 6), "model",
                                             _model_reasons(plan.reason_kind, c.because_of, cards, strongest)))
+    for c in plan.content or ():
+        card = cards.get(c.item_id)
+        if r.category and (card is None or card.category != r.category):
+            continue
+        seen_ids.add(c.item_id)
+        reasons = _content_reasons(c, cards) if c.kind == "content" else \
+            _model_reasons("similar", c.because_of, cards, strongest)
+        out.append(rules.Candidate(c.item_id, c.score, "new" if c.new else "model", reasons))
     for item_id, score in plan.popular:
         if item_id in seen_ids:
             continue
@@ -252,6 +278,92 @@ def _model_reasons(kind: str, because_of: str, cards: dict[str, ItemCard], stron
     if kind == "basket":
         return [{"type": "similar", "text": f"Goes with {card.title} in your cart", "item_id": because_of}]
     return [{"type": "similar", "text": f"Similar to {card.title}", "item_id": because_of}]
+
+
+def _content_reasons(c: ContentCandidate, cards: dict[str, ItemCard]) -> list[dict]:
+    """A `content` reason naming what the item shares with the context item (recsys.ml.content)."""
+    card = cards.get(c.because_of)
+    title = card.title if card else c.because_of
+    fields, words = content.shared_fields(c.terms)
+    if fields:
+        named = fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + " and " + fields[-1]
+        text = f"Same {named} as {title}"
+    elif words:
+        text = f"Like {title}: " + ", ".join(f"“{w}”" for w in words)
+    else:
+        text = f"Like {title}"
+    if c.new:
+        text = "New arrival. " + text
+    return [{"type": "content", "text": text, "item_id": c.because_of}]
+
+
+def _explore(r: ListRequest, plan: _Plan, model: LoadedModel | None, context: rules.Context,
+             unavailable: frozenset[str], now: float) -> None:
+    """Pick the new items for a personal list's exploration slots (recsys.serving.content_lists): only with the
+    shopper's consent and history, a model with a content index, and exploration on for the placement."""
+    view = model.content if model is not None else None
+    if (view is None or len(view.pool) == 0 or r.list_type not in (PERSONAL, BATCH) or not plan.personal
+            or plan.history is None or r.placement in settings.EXPLORATION_OFF_PLACEMENTS):
+        return
+    positions = content_lists.slot_positions(r.limit, settings.EXPLORATION_SLOTS)
+    if not positions:
+        return
+
+    class Skip:  # the engine's filters, known here without building a union of the sets
+        def __contains__(self, item_id: str) -> bool:
+            return not _survives(item_id, context, unavailable)
+
+    # A few more than the slots: a category filter or a block may still remove some.
+    plan.explore = content_lists.explore(view, plan.history.item_ids, 3 * len(positions), now=now, skip=Skip(),
+                                         impressions=new_item_impressions())
+    plan.explore_at = positions
+
+
+def _survives(item_id: str, context: rules.Context, unavailable: frozenset[str]) -> bool:
+    return (item_id not in unavailable and item_id not in context.excluded
+            and (context.include_seen or item_id not in context.seen))
+
+
+def _with_exploration(out: list[rules.Candidate], r: ListRequest, plan: _Plan, cards: dict[str, ItemCard],
+                      context: rules.Context, unavailable: frozenset[str]) -> list[rules.Candidate]:
+    """Put the exploration picks where the engine's filters leave them at their slots' positions, each scored just
+    under the weakest model pick before it (source `new`, a `content` reason naming the history item)."""
+    if not plan.explore:
+        return out
+    have = {c.item_id for c in out}
+    picks = [c for c in plan.explore if c.item_id not in have and c.item_id in cards
+             and (not r.category or cards[c.item_id].category == r.category)][:len(plan.explore_at)]
+    if not picks:
+        return out
+    history = plan.history
+    result: list[rules.Candidate] = []
+    survivors = 0
+    queue = list(zip(plan.explore_at, picks, strict=False))
+    floor = min((c.score for c in out if c.source == "model" and c.score > 0), default=1.0)
+    for cand in out:
+        while queue and survivors == queue[0][0] - 1:
+            _, pick = queue.pop(0)
+            result.append(_explore_candidate(pick, cards, history, floor))
+            survivors += 1
+        result.append(cand)
+        if _survives(cand.item_id, context, unavailable):
+            survivors += 1
+    for _, pick in queue:  # a short list: the slots follow what there is
+        result.append(_explore_candidate(pick, cards, history, floor))
+    return result
+
+
+def _explore_candidate(pick: ContentCandidate, cards: dict[str, ItemCard], history: ShopperHistory | None,
+                       floor: float) -> rules.Candidate:
+    card = cards.get(pick.because_of)
+    title = card.title if card else pick.because_of
+    type_ = DEFAULT_TYPE
+    if history is not None:
+        types = [t for i, t in zip(history.item_ids, history.types, strict=True) if i == pick.because_of]
+        type_ = max(types, key=lambda t: STRENGTH.get(t, 0), default=DEFAULT_TYPE)
+    verb = EVENT_VERBS.get(type_, EVENT_VERBS[DEFAULT_TYPE])
+    reason = {"type": "content", "text": f"New arrival, like {title} you {verb}", "item_id": pick.because_of}
+    return rules.Candidate(pick.item_id, round(floor * 0.99 * min(pick.score, 1.0), 6), "new", [reason])
 
 
 def _context(r: ListRequest, plan: _Plan, not_interested: frozenset[str], now) -> rules.Context:
@@ -279,14 +391,15 @@ def new_recommendation_id() -> str:
 
 
 def display_scores(ranked, offered: list[rules.Candidate]) -> list[float]:
-    """Each ranked item's `score` in [0, 1], comparable within its list (docs/serving.md): a model
+    """Each ranked item's `score` in [0, 1], comparable within its list (docs/serving.md): a model (or new)
     candidate's raw score over the list's best raw model score; a popular candidate's decayed count
     over the list's best count, times the lowest positive model figure when the list has model items
     too (a fill never reads stronger than a pick with any evidence); an item that was no candidate
     (a pin from outside) 0.
     Raw scores differ in scale by model kind (ALS dot products, summed neighbour weights) and
     version; they stay in the trace (`?explain=full`)."""
-    origin = {c.item_id: (c.source, max(float(c.score), 0.0)) for c in offered}
+    # A new item's figure (an exploration pick, a content neighbour) is on its list's model scale.
+    origin = {c.item_id: ("model" if c.source == "new" else c.source, max(float(c.score), 0.0)) for c in offered}
     raws = [origin.get(item.item_id, ("", 0.0)) for item in ranked]
     top: dict[str, float] = {}
     for source, raw in raws:

@@ -20,14 +20,16 @@ import numpy as np
 from django.conf import settings
 from threadpoolctl import threadpool_limits
 
-from recsys.ml import artifacts, model_kinds
+from recsys.ml import artifacts, content, model_kinds
 from recsys.ml.matrix import WeightConfig
+from recsys.serving.content_lists import ContentView, content_view
 from recsys.serving.fold_in_weights import weight_config
 from recsys.training import stored_versions
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 30.0
-RETRY_STORE_SECONDS = 5.0
+RETRY_FETCH_SECONDS = 2.0
+WAIT_FOR_SYNC_SECONDS = 0.05
 
 
 class IdIndex:
@@ -56,6 +58,7 @@ class LoadedModel:
     kind_model: model_kinds.Model
     weights: WeightConfig = field(default_factory=WeightConfig)
     revision: int = 0
+    content: ContentView | None = None  # the version's content index (None: a version written before it)
 
     def __getattr__(self, name: str):
         """A kind's own serving state (ALS: yty, norm_order) reads through to its model."""
@@ -98,11 +101,18 @@ def load_model(path: Path, revision: int = 0) -> LoadedModel:
     sim = art.similarity
     sim.data, sim.indices, sim.indptr = _plain(sim.data), _plain(sim.indices), _plain(sim.indptr)
     kind_model = model_kinds.from_artifact(art).prepare_serving()  # per version, not per request
-    return LoadedModel(version=art.version, kind=art.kind, artifact=art, item_index=IdIndex(art.item_ids),
-                       kind_model=kind_model, weights=weight_config(art.params or {}), revision=revision)
+    item_index = IdIndex(art.item_ids)
+    # The content index, per version and revision (a catalog refresh is a new revision): recsys.ml.content.
+    view = content_view(content.load(path, mmap_mode="c"), item_index.get,
+                        content.load_support(path, len(art.item_ids), mmap_mode="c"), time.time())
+    return LoadedModel(version=art.version, kind=art.kind, artifact=art, item_index=item_index,
+                       kind_model=kind_model, weights=weight_config(art.params or {}), revision=revision,
+                       content=view)
 
 
 class ModelStore:
+    """This process's loaded model: swapped when the model state names another version or revision."""
+
     def __init__(self):
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
@@ -135,7 +145,17 @@ class ModelStore:
             self._limited = True
         started = time.perf_counter()
         try:
-            path = stored_versions.local_copy(version, revision)
+            path = self._local_copy(version, revision)
+        except stored_versions.STORE_FAILURES as exc:
+            # Keep serving what this process has (a previous version, or popular lists); ask again soon.
+            self._failed_at, self._retry_after = time.monotonic(), RETRY_FETCH_SECONDS
+            log.error("version %s revision %s cannot be fetched yet; still serving %s: %s: %s", version, revision,
+                      f"v{self._model.version}" if self._model else "popular lists", type(exc).__name__, exc)
+            return
+        if path is None:  # this host's sync thread is fetching it: the loaded version serves meanwhile
+            self._failed_at, self._retry_after = time.monotonic(), WAIT_FOR_SYNC_SECONDS
+            return
+        try:
             try:
                 model = load_model(path, revision)
             except artifacts.ArtifactError:
@@ -143,12 +163,6 @@ class ModelStore:
                     raise
                 # A damaged local copy: fetch whatever no longer matches its checksum, then load once more.
                 model = load_model(stored_versions.local_copy(version, revision, verify=True), revision)
-        except stored_versions.StoreUnavailable as exc:
-            # Keep serving what this process has (a previous version, or popular lists); ask again soon.
-            self._failed_at, self._retry_after = time.monotonic(), RETRY_STORE_SECONDS
-            log.error("version %s revision %s cannot be fetched; still serving %s: %s", version, revision,
-                      f"v{self._model.version}" if self._model else "popular lists", exc)
-            return
         except Exception as exc:  # noqa: BLE001 - any broken artifact means popular lists, never a 500
             self._model, self._failed_at, self._retry_after = None, time.monotonic(), RETRY_FAILED_SECONDS
             log.error("active model v%s is unusable, serving popular lists: %s", version, exc)
@@ -157,8 +171,27 @@ class ModelStore:
         log.info("serving model v%s revision %s (%s) from %s, loaded in %.2fs", version, revision, model.kind,
                  path, time.perf_counter() - started)
 
+    def _local_copy(self, version: int, revision: int) -> Path | None:
+        """The host's copy to load. With a model loaded and this host's sync thread running, never a download in the
+        request path: None until the thread has fetched it. Otherwise (the first model, or no thread) fetched here,
+        waiting at most briefly for another process of the host that is fetching it."""
+        present = stored_versions.local_copy_present(version, revision)
+        if present is not None:
+            return present
+        if self._model is not None and stored_versions.cache_syncer.running:
+            return None
+        return stored_versions.local_copy(version, revision, lock_timeout=RETRY_FETCH_SECONDS)
+
+    def loaded(self) -> LoadedModel | None:
+        """The model loaded now, without looking at the model state (no database, no Redis)."""
+        return self._model
+
 
 _store = ModelStore()
+
+
+def loaded_model() -> LoadedModel | None:
+    return _store.loaded()
 
 
 def active_model() -> LoadedModel | None:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from recsys.analytics.selectors import new_item_impressions as stored_new_item_impressions
 from recsys.catalog import selectors
 from recsys.core.demo_mode import demo_mode_on
 from recsys.core.limits import DEMO_USER_PREFIX
@@ -58,11 +59,24 @@ class PopularCache:
         self._lock = threading.Lock()
         self._ranking: Ranking | None = None
         self._tails = TimedLRU(TAIL_CACHE_MAX, lambda: settings.SERVING_POPULAR_CACHE_SECONDS)
+        self._new_impressions: tuple[float, dict[str, int]] | None = None
 
     def clear(self) -> None:
         with self._lock:
             self._ranking = None
+            self._new_impressions = None
         self._tails.clear()
+
+    def new_impressions(self) -> dict[str, int]:
+        """Impressions of new items in exploration slots (recsys.serving.content_lists), as fresh as the ranking."""
+        held = self._new_impressions
+        if held is not None and self._fresh(held[0]):
+            return held[1]
+        with self._lock:
+            if self._new_impressions is None or not self._fresh(self._new_impressions[0]):
+                since = timezone.now() - timedelta(days=settings.EXPLORATION_MAX_AGE_DAYS)
+                self._new_impressions = (time.monotonic(), stored_new_item_impressions(since=since))
+            return self._new_impressions[1]
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < settings.SERVING_POPULAR_CACHE_SECONDS
@@ -104,6 +118,11 @@ def popular_items(*, category: str = "", n: int) -> list[tuple[str, float]]:
         have = {item_id for item_id, _ in out}
         out = out + [p for p in _cache.tail(category) if p[0] not in have][: n - len(out)]
     return out
+
+
+def new_item_impressions() -> dict[str, int]:
+    """Impressions per new item shown in an exploration slot, per process (at most CURIO_POPULAR_CACHE_SECONDS old)."""
+    return _cache.new_impressions()
 
 
 def clear_cache() -> None:

@@ -77,8 +77,8 @@ class SuggestionAdmin(ReadOnlyAdmin):
         action = request.POST.get("action", "")
         try:
             if action == "accept":
-                if not request.user.has_perm("curation.add_rule"):
-                    raise PermissionDenied
+                if not request.user.has_perms(["curation.add_rule", "curation.change_rule"]):
+                    raise PermissionDenied  # accepting drafts a rule or disables one
                 accepted = suggestion_accept(suggestion=suggestion, author=request.user, actor=_actor(request))
                 done = (f"a draft in your change set #{accepted.change_set_id}: open the board to publish it"
                         if accepted.change_set_id else f"rule #{accepted.rule_id} disabled")

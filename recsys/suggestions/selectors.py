@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, QuerySet, Value, When
 
 from curation.models import ChangeSetStatus, Rule
 from recsys.analytics.models import Impression
@@ -151,12 +151,12 @@ def suggestion_cases_latest(*, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     """The latest row of each (detector, key) case."""
     if not keys:
         return {}
-    cond = Q()
-    for detector, key in keys:
-        cond |= Q(detector=detector, key=key)
+    wanted = set(keys)
+    rows = Suggestion.objects.filter(detector__in={d for d, _ in wanted}, key__in={k for _, k in wanted})
     out: dict[tuple[str, str], Suggestion] = {}
-    for row in Suggestion.objects.filter(cond).order_by("created_at", "pk"):
-        out[(row.detector, row.key)] = row  # the newest wins
+    for row in rows.order_by("created_at", "pk"):
+        if (row.detector, row.key) in wanted:
+            out[(row.detector, row.key)] = row  # the newest wins
     return out
 
 

@@ -86,10 +86,12 @@ def suggestions_refresh(*, now: datetime | None = None, detectors: list[str] | N
         elif row.status == SuggestionStatus.SNOOZED:
             Suggestion.objects.filter(pk=row.pk).update(**_fields(f, now))
             if row.snoozed_until is None or row.snoozed_until <= now:
-                row.refresh_from_db()
-                row.status, row.snoozed_until = SuggestionStatus.OPEN, None
-                row._change_reason = "snooze ended"
-                row.save()
+                # Locked and still snoozed: a decision taken meanwhile is never overwritten.
+                row = Suggestion.objects.select_for_update().filter(pk=row.pk, status=SuggestionStatus.SNOOZED).first()
+                if row is not None:
+                    row.status, row.snoozed_until = SuggestionStatus.OPEN, None
+                    row._change_reason = "snooze ended"
+                    row.save()
             out.refreshed += 1
         else:
             out.held_back += 1
@@ -97,7 +99,7 @@ def suggestions_refresh(*, now: datetime | None = None, detectors: list[str] | N
     scope = Suggestion.objects.filter(status=SuggestionStatus.OPEN)
     if detectors is not None:
         scope = scope.filter(detector__in=detectors)
-    for row in scope:
+    for row in scope.select_for_update():  # locked: a row decided meanwhile is not open any more, and stays
         if (row.detector, row.key) not in seen:  # never decided, and the case is gone: nothing to keep
             row._change_reason = "resolved: no detector finds it any more"
             row.delete()

@@ -6,20 +6,33 @@ from django.conf import settings
 from django.core.cache import cache
 
 from recsys.catalog.models import Item
-from recsys.ml import artifacts, card_figures, model_kinds
+from recsys.ml import artifact_store, artifacts, card_figures, model_kinds
+from recsys.training import stored_versions
+from recsys.training.content import catalog_coverage
 from recsys.training.models import ModelVersion
 
 SAMPLE_LISTS = 500
 LIST_LENGTH = 10
 
 
+def coverage(version: ModelVersion) -> dict | None:
+    """The version's catalog coverage, with and without the new items (None when its artifact is gone)."""
+    if not version.artifact_path:
+        return None
+    try:
+        art = artifacts.load(stored_versions.local_copy(version.pk, version.revision))
+    except (artifacts.ArtifactError, artifact_store.StoreUnavailable, artifact_store.StoreCorrupt):
+        return None
+    return catalog_coverage(art.item_ids)
+
+
 def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | None:
     """Figures from the version's artifact (cached per artifact); None when it is gone."""
     if not version.artifact_path:
         return None
-    try:
-        art = artifacts.load(version.artifact_path)
-    except artifacts.ArtifactError:
+    try:  # this host's copy (fetched from object storage if it lacks one)
+        art = artifacts.load(stored_versions.local_copy(version.pk, version.revision))
+    except (artifacts.ArtifactError, artifact_store.StoreUnavailable, artifact_store.StoreCorrupt):
         return None
     key = f"model-card:{version.pk}:{len(catalog)}"
     cached = cache.get(key)
@@ -80,7 +93,7 @@ def model_card_for(version: ModelVersion) -> dict:
         "search": search,
         "sample": (search or {}).get("sample"),
         "stopped": STOPPED.get((search or {}).get("stopped", ""), ""),
-        "rows": rows, "figures": figures,
+        "rows": rows, "figures": figures, "coverage": coverage(version),
         "warnings": card_figures.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),
         "threshold": settings.MODEL_CARD_WARN_THRESHOLD,
     }

@@ -26,6 +26,7 @@ from django.utils import timezone
 from recsys.ml import artifacts, evaluation, fitting, matrix
 from recsys.training import selectors, stored_versions
 from recsys.training.config import fit_options, weight_config
+from recsys.training.content import content_write
 from recsys.training.lease import LeaseLost, training_run_release
 from recsys.training.models import ModelVersion, TrainingRun
 from recsys.training.progress import RunTracker, release_freed_memory
@@ -318,13 +319,15 @@ def save(tracker: RunTracker, model: fitting.Model, winner: fitting.Candidate, v
         similar_items=settings.TRAINING_SIMILAR_ITEMS, params={"kind": winner.kind, **winner.params,
                                                                "run": tracker.run_id})
     path = artifacts.save(artifact, stored_versions.staging_dir())
+    content_write(path, matrix=data.matrix)  # the catalog's content index (new items' lists until they are learned)
     stored_versions.scrub_erased(path, since=now)  # shoppers erased while this run was training
     try:
         stored_versions.version_store(version, path)
-    except stored_versions.StoreUnavailable as exc:
+        # An erasure that committed during the upload looked only at versions already stored: once more, by hash.
+        stored_versions.scrub_erased_stored(version.pk, since=now)
+    except stored_versions.STORE_FAILURES as exc:
+        stored_versions.version_unstore(version, path)
         raise TrainingError(f"the version could not be stored, so nothing was activated: {exc}") from exc
-    # An erasure that committed during the upload looked only at versions already stored: once more, by hash.
-    stored_versions.scrub_erased_stored(version.pk, since=now)
     tracker.note(f"artifact stored at {version.artifact_path}")
     return artifact
 

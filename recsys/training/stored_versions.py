@@ -43,7 +43,9 @@ from recsys.training.models import ModelStamp, ModelVersion
 log = logging.getLogger(__name__)
 STAMP_KEY = "training:model-stamp"
 LOCKS = ".locks"
-# Objects of a version with no stored row are left this long before the sweep deletes them: an upload in progress.
+# The sweep leaves an unreferenced object this young alone: an upload in progress (a training's version, an
+# erasure's revision not committed yet). A version with no stored row gets longer: a training can upload for minutes.
+SWEEP_GRACE = timedelta(minutes=5)
 UNSTORED_GRACE = timedelta(hours=1)
 
 StoreUnavailable = stores.StoreUnavailable
@@ -162,6 +164,23 @@ def version_store(version: ModelVersion, directory: Path) -> stores.Manifest:
     return manifest
 
 
+def version_unstore(version: ModelVersion, staged: Path) -> None:
+    """Undo a failed `version_store` (the upload, or the scrub after it, did not finish): the version is marked not
+    stored (never activatable), its staged files go, and its objects are deleted if the store answers (the sweep
+    deletes them later otherwise)."""
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_path="")
+    version.artifact_path = ""
+    store = artifact_store()
+    if store.shared_cache:
+        return  # the staged directory is the version's own folder in MODEL_DIR, left as an unstored one
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.rmtree(Path(settings.MODEL_DIR) / str(version.pk), ignore_errors=True)
+    try:
+        store.delete_version(version.pk)
+    except StoreUnavailable as exc:
+        log.warning("objects of unstored version %s left for the sweep: %s", version.pk, exc)
+
+
 def version_manifest(version_id: int, revision: int) -> stores.Manifest | None:
     """The version's manifest at `revision` in the store (None: not there). Raises StoreUnavailable."""
     return artifact_store().manifest(version_id, revision)
@@ -218,6 +237,30 @@ def model_versions_erase(match: Callable[[np.ndarray], np.ndarray], *, only: lis
     return out
 
 
+def version_revise(version_id: int, change: Callable[[stores.Manifest], dict[str, bytes] | None]) -> int | None:
+    """Write a new revision of a stored version with the files `change(base manifest)` returns (new or replaced;
+    None or {}: nothing to write), under the same locks as an erasure, recorded with the model stamp, the objects
+    only the replaced revision held deleted after commit. The new revision, or None (nothing written, or the
+    version pruned). Raises StoreUnavailable or stores.LockTimeout."""
+    store = artifact_store()
+    with host_lock(version_id, settings.ERASURE_LOCK_TIMEOUT), transaction.atomic():
+        version = ModelVersion.objects.select_for_update().filter(pk=version_id).exclude(artifact_path="").first()
+        if version is None:
+            return None
+        base = store.manifest(version_id, version.revision)
+        if base is None:
+            raise ArtifactError(f"version {version_id} revision {version.revision} is not in {store.url}")
+        changed = change(base)
+        if not changed:
+            return None
+        new = store.put_revision(base, changed)
+        ModelVersion.objects.filter(pk=version_id).update(revision=new.revision)
+        models_changed()
+        replaced = _keys(store, base) - _keys(store, new)
+        transaction.on_commit(lambda: _delete_quietly(store, replaced))
+        return new.revision
+
+
 def scrub_erased(directory: Path, *, since) -> int:
     """Clear from a freshly written, not yet stored version every shopper erased after `since` (the time its
     training read the events)."""
@@ -259,7 +302,8 @@ def _delete_quietly(store, keys: set[str]) -> None:
 
 def store_sweep(*, now=None) -> int:
     """Delete what no current revision references: replaced revisions and pruned versions whose deletion failed.
-    Objects of a version not yet stored are left for UNSTORED_GRACE (an upload may be in progress)."""
+    Nothing younger than SWEEP_GRACE (UNSTORED_GRACE for a version not stored) and no revision newer than the
+    database's is touched: those may belong to an upload or an erasure still committing."""
     store = artifact_store()
     if store.shared_cache:
         return 0
@@ -270,9 +314,14 @@ def store_sweep(*, now=None) -> int:
         manifest = store.manifest(pk, revision)
         if manifest is not None:
             keep |= _keys(store, manifest)
-    doomed = [meta["path"] for meta in store.objects()
-              if meta["path"] not in keep
-              and (_version_of(meta["path"]) in current or now - meta["last_modified"] > UNSTORED_GRACE)]
+    doomed = []
+    for meta in store.objects():
+        key, age = meta["path"], now - meta["last_modified"]
+        version, revision = _version_of(key), _revision_of(key)
+        if key in keep or (version in current and revision is not None and revision > current[version]):
+            continue
+        if age > (SWEEP_GRACE if version in current else UNSTORED_GRACE):
+            doomed.append(key)
     store.delete(doomed)
     return len(doomed)
 
@@ -280,6 +329,11 @@ def store_sweep(*, now=None) -> int:
 def _version_of(key: str) -> int | None:
     head = key.split("/", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def _revision_of(key: str) -> int | None:
+    parts = key.split("/")
+    return int(parts[1][1:]) if len(parts) > 2 and parts[1][:1] == "r" and parts[1][1:].isdigit() else None
 
 
 # --- this host's copies -----------------------------------------------------------------------------------------
@@ -292,9 +346,21 @@ def host_lock(version_id: int, timeout: float = 60.0):
                             f"version {version_id} is locked by another process of this host")
 
 
-def local_copy(version_id: int, revision: int, *, verify: bool = False) -> Path:
+STORE_FAILURES = (StoreUnavailable, stores.StoreCorrupt, stores.LockTimeout, ArtifactError, OSError)
+
+
+def local_copy_present(version_id: int, revision: int) -> Path | None:
+    """This host's directory of the version if it holds `revision` (or later) already; None: not fetched yet."""
+    directory = Path(settings.MODEL_DIR) / str(version_id)
+    if artifact_store().shared_cache:
+        return directory
+    have = stores.local_manifest(directory)
+    return directory if have is not None and have.revision >= revision else None
+
+
+def local_copy(version_id: int, revision: int, *, verify: bool = False, lock_timeout: float = 60.0) -> Path:
     """This host's directory of the version at `revision`, fetched if it lacks it (or, with `verify`, if a file
-    no longer matches its checksum). Raises StoreUnavailable, stores.StoreCorrupt or ArtifactError."""
+    no longer matches its checksum). Raises one of STORE_FAILURES."""
     store = artifact_store()
     directory = Path(settings.MODEL_DIR) / str(version_id)
     if store.shared_cache:
@@ -302,7 +368,7 @@ def local_copy(version_id: int, revision: int, *, verify: bool = False) -> Path:
     have = stores.local_manifest(directory)
     if have is not None and have.revision == revision and not verify:
         return directory
-    with host_lock(version_id):
+    with host_lock(version_id, lock_timeout):
         have = stores.local_manifest(directory)
         if have is not None and have.revision == revision and not verify:
             return directory  # another process of this host fetched it meanwhile
@@ -347,18 +413,25 @@ def cache_sync(state: ModelState | None = None) -> None:
     metrics.MODEL_CACHE_VERSIONS.set(len(cached_versions()))
 
 
+PING_SECONDS = 5.0
+
+
 class CacheSync:
     """The daemon thread that runs `cache_sync()` every CURIO_MODEL_POLL_SECONDS in a process (started once per
-    process, only with object storage): hosts follow activations and erasures without waiting for a request."""
+    process, only with object storage): hosts follow activations and erasures without waiting for a request. It
+    also pings the store every PING_SECONDS; `last_error` (None: fine) is what /readyz reports."""
 
     def __init__(self):
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self.last_error: str | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()
+
     def start(self) -> None:
-        running = self._thread is not None and self._pid == os.getpid() and self._thread.is_alive()
-        if running or not uses_local_cache():
+        if self.running or not uses_local_cache():
             return
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="curio-model-cache-sync", daemon=True)
@@ -367,9 +440,13 @@ class CacheSync:
     def _run(self) -> None:
         from django.db import close_old_connections
 
+        pinged = float("-inf")
         while True:
             try:
                 cache_sync()
+                if time.monotonic() - pinged >= PING_SECONDS:  # /readyz reports the store from this
+                    pinged = time.monotonic()
+                    artifact_store().ping()
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - the loop must survive a store or database outage
                 if self.last_error is None:

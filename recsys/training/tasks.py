@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from recsys.training import services
+from recsys.training.content import content_refresh
 from recsys.training.lease import training_runs_reap_lost
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
@@ -58,3 +59,11 @@ def tune_model(run_id: int, budget_seconds: float) -> str | None:
 @shared_task(name="recsys.tasks.reap_lost_training_runs")
 def reap_lost_training_runs() -> list[int]:
     return training_runs_reap_lost()
+
+
+@shared_task(name="recsys.tasks.refresh_content", ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=5,
+             max_retries=3)
+def refresh_content() -> int | None:
+    """Every minute (beat): fold new and changed items into the active version's content index, as a new revision
+    when the catalog moved (nothing otherwise: one aggregate query and one manifest read)."""
+    return content_refresh()

@@ -52,7 +52,9 @@ def test_two_hosts_follow_the_store_through_training_rollback_erasure_and_an_out
                   CURIO_TRAINING_CANDIDATES=json.dumps(FAST_CANDIDATES), CURIO_TRAINING_NUM_THREADS="1",
                   CURIO_TRAINING_SEARCH_SECONDS="2")
     caches = {name: tmp_path / name for name in ("host-a", "host-b", "trainer")}
-    hosts = {name: Gunicorn(server_env(**common, MODEL_DIR=str(caches[name])), tmp_path / f"{name}.log", workers=2)
+    hosts = {name: Gunicorn(server_env(**common, MODEL_DIR=str(caches[name]),
+                                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path / f"metrics-{name}")),
+                            tmp_path / f"{name}.log", workers=2)
              for name in ("host-a", "host-b")}
     worker = CeleryWorker(server_env(**common, MODEL_DIR=str(caches["trainer"])), tmp_path / "worker.log")
     figures: dict = {}
@@ -110,8 +112,11 @@ def test_two_hosts_follow_the_store_through_training_rollback_erasure_and_an_out
             load.start()
         time.sleep(1)
         store.stop()
-        ready = call("GET", f"{a}/readyz")[1]
-        assert ready["status"] == "degraded" and ready["components"]["store"]["status"] == "down", ready
+        def store_down_reported() -> bool:  # each process's sync thread pings the store every 5 s
+            ready = call("GET", f"{a}/readyz")[1]
+            return ready["status"] == "degraded" and ready["components"]["store"]["status"] == "down"
+
+        assert wait_until(store_down_reported, 15), call("GET", f"{a}/readyz")[1]
         failed_run = _train(a, token, expect="failed")
         run = TrainingRun.objects.get(pk=failed_run)
         assert "artifact store" in run.error and run.model_version.artifact_path == ""
@@ -132,6 +137,15 @@ def test_two_hosts_follow_the_store_through_training_rollback_erasure_and_an_out
         damaged.write_bytes(whole[: len(whole) // 2])
         assert wait_until(lambda: damaged.stat().st_size == len(whole), 10)
         assert damaged.read_bytes() == whole
+
+        # 6. Each host's metrics: what it fetched, what it keeps, how old its view is.
+        text = call("GET", f"{b}/metrics", token)[1]["_text"]
+        samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+                   if line.startswith("curio_artifact") or line.startswith("curio_model_")}
+        figures["host_b_metrics"] = samples
+        assert samples["curio_artifact_downloads_total"] > 0 and samples["curio_artifact_download_bytes_total"] > 0
+        assert samples["curio_model_cache_versions"] == 2  # the active and the previous
+        assert time.time() - samples["curio_model_view_confirmed_timestamp_seconds"] < 5
     finally:
         worker.close()
         for host in hosts.values():

@@ -160,16 +160,54 @@ def test_a_second_host_fetches_the_active_version_and_follows_revisions_and_roll
 
 
 def test_the_sweep_deletes_what_no_current_revision_references(s3, settings, tmp_path):
-    stored_version(settings.MODEL_DIR, 4, ["u1"], ["a"], active=True)
-    s3._put("4/r0/orphan.npy", b"left by a failed delete")
-    s3._put("8/r0/user_ids.npy", b"a pruned version's object")
-    ModelVersion.objects.create(pk=8, kind="als")  # pruned: no artifact path
-    assert stored_versions.store_sweep() == 1  # the orphan of a stored version; version 8's object is young
     from django.utils import timezone
 
-    later = timezone.now() + stored_versions.UNSTORED_GRACE * 2
-    assert stored_versions.store_sweep(now=later) == 1
-    assert sorted(m["path"].split("/", 1)[0] for m in s3.objects()) == ["4"] * len(s3.manifest(4, 0).files) + ["4"]
+    stored_version(settings.MODEL_DIR, 4, ["u1"], ["a"], active=True)
+    s3._put("4/r0/orphan.npy", b"left by a failed delete")
+    s3._put("4/r1/user_ids.npy", b"an erasure's revision, not committed yet")
+    s3._put("8/r0/user_ids.npy", b"a pruned version's object")
+    ModelVersion.objects.create(pk=8, kind="als")  # not stored
+    now = timezone.now()
+    assert stored_versions.store_sweep(now=now) == 0  # everything unreferenced is young: maybe in flight
+    assert stored_versions.store_sweep(now=now + stored_versions.SWEEP_GRACE * 2) == 1  # the orphan
+    assert stored_versions.store_sweep(now=now + stored_versions.UNSTORED_GRACE * 2) == 1  # version 8's object
+    kept = {m["path"] for m in s3.objects()}
+    assert "4/r1/user_ids.npy" in kept  # a revision newer than the database's is never swept
+    assert kept == {f.key for f in s3.manifest(4, 0).files.values()} | {"4/r0/manifest.json", "4/r1/user_ids.npy"}
+
+
+def test_a_host_keeps_serving_what_it_has_when_a_new_version_cannot_be_fetched(s3, settings, tmp_path):
+    stored_version(settings.MODEL_DIR, 1, ["u1"], ["a", "b"], active=True)
+    host_b = tmp_path / "host-b"
+    with override_settings(MODEL_DIR=host_b):
+        model_store.reset()
+        assert model_store.active_model().version == 1
+    stored_version(settings.MODEL_DIR, 2, ["u1"], ["a", "b"], active=True)
+    with override_settings(MODEL_DIR=host_b, AWS_ENDPOINT_URL="http://127.0.0.1:9"):  # the store unreachable
+        stored_versions.invalidate()
+        assert model_store.active_model().version == 1  # not popular lists: the version it has
+    with override_settings(MODEL_DIR=host_b):
+        model_store.reset()
+        assert model_store.active_model().version == 2
+
+
+def test_a_local_revision_whose_commit_failed_is_built_on(settings, tmp_path, write_api):
+    """The local store rewrites files in place before the database records the revision: if that commit fails,
+    the files are ahead of the database, and the next erasure (and activation) carry on from them."""
+    from recsys.ml.artifact_store import LocalStore
+
+    settings.MODEL_DIR = tmp_path
+    items("a")
+    event("u1", "a")
+    event("u2", "a")
+    stored_version(tmp_path, 1, ["u1", "u2", "u3"], ["a"], active=True)
+    store = LocalStore(tmp_path)
+    store.put_revision(store.manifest(1, 0), {"user_ids.npy": _npy(np.array(["u1", "", "u3"]))})  # no commit
+    assert ModelVersion.objects.get(pk=1).revision == 0 and store.manifest(1, 0).revision == 1
+    assert write_api.delete("/api/v1/users/u1/").status_code == 204
+    assert ModelVersion.objects.get(pk=1).revision == 2
+    assert np.load(tmp_path / "1" / "user_ids.npy").tolist() == ["", "", "u3"]
+    assert model_version_activate(version_id=1).is_active
 
 
 def test_an_unreachable_store_fails_activation_and_training_clearly(settings, tmp_path, write_api):

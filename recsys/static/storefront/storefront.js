@@ -90,7 +90,8 @@
     }
     return node;
   }
-  const SOURCES = { pinned: "Pinned by a curator", boosted: "Boosted by a curator", popular: "Popular", model: "For you" };
+  const SOURCES = { pinned: "Pinned by a curator", boosted: "Boosted by a curator", popular: "Popular", model: "For you",
+                    new: "New" };
   const itemLink = (item, rec) => `#/item/${encodeURIComponent(item.item_id)}${rec ? "?rec=" + rec : ""}`;
   const hue = (text) => [...text].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
 
@@ -104,6 +105,9 @@
       el("h3", {}, el("a", { href: itemLink(item, rec) }, item.title)),
       el("p", { class: "meta" }, `${item.category || "Uncategorized"}${item.price ? " · $" + item.price : ""}`),
       badges.length ? el("p", { class: "badges" }, badges) : null,
+      // A new arrival says why it is here at once (an exploration slot or a content neighbour), not behind "Why this?".
+      item.source === "new" && item.reasons && item.reasons.length
+        ? el("p", { class: "new-reason" }, item.reasons[item.reasons.length - 1].text) : null,
       reasons.length ? el("details", { class: "why" }, el("summary", {}, "Why this?"), el("ul", {}, reasons)) : null,
     );
     if (actions) {

@@ -1,0 +1,100 @@
+"""The content index of a model version (recsys.ml.content): written at training, refreshed without retraining.
+
+Training writes it beside the model's arrays (`content_write`, before the version is stored). After that the
+catalog moves on: every item write moves `updated_at`, so the catalog's content fingerprint
+(recsys.catalog.selectors.content_fingerprint) changes and the index is stale. `content_refresh()` — the
+periodic task `recsys.tasks.refresh_content` (every minute, django-celery-beat) and `manage.py refresh_content` —
+compares the fingerprint with the one the active version's index was built from and, when they differ, rebuilds
+the index from the whole catalog and writes it as a new revision of the active version
+(stored_versions.version_revise: the model stamp moves in the same transaction), so every host serves the new
+items' content lists within CURIO_MODEL_POLL_SECONDS, memory-mapped like the rest of the version.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from django.conf import settings
+from django.utils import timezone
+
+from recsys.catalog import selectors as catalog
+from recsys.ml import content, content_build
+from recsys.training import stored_versions
+from recsys.training.models import ModelVersion
+
+log = logging.getLogger(__name__)
+
+
+def catalog_content_index(fingerprint=None) -> content.ContentIndex:
+    """The content index of the whole catalog as it is now."""
+    items = [content_build.ItemText(item_id, title, category or "", attributes or {},
+                                    created.timestamp() if created else 0.0)
+             for item_id, title, category, attributes, created in catalog.item_texts()]
+    return content_build.build(items, neighbours=settings.CONTENT_NEIGHBOURS,
+                         fingerprint=fingerprint if fingerprint is not None else catalog.content_fingerprint(),
+                         built_at=timezone.now().timestamp())
+
+
+def content_write(directory: Path, *, matrix: sp.spmatrix) -> None:
+    """Training: the catalog's content index and the model items' support, into the version being written."""
+    started = time.perf_counter()
+    fingerprint = catalog.content_fingerprint()  # before reading: an item written meanwhile makes it stale
+    index = catalog_content_index(fingerprint)
+    content.save(directory, index, content_build.item_support(matrix))
+    log.info("content index: %d items, %d terms in %.2fs", len(index), len(index.vocab), time.perf_counter() - started)
+
+
+def content_refresh(*, force: bool = False) -> int | None:
+    """Fold the catalog's new and changed items into the active version's content index, as a new revision.
+    The new revision, or None (no active version, or the index is current)."""
+    active = ModelVersion.objects.filter(is_active=True).exclude(artifact_path="").values_list("pk", "revision").first()
+    if active is None:
+        return None
+    version_id, revision = active
+    fingerprint = catalog.content_fingerprint()
+    store = stored_versions.artifact_store()
+    manifest = store.manifest(version_id, revision)
+    if not force and manifest is not None and _built_from(store, manifest) == fingerprint:
+        return None
+    started = time.perf_counter()
+    index = catalog_content_index(fingerprint)
+    files = content.to_files(index)
+
+    def change(base):
+        if not force and _built_from(store, base) == fingerprint:
+            return None  # another process refreshed it meanwhile
+        return files
+
+    new = stored_versions.version_revise(version_id, change)
+    if new is not None:
+        log.info("content index of version %s refreshed as revision %s: %d items in %.2fs", version_id, new,
+                 len(index), time.perf_counter() - started)
+    return new
+
+
+def _built_from(store, manifest):
+    entry = manifest.files.get(content.META)
+    if entry is None:
+        return None
+    return content.read_meta(store.read(entry.key)).get("fingerprint")
+
+
+def catalog_coverage(item_ids: np.ndarray) -> dict:
+    """A version's coverage of the available catalog, for its model card: of all items, and of the items that are
+    not new (first ingested within CURIO_EXPLORATION_MAX_AGE_DAYS and absent from the model)."""
+    model_items = set(np.asarray(item_ids).tolist())
+    cutoff = timezone.now().timestamp() - settings.EXPLORATION_MAX_AGE_DAYS * 86400
+    total = new = known = 0
+    for item_id, created in catalog.available_item_ages():
+        total += 1
+        if item_id in model_items:
+            known += 1
+        elif created is not None and created.timestamp() >= cutoff:
+            new += 1
+    old = total - new
+    return {"catalog_items": total, "new_items": new, "model_items": known,
+            "max_age_days": settings.EXPLORATION_MAX_AGE_DAYS,
+            "coverage": known / total if total else 0.0, "coverage_excluding_new": known / old if old else 0.0}
