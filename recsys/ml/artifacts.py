@@ -16,6 +16,9 @@ Layout of one version, `MODEL_DIR/<version_id>/`:
     sim_indptr.npy, sim_indices.npy, sim_data.npy
                          CSR (n_items x n_items) top-K item-item similarities (both kinds;
                          for ALS derived from the item factors) used for similar/basket lists
+    content_*.npy, content_meta.json, item_support.npy
+                         the content index of the catalog (recsys.ml.content), optional: versions
+                         written before it serve no content lists
     COMPLETE             written last; a directory without it (or a manifest.json: a copy fetched
                          from the artifact store, recsys.ml.artifact_store) is never loaded
 

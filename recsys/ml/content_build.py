@@ -109,30 +109,32 @@ def _strongest_terms(x: sp.csr_matrix, max_terms: int) -> sp.csr_matrix:
     return out
 
 
-def top_neighbours(x: sp.csr_matrix, k: int, *, chunk: int = 512) -> sp.csr_matrix:
-    """Each row's top `k` other rows by cosine (rows are unit length), best first (ties: lower row first)."""
+def top_neighbours(x: sp.csr_matrix, k: int, *, cells: int = 16_000_000) -> sp.csr_matrix:
+    """Each row's top `k` other rows by cosine (rows are unit length), best first (ties: lower row first). Blocks
+    of rows against all rows as dense arrays of at most `cells` floats (64 MB), top-k by argpartition per block."""
     n = x.shape[0]
+    k = min(k, max(n - 1, 0))
+    if n == 0 or k == 0:
+        return sp.csr_matrix((n, n), dtype=np.float32)
     xt = x.T.tocsr()
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    chunk = max(1, min(n, cells // n))
+    counts = np.zeros(n, dtype=np.int64)
     indices: list[np.ndarray] = []
     data: list[np.ndarray] = []
     for start in range(0, n, chunk):
-        block = (x[start:start + chunk] @ xt).tocsr()
-        for r in range(block.shape[0]):
-            lo, hi = block.indptr[r], block.indptr[r + 1]
-            cols, vals = block.indices[lo:hi], block.data[lo:hi]
-            mask = (cols != start + r) & (vals > 1e-6)
-            cols, vals = cols[mask], vals[mask]
-            if len(cols) > k:
-                keep = np.argpartition(-vals, k - 1)[:k]
-                cols, vals = cols[keep], vals[keep]
-            order = np.lexsort((cols, -vals))
-            indices.append(cols[order].astype(np.int32))
-            data.append(vals[order].astype(np.float32))
-            indptr[start + r + 1] = indptr[start + r] + len(cols)
-    cat_i = np.concatenate(indices) if indices else np.array([], dtype=np.int32)
-    cat_d = np.concatenate(data) if data else np.array([], dtype=np.float32)
-    return sp.csr_matrix((cat_d, cat_i, indptr.astype(np.int32)), shape=(n, n))
+        stop = min(n, start + chunk)
+        block = np.asarray((x[start:stop] @ xt).todense(), dtype=np.float32)
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # not its own neighbour
+        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(block, top, axis=1)
+        order = np.lexsort((top, -vals), axis=-1)
+        top, vals = np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
+        keep = vals > 1e-6
+        counts[start:stop] = keep.sum(axis=1)
+        indices.append(top[keep].astype(np.int32))
+        data.append(vals[keep].astype(np.float32))
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape=(n, n))
 
 
 def item_support(matrix: sp.spmatrix) -> np.ndarray:

@@ -54,7 +54,8 @@ class SuggestionAdmin(ReadOnlyAdmin):
         for row in rows:
             row.rule_link = rule_link(row.rule_id)
             row.verdict = verdicts.get(row.rule_id, "") if row.rule_id else ""
-            row.numbers = [(k, v) for k, v in row.evidence.items() if k != "links" and not isinstance(v, dict | list)]
+            row.numbers = [(k.replace("_", " "), _shown(v)) for k, v in row.evidence.items()
+                           if k != "links" and not isinstance(v, dict | list)]
         context = {
             **self.admin_site.each_context(request),
             "title": "Suggestions inbox",
@@ -115,3 +116,10 @@ class SuggestionDecisionAdmin(ReadOnlyAdmin):
                     "history_change_reason"]
     list_filter = ["status", "detector"]
     search_fields = ["title", "reason", "decided_by"]
+
+
+def _shown(value):
+    """An evidence number as a person reads it: 4 significant digits, tiny ones (p-values) in scientific form."""
+    if isinstance(value, float):
+        return f"{value:.2g}" if 0 < abs(value) < 1e-3 else f"{value:.4g}"
+    return value
