@@ -87,7 +87,8 @@ def main() -> None:
                 t = time.perf_counter()
                 serve_lists([ListRequest(PERSONAL, limit=10, user_id=u)])
                 times.append(time.perf_counter() - t)
-        print(f"personal list (SQLite, in process), exploration {label}: median {statistics.median(times) * 1e3:.2f} ms")
+        median = statistics.median(times) * 1e3
+        print(f"personal list (SQLite, in process), exploration {label}: median {median:.2f} ms")
 
     for n in (len(shop.old) + len(shop.new), 20_000):
         items = [ItemText(f"i{k}", f"{taste_shop.BRANDS[k % 20]} {taste_shop.WORDS[k % 30]} "

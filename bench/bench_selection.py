@@ -81,7 +81,7 @@ def raw_implicit(train, users, score, threads: int, grid: bool) -> tuple[dict[st
     return out, als_seconds
 
 
-def select(split, users, options, budget_fits: int):
+def select(split, users, options, budget_fits: int, verbose: bool = False):
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=settings.TRAINING_SELECTION_FOLDS,
                                     sample_users=settings.TRAINING_SELECTION_USERS,
                                     max_interactions=settings.TRAINING_SELECTION_INTERACTIONS,
@@ -90,8 +90,15 @@ def select(split, users, options, budget_fits: int):
     result = fitting.race(starts, fitting.tuning_space(SEED) if budget_fits else [], folds, options=options,
                           iterations=settings.TRAINING_SELECTION_ITERATIONS,
                           budget_fits=budget_fits if budget_fits else None,
-                          max_seconds=settings.TRAINING_SEARCH_SECONDS, z=settings.TRAINING_SELECTION_Z)
+                          max_seconds=settings.TRAINING_SEARCH_SECONDS, z=settings.TRAINING_SELECTION_Z,
+                          on_trial=print_trial if verbose else None)
     return folds, result
+
+
+def print_trial(t: fitting.Trial) -> None:
+    gain = f" gain {t.gain:+.4f} ± {t.gain_se:.4f}" if t.gain is not None else ""
+    print(f"    trial {t.candidate.label()}: {t.ndcg:.4f} ± {t.ndcg_std:.4f} ({len(t.fold_scores)} folds, "
+          f"{t.seconds:.1f}s){gain} {t.outcome}", flush=True)
 
 
 def run_shop(name: str, args) -> None:
@@ -122,7 +129,7 @@ def run_shop(name: str, args) -> None:
         for budget in budgets:
             for run in range(args.runs):
                 t0 = time.perf_counter()
-                folds, result = select(split, users, options, budget)
+                folds, result = select(split, users, options, budget, args.verbose)
                 selection_seconds = time.perf_counter() - t0
                 winner = result.trials[0]
                 held, fit_seconds = holdout_of(winner.candidate)
@@ -166,6 +173,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-kind-holdouts", dest="kind_holdouts", action="store_false")
     parser.add_argument("--small-raw-grid", dest="raw_grid", action="store_false")
+    parser.add_argument("--verbose", action="store_true", help="print each trial as it ends")
     args = parser.parse_args()
     for shop in args.shops.split(","):
         run_shop(shop, args)

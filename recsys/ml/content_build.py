@@ -66,8 +66,9 @@ def item_tokens(item: ItemText) -> list[str]:
 
 
 def build(items: list[ItemText], *, neighbours: int = NEIGHBOURS, max_terms: int = MAX_TERMS,
-          fingerprint=None, built_at: float = 0.0) -> ContentIndex:
-    """Fit the tf-idf weighting on `items` and find each item's top `neighbours` by cosine similarity."""
+          fingerprint=None, built_at: float = 0.0, support: dict[str, int] | None = None) -> ContentIndex:
+    """Fit the tf-idf weighting on `items` and find each item's top `neighbours` by cosine similarity times
+    `evidence(support)` (interactions per item id; none: cosine alone). The stored figures are the cosines."""
     ids = np.array([i.item_id for i in items], dtype=str)
     created = np.array([i.created for i in items], dtype=np.float64)
     if not items:
@@ -81,7 +82,8 @@ def build(items: list[ItemText], *, neighbours: int = NEIGHBOURS, max_terms: int
     except ValueError:  # no item has a single token
         x, vocab = sp.csr_matrix((len(items), 0), dtype=np.float32), np.array([], dtype=str)
     x = _strongest_terms(x, max_terms)
-    nn = top_neighbours(x, neighbours)
+    weights = None if not support else evidence(np.array([support.get(i.item_id, 0) for i in items]))
+    nn = top_neighbours(x, neighbours, weights=weights)
     return ContentIndex(ids, created, x, nn, vocab, {"fingerprint": fingerprint, "built_at": built_at,
                                                      "neighbours": neighbours, "items": len(items)})
 
@@ -109,9 +111,17 @@ def _strongest_terms(x: sp.csr_matrix, max_terms: int) -> sp.csr_matrix:
     return out
 
 
-def top_neighbours(x: sp.csr_matrix, k: int, *, cells: int = 16_000_000) -> sp.csr_matrix:
-    """Each row's top `k` other rows by cosine (rows are unit length), best first (ties: lower row first). Blocks
-    of rows against all rows as dense arrays of at most `cells` floats (64 MB), top-k by argpartition per block."""
+def evidence(support: np.ndarray) -> np.ndarray:
+    """1 + ln(1 + interactions): among items the catalog describes alike, those shoppers chose more often are
+    likelier neighbours in behaviour too (recsys.serving.content_lists ranks by cosine x evidence as well)."""
+    return (1.0 + np.log1p(np.maximum(np.asarray(support, dtype=np.float32), 0))).astype(np.float32)
+
+
+def top_neighbours(x: sp.csr_matrix, k: int, *, weights: np.ndarray | None = None,
+                   cells: int = 16_000_000) -> sp.csr_matrix:
+    """Each row's top `k` other rows by cosine (rows are unit length) times the other row's weight, best first
+    (ties: lower row first); the stored figures are the cosines. Blocks of rows against all rows as dense arrays of
+    at most `cells` floats (64 MB), top-k by argpartition per block."""
     n = x.shape[0]
     k = min(k, max(n - 1, 0))
     if n == 0 or k == 0:
@@ -125,10 +135,12 @@ def top_neighbours(x: sp.csr_matrix, k: int, *, cells: int = 16_000_000) -> sp.c
         stop = min(n, start + chunk)
         block = np.asarray((x[start:stop] @ xt).todense(), dtype=np.float32)
         block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # not its own neighbour
-        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        ranked = block if weights is None else block * weights[None, :]
+        top = np.argpartition(-ranked, k - 1, axis=1)[:, :k]
+        keys = np.take_along_axis(ranked, top, axis=1)
+        order = np.lexsort((top, -keys), axis=-1)
+        top = np.take_along_axis(top, order, axis=1)
         vals = np.take_along_axis(block, top, axis=1)
-        order = np.lexsort((top, -vals), axis=-1)
-        top, vals = np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
         keep = vals > 1e-6
         counts[start:stop] = keep.sum(axis=1)
         indices.append(top[keep].astype(np.int32))

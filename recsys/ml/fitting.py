@@ -130,8 +130,8 @@ def selection_folds(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray
         others = rng.permutation(np.setdiff1d(np.arange(n_users), users))
         room_users = max(sample_users - len(users), 0)
         room = cap - int(lengths[users].sum())
-        # Shoppers in random order up to the bounds: the sample's item popularity follows the shop's,
-        # head and tail alike (a shopper who would overflow the bound is passed over, not the rest).
+        # Shoppers in a seeded random order until a bound is reached: the sample's item popularity
+        # follows the shop's, head and tail alike (`sample` records how many items it saw).
         take = others[np.cumsum(lengths[others]) <= room][:room_users]
         rows = np.sort(np.concatenate([users, take]))
     else:

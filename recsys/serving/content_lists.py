@@ -110,8 +110,7 @@ def similar(view: ContentView, item_id: str, behaviour: list, model_col: int | N
 
 
 def _evidence(view: ContentView, rows: np.ndarray) -> np.ndarray:
-    """1 + ln(1 + interactions) of each content row's item (1 for an item the model does not know): among items
-    the catalog describes alike, the ones shoppers chose more often are likelier neighbours in behaviour too."""
+    """content_build.evidence of each content row's item (1 for an item the model does not know)."""
     if view.support is None:
         return np.ones(len(rows), dtype=np.float32)
     cols = view.model_cols[rows]

@@ -11,6 +11,7 @@ items' content lists within CURIO_MODEL_POLL_SECONDS, memory-mapped like the res
 """
 from __future__ import annotations
 
+import io
 import logging
 import time
 from pathlib import Path
@@ -28,22 +29,24 @@ from recsys.training.models import ModelVersion
 log = logging.getLogger(__name__)
 
 
-def catalog_content_index(fingerprint=None) -> content.ContentIndex:
-    """The content index of the whole catalog as it is now."""
+def catalog_content_index(fingerprint=None, support: dict[str, int] | None = None) -> content.ContentIndex:
+    """The content index of the whole catalog as it is now (`support`: the model's interactions per item id)."""
     items = [content_build.ItemText(item_id, title, category or "", attributes or {},
                                     created.timestamp() if created else 0.0)
              for item_id, title, category, attributes, created in catalog.item_texts()]
     return content_build.build(items, neighbours=settings.CONTENT_NEIGHBOURS,
                          fingerprint=fingerprint if fingerprint is not None else catalog.content_fingerprint(),
-                         built_at=timezone.now().timestamp())
+                         built_at=timezone.now().timestamp(), support=support)
 
 
-def content_write(directory: Path, *, matrix: sp.spmatrix) -> None:
+def content_write(directory: Path, *, matrix: sp.spmatrix, item_ids: np.ndarray) -> None:
     """Training: the catalog's content index and the model items' support, into the version being written."""
     started = time.perf_counter()
     fingerprint = catalog.content_fingerprint()  # before reading: an item written meanwhile makes it stale
-    index = catalog_content_index(fingerprint)
-    content.save(directory, index, content_build.item_support(matrix))
+    support = content_build.item_support(matrix)
+    index = catalog_content_index(fingerprint, dict(zip(np.asarray(item_ids).tolist(), support.tolist(),
+                                                        strict=True)))
+    content.save(directory, index, support)
     log.info("content index: %d items, %d terms in %.2fs", len(index), len(index.vocab), time.perf_counter() - started)
 
 
@@ -60,7 +63,7 @@ def content_refresh(*, force: bool = False) -> int | None:
     if not force and manifest is not None and _built_from(store, manifest) == fingerprint:
         return None
     started = time.perf_counter()
-    index = catalog_content_index(fingerprint)
+    index = catalog_content_index(fingerprint, _stored_support(store, manifest))
     files = content.to_files(index)
 
     def change(base):
@@ -73,6 +76,15 @@ def content_refresh(*, force: bool = False) -> int | None:
         log.info("content index of version %s refreshed as revision %s: %d items in %.2fs", version_id, new,
                  len(index), time.perf_counter() - started)
     return new
+
+
+def _stored_support(store, manifest) -> dict[str, int] | None:
+    """The version's interactions per item id (its item_ids.npy and item_support.npy), None without them."""
+    if manifest is None or content.SUPPORT not in manifest.files or "item_ids.npy" not in manifest.files:
+        return None
+    ids = np.load(io.BytesIO(store.read(manifest.files["item_ids.npy"].key)))
+    support = np.load(io.BytesIO(store.read(manifest.files[content.SUPPORT].key)))
+    return dict(zip(ids.tolist(), support.tolist(), strict=False)) if len(ids) == len(support) else None
 
 
 def _built_from(store, manifest):

@@ -319,7 +319,7 @@ def save(tracker: RunTracker, model: fitting.Model, winner: fitting.Candidate, v
         similar_items=settings.TRAINING_SIMILAR_ITEMS, params={"kind": winner.kind, **winner.params,
                                                                "run": tracker.run_id})
     path = artifacts.save(artifact, stored_versions.staging_dir())
-    content_write(path, matrix=data.matrix)  # the catalog's content index (new items' lists until they are learned)
+    content_write(path, matrix=data.matrix, item_ids=data.item_ids)  # the content index: new items' lists
     stored_versions.scrub_erased(path, since=now)  # shoppers erased while this run was training
     try:
         stored_versions.version_store(version, path)

@@ -134,7 +134,7 @@ def train(shop: Shop, model_dir: Path, *, factors: int = 16) -> ModelVersion:
                              user_factors=als.user_factors, item_factors=als.item_factors, params=version.params)
     with override_settings(MODEL_DIR=model_dir):
         path = artifacts.save(art, stored_versions.staging_dir())
-        content_write(path, matrix=m)
+        content_write(path, matrix=m, item_ids=np.array(item_ids))
         stored_versions.version_store(version, path)
         model_version_activate(version_id=version.pk)
     shop.model_version = version

@@ -127,7 +127,7 @@ def test_accept_drafts_a_boost_with_a_holdout_on_the_board_then_publish_serves_i
     served = sources()
     held = {u for u in users if in_holdout(rule.pk, u, 0.1)}
     assert held and held != set(users)
-    assert all(served[u] == "boosted" for u in users if u not in held)
+    assert all(served[u] == "boosted" for u in users if u not in held), served
     assert all(served[u] != "boosted" for u in held)
 
 

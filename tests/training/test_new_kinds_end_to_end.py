@@ -1,6 +1,7 @@
 """EASE, EASE on the head (large catalogs), RP3beta and BM25-weighted ALS through a whole training run on
-the test database (SQLite, or PostgreSQL with DATABASE_URL), then served: personal lists fold in an event sent after training, name
-the history item that explains each pick, and similar-item lists come from the saved neighbours."""
+the test database (SQLite, or PostgreSQL with DATABASE_URL), then served: personal lists fold in an event
+sent after training, name the history item that explains each pick, and similar-item lists come from the
+saved neighbours."""
 import pytest
 from django.utils import timezone
 
