@@ -104,7 +104,7 @@ def print_trial(t: fitting.Trial) -> None:
 def run_shop(name: str, args) -> None:
     n_shoppers, n_items, n_events, clusters = SHOPS[name]
     began = time.perf_counter()
-    data = clustered_shop(n_shoppers, n_items, n_events, clusters=clusters)
+    data = clustered_shop(n_shoppers, n_items, n_events, clusters=clusters, seed=args.shop_seed)
     options = fitting.FitOptions(num_threads=args.threads, random_state=SEED,
                                  ease_max_items=settings.TRAINING_EASE_MAX_ITEMS)
     split = matrix.holdout_split(data, fraction=settings.TRAINING_HOLDOUT_FRACTION,
@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--no-kind-holdouts", dest="kind_holdouts", action="store_false")
     parser.add_argument("--small-raw-grid", dest="raw_grid", action="store_false")
     parser.add_argument("--verbose", action="store_true", help="print each trial as it ends")
+    parser.add_argument("--shop-seed", type=int, default=7, help="the generator's seed (another shop of the same kind)")
     args = parser.parse_args()
     for shop in args.shops.split(","):
         run_shop(shop, args)

@@ -9,7 +9,8 @@ DJANGO_SETTINGS_MODULE=config.settings) inherit them; a value exported by hand s
 - CURIO_CONTROL_SHARE=0 unless set: other features' tests never meet a random control shopper;
 - CURIO_IMPRESSION_BACKGROUND_FLUSH=0 unless set: impressions stay buffered until a test calls flush() (no stray
   writes);
-- CURIO_TRAINING_SEARCH_SECONDS=1 unless set: every training searches, with a small budget.
+- CURIO_TRAINING_SEARCH_FITS=6 unless set: every training searches, with a small budget counted in work (the same
+  trials on a loaded CI machine as on a quiet laptop).
 Set below the import, for this process only: static files without the manifest (Django's test runner turns DEBUG
 off, and the suite runs no collectstatic).
 """
@@ -28,7 +29,7 @@ os.environ["MODEL_DIR"] = os.environ["CURIO_TEST_MODEL_DIR"]
 if not os.environ.get("CURIO_CONTROL_SHARE", "").strip():  # blank reads as unset
     os.environ["CURIO_CONTROL_SHARE"] = "0"
 os.environ.setdefault("CURIO_IMPRESSION_BACKGROUND_FLUSH", "0")
-os.environ.setdefault("CURIO_TRAINING_SEARCH_SECONDS", "1")
+os.environ.setdefault("CURIO_TRAINING_SEARCH_FITS", "6")
 
 from config.settings import *  # noqa: E402, F403
 from config.settings import STORAGES  # noqa: E402

@@ -50,7 +50,7 @@ def test_two_hosts_follow_the_store_through_training_rollback_erasure_and_an_out
     redis_server.start()
     common = dict(DATABASE_URL=database_url(), REDIS_URL=redis_server.url, **store.env(),
                   CURIO_TRAINING_CANDIDATES=json.dumps(FAST_CANDIDATES), CURIO_TRAINING_NUM_THREADS="1",
-                  CURIO_TRAINING_SEARCH_SECONDS="2")
+                  CURIO_TRAINING_SEARCH_FITS="6")
     caches = {name: tmp_path / name for name in ("host-a", "host-b", "trainer")}
     hosts = {name: Gunicorn(server_env(**common, MODEL_DIR=str(caches[name]),
                                        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / f"metrics-{name}")),
