@@ -197,9 +197,15 @@ class Trial:
         return out
 
 
-def paired_gain(challenger: np.ndarray, incumbent: np.ndarray) -> tuple[float, float]:
-    """(mean, standard error) of the per-shopper differences over the shoppers both were scored on."""
+def paired_gain(challenger: np.ndarray, incumbent: np.ndarray, shoppers: np.ndarray | None = None
+                ) -> tuple[float, float]:
+    """(mean, standard error) of the per-shopper differences over the shoppers both were scored on. `shoppers`
+    (the shopper of each score): repeated folds score a shopper several times, and those scores move together, so
+    each shopper's differences are averaged first and the error counts shoppers, not scores."""
     d = challenger - incumbent[: len(challenger)]
+    if shoppers is not None and len(d):
+        _, inverse = np.unique(shoppers[: len(d)], return_inverse=True)
+        d = np.bincount(inverse, weights=d) / np.bincount(inverse)
     if len(d) < 2:
         return float(d.mean()) if len(d) else 0.0, float("inf")
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
@@ -229,8 +235,10 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
     The first starting point (the last run's winner, else the first configured) is the incumbent.
     Every later candidate is scored fold by fold on the same shoppers and compared paired: it
     displaces the incumbent only when its mean per-shopper gain exceeds `z` standard errors, and it
-    stops early ("behind") once its gain is `z` standard errors below zero. So a challenger that
-    wins by less than the folds' noise changes nothing, and more search cannot buy a lucky winner.
+    stops early ("behind") once its gain is `z` standard errors below zero (a shopper scored in several
+    repeats counts once). So a challenger that wins by less than the folds' noise changes nothing; each
+    challenger is its own one-sided test, though, so a larger budget still raises the chance that one
+    displaces the incumbent by luck (a few percent per challenger of equal merit at z = 2).
 
     The budget is work, not time: the starting points always run; a candidate of `space` starts
     only if its folds fit in what is left of `budget_fits` fold-fits of the search (None: no budget), so the same
@@ -246,6 +254,7 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
         return Selection([only], "none")
     started = clock()
     n_folds = len(folds.folds)
+    scored_shoppers = np.concatenate(folds.folds) if folds.folds else np.zeros(0, dtype=np.int64)
     trials: list[Trial] = []
     incumbent: Trial | None = None
     skipped: set[str] = set()
@@ -268,7 +277,7 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
             trial.add(folds.score_users(candidate, fold, options=options, iterations=iterations))
             spent, searched = spent + 1, searched + (index >= n_starts)
             if incumbent is not None:
-                trial.gain, trial.gain_se = paired_gain(trial.per_user(), incumbent.per_user())
+                trial.gain, trial.gain_se = paired_gain(trial.per_user(), incumbent.per_user(), scored_shoppers)
                 if fold < n_folds - 1 and trial.gain + z * trial.gain_se < 0:
                     trial.dropped = trial.outcome = "behind"
                     break

@@ -200,10 +200,10 @@ def training_run_get(run_id: int) -> TrainingRun | None:
 
 
 def last_best_candidate(*, before_run: int) -> dict | None:
-    """The best trial ({"kind", "params", ...}) of the latest finished run before `before_run` that
-    searched (training: metrics["selection"][0]; tuning: metrics["best"]): the next search's warm start."""
-    runs = (TrainingRun.objects.filter(pk__lt=before_run, status__in=[TrainingRun.Status.SUCCEEDED,
-                                                                      TrainingRun.Status.REJECTED])
+    """The best trial ({"kind", "params", ...}) of the latest succeeded run before `before_run` that
+    searched (training: metrics["selection"][0]; tuning: metrics["best"]): the next search's incumbent. A run the
+    promotion gate rejected lends its winner no incumbent's protection."""
+    runs = (TrainingRun.objects.filter(pk__lt=before_run, status=TrainingRun.Status.SUCCEEDED)
             .order_by("-pk").values_list("metrics", flat=True)[:5])
     for metrics in runs:
         best = (metrics or {}).get("best") or next(iter((metrics or {}).get("selection") or []), None)

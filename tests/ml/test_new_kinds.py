@@ -231,6 +231,14 @@ def test_paired_gain_is_the_mean_difference_and_its_standard_error():
     assert gain == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / 2)
 
 
+def test_a_shopper_scored_in_several_repeats_counts_once_in_the_standard_error():
+    d = np.array([0.1, 0.0, 0.2, 0.0])
+    repeated = np.tile(d, 3)  # three repeats of the folds: the same four shoppers, the same differences
+    gain, se = fitting.paired_gain(repeated, np.zeros(12), shoppers=np.tile(np.arange(4), 3))
+    assert gain == pytest.approx(d.mean()) and se == pytest.approx(d.std(ddof=1) / 2)  # 4 shoppers, not 12
+    assert fitting.paired_gain(repeated, np.zeros(12))[1] < se  # counted as 12 scores it looked surer than it is
+
+
 def test_folds_are_user_disjoint_and_apart_from_the_holdout():
     split = matrix.holdout_split(clustered(), seed=0)
     users, holdout = fitting.split_eval_users(split.eval_users, selection_users=150, seed=4)
