@@ -2,10 +2,12 @@
 shoppers were erased since when."""
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 
 from recsys.catalog.models import ErasureReceipt, Event, Item
 from recsys.ml import artifact_erasure
@@ -66,11 +68,13 @@ def erased_since(user_ids: set[str]) -> dict[str, object]:
     return out
 
 
-def content_fingerprint() -> list:
-    """What the catalog's content index was built from: [items, newest update, highest pk] (every item write moves
-    `updated_at`, so any create or change moves it: the content index is then stale)."""
-    row = Item.objects.aggregate(n=Count("id"), updated=Max("updated_at"), top=Max("id"))
-    return [row["n"], row["updated"].isoformat() if row["updated"] else "", row["top"] or 0]
+def content_fingerprint(texts: list[tuple]) -> str:
+    """What a content index is built from, as one hash of the items' content fields (`item_texts()`): a new item or
+    a changed title, category or attribute moves it; a price or availability update does not (no rebuild)."""
+    digest = hashlib.sha256()
+    for item_id, title, category, attributes, _created in texts:
+        digest.update(json.dumps([item_id, title, category, attributes], sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:32]
 
 
 def item_texts() -> list[tuple]:

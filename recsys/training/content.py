@@ -1,11 +1,12 @@
 """The content index of a model version (recsys.ml.content): written at training, refreshed without retraining.
 
 Training writes it beside the model's arrays (`content_write`, before the version is stored). After that the
-catalog moves on: every item write moves `updated_at`, so the catalog's content fingerprint
-(recsys.catalog.selectors.content_fingerprint) changes and the index is stale. `content_refresh()` — the
-periodic task `recsys.tasks.refresh_content` (every minute, django-celery-beat) and `manage.py refresh_content` —
-compares the fingerprint with the one the active version's index was built from and, when they differ, rebuilds
-the index from the whole catalog and writes it as a new revision of the active version
+catalog moves on: a new item or a changed title, category or attribute moves the catalog's content fingerprint
+(recsys.catalog.selectors.content_fingerprint, a hash of those fields; prices and availability do not count).
+`content_refresh()` — the periodic task `recsys.tasks.refresh_content` (every minute, django-celery-beat) and
+`manage.py refresh_content` — compares it with the one the active version's index was built from and, when they
+differ, rebuilds the index from the whole catalog (one refresh at a time in the deployment; a slower one never
+overwrites an index built from a later read) and writes it as a new revision of the active version
 (stored_versions.version_revise: the model stamp moves in the same transaction), so every host serves the new
 items' content lists within CURIO_MODEL_POLL_SECONDS, memory-mapped like the rest of the version.
 """
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from recsys.catalog import selectors as catalog
@@ -29,23 +32,29 @@ from recsys.training.models import ModelVersion
 log = logging.getLogger(__name__)
 
 
-def catalog_content_index(fingerprint=None, support: dict[str, int] | None = None) -> content.ContentIndex:
-    """The content index of the whole catalog as it is now (`support`: the model's interactions per item id)."""
+REFRESH_LOCK = "training:content-refresh"
+REFRESH_LOCK_SECONDS = 1800  # longer than any build; released when the refresh ends
+
+
+def catalog_content_index(texts: list[tuple], support: dict[str, int] | None = None, *,
+                          read_at: float | None = None) -> content.ContentIndex:
+    """The content index of `texts` (catalog.item_texts(), read at `read_at`; `support`: the model's interactions
+    per item id)."""
     items = [content_build.ItemText(item_id, title, category or "", attributes or {},
                                     created.timestamp() if created else 0.0)
-             for item_id, title, category, attributes, created in catalog.item_texts()]
+             for item_id, title, category, attributes, created in texts]
     return content_build.build(items, neighbours=settings.CONTENT_NEIGHBOURS,
-                         fingerprint=fingerprint if fingerprint is not None else catalog.content_fingerprint(),
-                         built_at=timezone.now().timestamp(), support=support)
+                               fingerprint=catalog.content_fingerprint(texts),
+                               built_at=read_at if read_at is not None else timezone.now().timestamp(),
+                               support=support)
 
 
 def content_write(directory: Path, *, matrix: sp.spmatrix, item_ids: np.ndarray) -> None:
     """Training: the catalog's content index and the model items' support, into the version being written."""
     started = time.perf_counter()
-    fingerprint = catalog.content_fingerprint()  # before reading: an item written meanwhile makes it stale
     support = content_build.item_support(matrix)
-    index = catalog_content_index(fingerprint, dict(zip(np.asarray(item_ids).tolist(), support.tolist(),
-                                                        strict=True)))
+    index = catalog_content_index(catalog.item_texts(), dict(zip(np.asarray(item_ids).tolist(), support.tolist(),
+                                                                 strict=True)))
     content.save(directory, index, support)
     log.info("content index: %d items, %d terms in %.2fs", len(index), len(index.vocab), time.perf_counter() - started)
 
@@ -57,18 +66,32 @@ def content_refresh(*, force: bool = False) -> int | None:
     if active is None:
         return None
     version_id, revision = active
-    fingerprint = catalog.content_fingerprint()
+    if not cache.add(REFRESH_LOCK, os.getpid(), timeout=REFRESH_LOCK_SECONDS):
+        return None  # another refresh is running (a slow build must not pile up beat's every-minute runs)
+    try:
+        return _refresh(version_id, revision, force=force)
+    finally:
+        cache.delete(REFRESH_LOCK)
+
+
+def _refresh(version_id: int, revision: int, *, force: bool) -> int | None:
+    read_at = timezone.now().timestamp()
+    texts = catalog.item_texts()
+    fingerprint = catalog.content_fingerprint(texts)
     store = stored_versions.artifact_store()
     manifest = store.manifest(version_id, revision)
-    if not force and manifest is not None and _built_from(store, manifest) == fingerprint:
+    if not force and manifest is not None and _meta(store, manifest).get("fingerprint") == fingerprint:
         return None
     started = time.perf_counter()
-    index = catalog_content_index(fingerprint, _stored_support(store, manifest))
+    index = catalog_content_index(texts, _stored_support(store, manifest), read_at=read_at)
     files = content.to_files(index)
 
     def change(base):
-        if not force and _built_from(store, base) == fingerprint:
+        meta = _meta(store, base)
+        if not force and meta.get("fingerprint") == fingerprint:
             return None  # another process refreshed it meanwhile
+        if float(meta.get("built_at") or 0) > read_at:
+            return None  # built from a later read of the catalog: never go back
         return files
 
     new = stored_versions.version_revise(version_id, change)
@@ -87,11 +110,9 @@ def _stored_support(store, manifest) -> dict[str, int] | None:
     return dict(zip(ids.tolist(), support.tolist(), strict=False)) if len(ids) == len(support) else None
 
 
-def _built_from(store, manifest):
+def _meta(store, manifest) -> dict:
     entry = manifest.files.get(content.META)
-    if entry is None:
-        return None
-    return content.read_meta(store.read(entry.key)).get("fingerprint")
+    return content.read_meta(store.read(entry.key)) if entry is not None else {}
 
 
 def catalog_coverage(item_ids: np.ndarray) -> dict:

@@ -65,5 +65,6 @@ def reap_lost_training_runs() -> list[int]:
              max_retries=3)
 def refresh_content() -> int | None:
     """Every minute (beat): fold new and changed items into the active version's content index, as a new revision
-    when the catalog moved (nothing otherwise: one aggregate query and one manifest read)."""
+    when the catalog's content moved (nothing otherwise: a read of the items' content fields, hashed, and one
+    manifest read; one refresh at a time)."""
     return content_refresh()

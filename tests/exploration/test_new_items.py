@@ -127,11 +127,30 @@ def test_item_sent_refresh_listed(read_api, write_api, shop):
     revision = content_refresh()
     assert revision == before + 1 == ModelVersion.objects.get(is_active=True).revision
     assert content_refresh() is None  # current now
+    # A price or availability update is no content change: no rebuild, no new revision for every host to load.
+    items_upsert(payload=[{"item_id": "g0-launch", "title": f"{title} II", "category": "shoes", "price": "19.90",
+                           "attributes": {"brand": "Alpen", "color": "red"}, "available": True}])
+    assert content_refresh() is None
     listed = similar(read_api, "g0-launch", limit=10)["items"]
     assert listed and listed[0]["reasons"][0]["type"] == "content"
     # Personal lists: it competes for the exploration slots of its group's fans with the group's other new items.
     explored = [i for i in personal(read_api, "g0-fan-0", limit=50)["items"] if i["source"] == "new"]
     assert len(explored) == 5 and "g0-launch" in {i["item_id"] for i in explored}
+
+
+
+def test_one_content_refresh_at_a_time(shop):
+    from django.core.cache import cache
+
+    from recsys.training.content import REFRESH_LOCK
+
+    items_upsert(payload=[{"item_id": "g1-launch", "title": "Trail runner", "category": "shoes"}])
+    cache.add(REFRESH_LOCK, 1, timeout=60)  # another worker is building
+    try:
+        assert content_refresh() is None
+    finally:
+        cache.delete(REFRESH_LOCK)
+    assert content_refresh() is not None
 
 
 # --- exploration in personal lists ------------------------------------------------------------------------------
