@@ -34,6 +34,9 @@ class Impression(models.Model):
             # Export and erasure find a shopper's rows. A Meta index, not db_index: on PostgreSQL that
             # adds a second (LIKE) index per row written, which nothing queries.
             models.Index(fields=["user_id"], name="impression_user"),
+            # Exploration's damping counts the `new` impressions of the last 30 days (serving's popular cache): a
+            # partial index, so it reads only those rows and other impressions cost no extra index write.
+            models.Index(fields=["created_at"], name="impression_new_time", condition=models.Q(source="new")),
         ]
 
     def __str__(self) -> str:

@@ -99,8 +99,9 @@ def rule_impacts_measured(*, start: datetime | None = None, end: datetime | None
 
 
 def new_item_impressions(*, since: datetime) -> dict[str, int]:
-    """Impressions per item shown in an exploration slot (source `new`) since `since`: one grouped query (the
-    serving cache of recsys.serving.popular asks at most once per CURIO_POPULAR_CACHE_SECONDS per process)."""
+    """Impressions per item shown as new (source `new`: an exploration slot, or a new item's similar list) since
+    `since`: one grouped query on a partial index (the serving cache of recsys.serving.popular asks at most once
+    per CURIO_POPULAR_CACHE_SECONDS per process)."""
     rows = (Impression.objects.filter(created_at__gte=since, source="new").values("item__item_id")
             .annotate(n=Count("id")).order_by().values_list("item__item_id", "n"))
     return dict(rows)

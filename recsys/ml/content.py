@@ -171,12 +171,16 @@ def describe(terms: Iterable[str]) -> str:
     return "similar description"
 
 
-def affinity(index: ContentIndex, rows: np.ndarray, weights: np.ndarray, candidates_t: sp.csr_matrix
-             ) -> tuple[np.ndarray, np.ndarray]:
+def affinity(index: ContentIndex, rows: np.ndarray, weights: np.ndarray, candidates_t: sp.csr_matrix) -> np.ndarray:
     """How close each candidate is to a history: for `rows` (the history's content rows) with `weights`, and the
-    candidates' transposed tf-idf rows (terms x candidates), (summed weighted cosine per candidate, the position
-    in `rows` of the history item contributing most)."""
+    candidates' transposed tf-idf rows (terms x candidates), the summed weighted cosine per candidate. One sparse
+    profile of the history against the candidates (1 x candidates), never a history x candidates array."""
     if len(rows) == 0 or candidates_t.shape[1] == 0:
-        return np.zeros(candidates_t.shape[1], dtype=np.float32), np.zeros(candidates_t.shape[1], dtype=np.int64)
-    sims = (index.x[rows] @ candidates_t).toarray() * np.asarray(weights, dtype=np.float32)[:, None]
-    return sims.sum(axis=0), sims.argmax(axis=0)
+        return np.zeros(candidates_t.shape[1], dtype=np.float32)
+    profile = sp.csr_matrix(np.asarray(weights, dtype=np.float32)[None, :]) @ index.x[rows]
+    return np.asarray((profile @ candidates_t).todense(), dtype=np.float32).ravel()
+
+
+def closest(index: ContentIndex, rows: np.ndarray, row: int) -> int:
+    """The position in `rows` of the history item closest to content row `row` (for its reason)."""
+    return int(np.asarray((index.x[rows] @ index.x[row].T).todense()).ravel().argmax())

@@ -144,19 +144,24 @@ def explore(view: ContentView, history_ids: list[str], n: int, *, now: float, sk
     if not rows:
         return []
     weights = 1.0 / (1.0 + 0.05 * np.arange(len(rows), dtype=np.float32))  # recent history counts a little more
-    score, best = content.affinity(index, np.array(rows, dtype=np.int64), weights, view.pool_t)
-    young = index.created[view.pool] >= now - settings.EXPLORATION_MAX_AGE_DAYS * DAY
-    order = np.argsort(-score, kind="stable")
+    history = np.array(rows, dtype=np.int64)
+    score = content.affinity(index, history, weights, view.pool_t)
+    score[index.created[view.pool] < now - settings.EXPLORATION_MAX_AGE_DAYS * DAY] = 0  # no longer new
+    # The closest first, a few more than n (impressions damp them below, blocks and seen items skip some): a
+    # partial sort of the pool, not a full one.
+    take = min(len(score), 8 * n + 40)
+    top = np.argpartition(-score, take - 1)[:take] if take < len(score) else np.arange(len(score))
+    top = top[np.lexsort((top, -score[top]))]
     out = []
-    for k in order.tolist():  # the closest first; damped by impressions below, so a few more than n
+    for k in top.tolist():
         if score[k] <= 0 or len(out) >= 4 * n + 20:
             break
-        if not young[k]:
-            continue
         item_id = str(index.ids[view.pool[k]])
         if item_id in skip:
             continue
-        pull = float(score[k]) / (1.0 + impressions.get(item_id, 0) / IMPRESSION_SCALE)
-        out.append(ContentCandidate(item_id, pull, "content", str(index.ids[rows[int(best[k])]]), (), True))
-    out.sort(key=lambda x: (-x.score, x.item_id))
-    return out[:n]
+        out.append((float(score[k]) / (1.0 + impressions.get(item_id, 0) / IMPRESSION_SCALE), item_id, k))
+    out.sort(key=lambda x: (-x[0], x[1]))
+    # The history item each pick is most like (its reason): worked out for the picks only.
+    return [ContentCandidate(item_id, pull, "content",
+                             str(index.ids[history[content.closest(index, history, int(view.pool[k]))]]), (), True)
+            for pull, item_id, k in out[:n]]
