@@ -326,8 +326,9 @@ def _survives(item_id: str, context: rules.Context, unavailable: frozenset[str])
 
 def _with_exploration(out: list[rules.Candidate], r: ListRequest, plan: _Plan, cards: dict[str, ItemCard],
                       context: rules.Context, unavailable: frozenset[str]) -> list[rules.Candidate]:
-    """Put the exploration picks where the engine's filters leave them at their slots' positions, each scored just
-    under the weakest model pick before it (source `new`, a `content` reason naming the history item)."""
+    """Put the exploration picks where the engine's filters leave them at their slots' positions, each scored under the
+    weakest model pick of the list (source `new`, a `content` reason naming the history item). A pick a block rule
+    removes gives its slot to the next candidate, not to another new item (blocks are the engine's to apply)."""
     if not plan.explore:
         return out
     have = {c.item_id for c in out}
