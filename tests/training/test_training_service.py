@@ -80,6 +80,11 @@ def test_the_next_run_starts_its_search_from_the_last_runs_best():
     assert any(t["kind"] == best["kind"] and t["params"] == best["params"] and t["folds"] == second.metrics[
         "search"]["folds"] for t in second.metrics["selection"])
 
+    # Same data, same seed: the second run (its incumbent the first run's winner) keeps the same winner and model.
+    assert second.metrics["winner"] == first.metrics["winner"]
+    assert second.model_version.params == first.model_version.params
+    assert second.metrics["model"] == first.metrics["model"]  # the holdout figures, to the digit
+
 
 def test_consent_withdrawn_shoppers_are_left_out():
     make_shop()
