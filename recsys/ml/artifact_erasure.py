@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 from recsys.ml.artifact_store import file_lock
-from recsys.ml.artifacts import write_atomic
+from recsys.ml.artifacts import npy_bytes, write_atomic
 
 LOCK_NAME = ".lock"
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -27,10 +26,16 @@ def version_lock(version: Path, timeout: float = LOCK_TIMEOUT_SECONDS):
     return file_lock(version / LOCK_NAME, timeout, f"{version.name} is locked by another erasure or scrub")
 
 
-def _replace_npy(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    write_atomic(path, buffer.getvalue())
+def clear_rows(ids: np.ndarray, factors: np.ndarray | None, rows: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Copies of a version's user ids and user factors with `rows` erased: the id cleared (no lookup finds it
+    again), the factor row zeroed."""
+    cleared = ids.copy()
+    cleared[rows] = ""
+    if factors is not None:
+        factors = np.array(factors)  # a writable copy (a memory map is read-only)
+        factors[rows[rows < len(factors)]] = 0
+    return cleared, factors
 
 
 def erase_rows(version: Path, match: Callable[[np.ndarray], np.ndarray], *,
@@ -43,15 +48,11 @@ def erase_rows(version: Path, match: Callable[[np.ndarray], np.ndarray], *,
         rows = np.flatnonzero(match(ids))
         if rows.size == 0:
             return 0
-        cleared = ids.copy()
-        cleared[rows] = ""
-        _replace_npy(ids_path, cleared)
         factors_path = version / "user_factors.npy"
-        if factors_path.exists():
-            factors = np.load(factors_path)
-            factors = factors.copy() if not factors.flags.writeable else factors
-            factors[rows[rows < len(factors)]] = 0
-            _replace_npy(factors_path, factors)
+        cleared, factors = clear_rows(ids, np.load(factors_path) if factors_path.exists() else None, rows)
+        write_atomic(ids_path, npy_bytes(cleared))  # the ids first: from then on no lookup finds the shopper
+        if factors is not None:
+            write_atomic(factors_path, npy_bytes(factors))
         return int(rows.size)
 
 

@@ -28,6 +28,7 @@ workers share the pages through the OS page cache.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -151,6 +152,13 @@ def load(path: Path, mmap_mode: str | None = "r") -> Artifact:
 
 
 # --- atomic writes ---------------------------------------------------------------------------
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """`array` as the bytes of a .npy file (a revision's changed file, before it is written or uploaded)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: a uniquely named temp file beside it, fsynced, renamed, the directory

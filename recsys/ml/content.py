@@ -17,7 +17,6 @@ Older versions have none of them: `load` answers None and serving makes no conte
 """
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from recsys.ml.artifacts import npy_bytes
 
 META = "content_meta.json"
 SUPPORT = "item_support.npy"
@@ -54,12 +55,6 @@ class ContentIndex:
 
 # --- files ------------------------------------------------------------------------------------------------------
 
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 def to_files(index: ContentIndex) -> dict[str, bytes]:
     """The content files' bytes, by file name (for a new revision, or `save`)."""
     index_dtype = np.int32
@@ -74,7 +69,7 @@ def to_files(index: ContentIndex) -> dict[str, bytes]:
         "content_nn_data": index.nn.data.astype(np.float32),
         "content_vocab": np.asarray(index.vocab, dtype=str),
     }
-    out = {f"{name}.npy": _npy(array) for name, array in arrays.items()}
+    out = {f"{name}.npy": npy_bytes(array) for name, array in arrays.items()}
     out[META] = json.dumps({**index.meta, "terms": len(index.vocab)}, default=str).encode()
     return out
 

@@ -35,7 +35,7 @@ from django.utils import timezone
 from recsys.catalog.models import ErasureReceipt
 from recsys.ml import artifact_erasure
 from recsys.ml import artifact_store as stores
-from recsys.ml.artifacts import ArtifactError
+from recsys.ml.artifacts import ArtifactError, npy_bytes
 from recsys.ops import metrics
 from recsys.ops.stamps import Stamp, StampedValue
 from recsys.training.models import ModelStamp, ModelVersion
@@ -199,41 +199,33 @@ def version_delete(version_id: int) -> None:
 def model_versions_erase(match: Callable[[np.ndarray], np.ndarray], *, only: list[int] | None = None
                          ) -> dict[str, int]:
     """Clear the user rows `match` selects (a vectorised predicate over a version's user ids) from every stored
-    version: each that had some gets a new revision (its ids and user factors rewritten, the other files shared),
-    recorded in the database with the model stamp; the objects only the replaced revision held are deleted after
-    commit (the sweep retries a delete that fails). {version id: rows cleared}. One erasure per version at a time:
-    the version's row lock across hosts, a file lock between the processes of a host (SQLite has no row locks).
-    Raises StoreUnavailable or stores.LockTimeout; nothing is recorded then."""
+    version (or those in `only`): each that had some gets a new revision (`version_revise`: its ids and user
+    factors rewritten, the other files shared, one erasure per version at a time). {version id: rows cleared}.
+    Raises StoreUnavailable or stores.LockTimeout; nothing is recorded for that version then."""
     store = artifact_store()
     out: dict[str, int] = {}
     stored = ModelVersion.objects.exclude(artifact_path="").order_by("pk")
     if only is not None:
         stored = stored.filter(pk__in=only)
     for pk in list(stored.values_list("pk", flat=True)):
-        with host_lock(pk, settings.ERASURE_LOCK_TIMEOUT), transaction.atomic():
-            version = ModelVersion.objects.select_for_update().filter(pk=pk).exclude(artifact_path="").first()
-            if version is None:  # pruned meanwhile
-                continue
-            base = store.manifest(pk, version.revision)
-            if base is None or "user_ids.npy" not in base.files:
-                raise ArtifactError(f"version {pk} revision {version.revision} is not in {store.url}")
+        cleared: dict[int, int] = {}
+
+        def change(base: stores.Manifest, pk: int = pk, cleared: dict = cleared) -> dict[str, bytes] | None:
+            if "user_ids.npy" not in base.files:
+                raise ArtifactError(f"version {pk} revision {base.revision} has no user ids in {store.url}")
             ids = np.load(io.BytesIO(store.read(base.files["user_ids.npy"].key)))
             rows = np.flatnonzero(match(ids))
             if rows.size == 0:
-                continue
-            cleared = ids.copy()
-            cleared[rows] = ""
-            changed = {"user_ids.npy": _npy(cleared)}
-            if "user_factors.npy" in base.files:
-                factors = np.load(io.BytesIO(store.read(base.files["user_factors.npy"].key)))
-                factors[rows[rows < len(factors)]] = 0
-                changed["user_factors.npy"] = _npy(factors)
-            new = store.put_revision(base, changed)
-            ModelVersion.objects.filter(pk=pk).update(revision=new.revision)
-            models_changed()
-            replaced = _keys(store, base) - _keys(store, new)
-            transaction.on_commit(lambda store=store, replaced=replaced: _delete_quietly(store, replaced))
-            out[str(pk)] = int(rows.size)
+                return None
+            entry = base.files.get("user_factors.npy")
+            factors = np.load(io.BytesIO(store.read(entry.key))) if entry is not None else None
+            ids, factors = artifact_erasure.clear_rows(ids, factors, rows)
+            cleared[pk] = int(rows.size)
+            return {"user_ids.npy": npy_bytes(ids), **({} if factors is None else {"user_factors.npy":
+                                                                                   npy_bytes(factors)})}
+
+        if version_revise(pk, change) is not None:
+            out[str(pk)] = cleared[pk]
     return out
 
 
@@ -241,7 +233,8 @@ def version_revise(version_id: int, change: Callable[[stores.Manifest], dict[str
     """Write a new revision of a stored version with the files `change(base manifest)` returns (new or replaced;
     None or {}: nothing to write), under the same locks as an erasure, recorded with the model stamp, the objects
     only the replaced revision held deleted after commit. The new revision, or None (nothing written, or the
-    version pruned). Raises StoreUnavailable or stores.LockTimeout."""
+    version pruned). One revision of a version at a time: its row lock across hosts, a file lock between the
+    processes of a host (SQLite has no row locks). Raises StoreUnavailable or stores.LockTimeout."""
     store = artifact_store()
     with host_lock(version_id, settings.ERASURE_LOCK_TIMEOUT), transaction.atomic():
         version = ModelVersion.objects.select_for_update().filter(pk=version_id).exclude(artifact_path="").first()
@@ -281,12 +274,6 @@ def scrub_erased_stored(version_id: int, *, since) -> dict[str, int]:
 
 def _erased_hashes(since) -> list[str]:
     return list(ErasureReceipt.objects.filter(created_at__gte=since).values_list("user_hash", flat=True))
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 def _keys(store, manifest: stores.Manifest) -> set[str]:
