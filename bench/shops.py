@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.ml import matrix as mx
+from recsys.ml import matrix
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -32,6 +32,6 @@ def clustered_shop(n_shoppers: int, n_items: int, n_events: int, *, clusters: in
     items = np.where(rng.random(n_events) < 0.7, cluster_pick, global_pick) % n_items
     types = rng.choice(4, size=n_events, p=[0.6, 0.2, 0.12, 0.08])  # view, click, add_to_cart, purchase
     stamps = NOW.timestamp() - rng.uniform(0, 365 * 86400.0, n_events)
-    weights = mx.event_weights(types.astype(np.int64), np.ones(n_events, np.float32), stamps,
-                               now=NOW.timestamp(), config=mx.WeightConfig(half_life_days=365.0))
-    return mx.build_interactions(users.astype(np.int64), items.astype(np.int64), weights).matrix
+    weights = matrix.event_weights(types.astype(np.int64), np.ones(n_events, np.float32), stamps,
+                               now=NOW.timestamp(), config=matrix.WeightConfig(half_life_days=365.0))
+    return matrix.build_interactions(users.astype(np.int64), items.astype(np.int64), weights).matrix

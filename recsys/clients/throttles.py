@@ -2,8 +2,9 @@
 
 A view names its scope: `throttle_scope = "export"`, or per method (`{"POST": "training"}`: a method
 without an entry is not charged). The scope's rate is `DEFAULT_THROTTLE_RATES[scope]`, set by
-`CURIO_THROTTLE_<SCOPE>` in config/settings/api.py, and it is counted per API client with the client rate's
-sliding-window counter (`ClientRateThrottle`), so a batch list counts as its number of shoppers here too.
+`CURIO_THROTTLE_<SCOPE>` in config/settings/api.py, and it is counted per API client in the client rate's
+shared fixed-window budget (`ClientRateThrottle`, recsys/clients/rate_budget.py), so a batch list counts as its
+number of shoppers here too.
 A view without a scope, or a scope without a rate (empty variable), is not limited. Over the rate: 429
 with `Retry-After` and a message naming the rate and its variable.
 

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from recsys.catalog import selectors as catalog
+from recsys.catalog.selectors import available_item_ages, content_fingerprint, item_texts
 from recsys.ml import content, content_build
 from recsys.training import stored_versions
 from recsys.training.models import ModelVersion
@@ -38,13 +38,13 @@ REFRESH_LOCK_SECONDS = 1800  # longer than any build; released when the refresh 
 
 def catalog_content_index(texts: list[tuple], support: dict[str, int] | None = None, *,
                           read_at: float | None = None) -> content.ContentIndex:
-    """The content index of `texts` (catalog.item_texts(), read at `read_at`; `support`: the model's interactions
+    """The content index of `texts` (item_texts(), read at `read_at`; `support`: the model's interactions
     per item id)."""
     items = [content_build.ItemText(item_id, title, category or "", attributes or {},
                                     created.timestamp() if created else 0.0)
              for item_id, title, category, attributes, created in texts]
     return content_build.build(items, neighbours=settings.CONTENT_NEIGHBOURS,
-                               fingerprint=catalog.content_fingerprint(texts),
+                               fingerprint=content_fingerprint(texts),
                                built_at=read_at if read_at is not None else timezone.now().timestamp(),
                                support=support)
 
@@ -53,7 +53,7 @@ def content_write(directory: Path, *, matrix: sp.spmatrix, item_ids: np.ndarray)
     """Training: the catalog's content index and the model items' support, into the version being written."""
     started = time.perf_counter()
     support = content_build.item_support(matrix)
-    index = catalog_content_index(catalog.item_texts(), dict(zip(np.asarray(item_ids).tolist(), support.tolist(),
+    index = catalog_content_index(item_texts(), dict(zip(np.asarray(item_ids).tolist(), support.tolist(),
                                                                  strict=True)))
     content.save(directory, index, support)
     log.info("content index: %d items, %d terms in %.2fs", len(index), len(index.vocab), time.perf_counter() - started)
@@ -76,8 +76,8 @@ def content_refresh(*, force: bool = False) -> int | None:
 
 def _refresh(version_id: int, revision: int, *, force: bool) -> int | None:
     read_at = timezone.now().timestamp()
-    texts = catalog.item_texts()
-    fingerprint = catalog.content_fingerprint(texts)
+    texts = item_texts()
+    fingerprint = content_fingerprint(texts)
     store = stored_versions.artifact_store()
     manifest = store.manifest(version_id, revision)
     if not force and manifest is not None and _meta(store, manifest).get("fingerprint") == fingerprint:
@@ -121,7 +121,7 @@ def catalog_coverage(item_ids: np.ndarray) -> dict:
     model_items = set(np.asarray(item_ids).tolist())
     cutoff = timezone.now().timestamp() - settings.EXPLORATION_MAX_AGE_DAYS * 86400
     total = new = known = 0
-    for item_id, created in catalog.available_item_ages():
+    for item_id, created in available_item_ages():
         total += 1
         if item_id in model_items:
             known += 1

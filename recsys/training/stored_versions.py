@@ -34,7 +34,16 @@ from django.utils import timezone
 
 from recsys.catalog.models import ErasureReceipt
 from recsys.ml import artifact_erasure
-from recsys.ml import artifact_store as stores
+from recsys.ml.artifact_store import (
+    LockTimeout,
+    Manifest,
+    StoreCorrupt,
+    StoreUnavailable,
+    file_lock,
+    local_manifest,
+    sizes_match,
+    store_from_url,
+)
 from recsys.ml.artifacts import ArtifactError, npy_bytes
 from recsys.ops import metrics
 from recsys.ops.stamps import Stamp, StampedValue
@@ -47,9 +56,6 @@ LOCKS = ".locks"
 # erasure's revision not committed yet). A version with no stored row gets longer: a training can upload for minutes.
 SWEEP_GRACE = timedelta(minutes=5)
 UNSTORED_GRACE = timedelta(hours=1)
-
-StoreUnavailable = stores.StoreUnavailable
-
 
 # --- the store ----------------------------------------------------------------------------------------------------
 
@@ -66,7 +72,7 @@ def artifact_store():
     if current is not None and current[0] == key:
         return current[1]
     with _store_lock:
-        store = stores.store_from_url(settings.ARTIFACT_STORE, root=Path(settings.MODEL_DIR),
+        store = store_from_url(settings.ARTIFACT_STORE, root=Path(settings.MODEL_DIR),
                                       endpoint=settings.AWS_ENDPOINT_URL, region=settings.AWS_REGION,
                                       access_key_id=settings.AWS_ACCESS_KEY_ID,
                                       secret_access_key=settings.AWS_SECRET_ACCESS_KEY)
@@ -145,7 +151,7 @@ def staging_dir() -> Path:
     return model_dir if artifact_store().shared_cache else model_dir / ".staging"
 
 
-def version_store(version: ModelVersion, directory: Path) -> stores.Manifest:
+def version_store(version: ModelVersion, directory: Path) -> Manifest:
     """Put a freshly written version (from `staging_dir()`) into the store, manifest last, then mark it stored.
     Raises StoreUnavailable (the version stays unstored: it can never be activated half-uploaded)."""
     store = artifact_store()
@@ -181,7 +187,7 @@ def version_unstore(version: ModelVersion, staged: Path) -> None:
         log.warning("objects of unstored version %s left for the sweep: %s", version.pk, exc)
 
 
-def version_manifest(version_id: int, revision: int) -> stores.Manifest | None:
+def version_manifest(version_id: int, revision: int) -> Manifest | None:
     """The version's manifest at `revision` in the store (None: not there). Raises StoreUnavailable."""
     return artifact_store().manifest(version_id, revision)
 
@@ -201,7 +207,7 @@ def model_versions_erase(match: Callable[[np.ndarray], np.ndarray], *, only: lis
     """Clear the user rows `match` selects (a vectorised predicate over a version's user ids) from every stored
     version (or those in `only`): each that had some gets a new revision (`version_revise`: its ids and user
     factors rewritten, the other files shared, one erasure per version at a time). {version id: rows cleared}.
-    Raises StoreUnavailable or stores.LockTimeout; nothing is recorded for that version then."""
+    Raises StoreUnavailable or LockTimeout; nothing is recorded for that version then."""
     store = artifact_store()
     out: dict[str, int] = {}
     stored = ModelVersion.objects.exclude(artifact_path="").order_by("pk")
@@ -210,7 +216,7 @@ def model_versions_erase(match: Callable[[np.ndarray], np.ndarray], *, only: lis
     for pk in list(stored.values_list("pk", flat=True)):
         cleared: dict[int, int] = {}
 
-        def change(base: stores.Manifest, pk: int = pk, cleared: dict = cleared) -> dict[str, bytes] | None:
+        def change(base: Manifest, pk: int = pk, cleared: dict = cleared) -> dict[str, bytes] | None:
             if "user_ids.npy" not in base.files:
                 raise ArtifactError(f"version {pk} revision {base.revision} has no user ids in {store.url}")
             ids = np.load(io.BytesIO(store.read(base.files["user_ids.npy"].key)))
@@ -229,12 +235,12 @@ def model_versions_erase(match: Callable[[np.ndarray], np.ndarray], *, only: lis
     return out
 
 
-def version_revise(version_id: int, change: Callable[[stores.Manifest], dict[str, bytes] | None]) -> int | None:
+def version_revise(version_id: int, change: Callable[[Manifest], dict[str, bytes] | None]) -> int | None:
     """Write a new revision of a stored version with the files `change(base manifest)` returns (new or replaced;
     None or {}: nothing to write), under the same locks as an erasure, recorded with the model stamp, the objects
     only the replaced revision held deleted after commit. The new revision, or None (nothing written, or the
     version pruned). One revision of a version at a time: its row lock across hosts, a file lock between the
-    processes of a host (SQLite has no row locks). Raises StoreUnavailable or stores.LockTimeout."""
+    processes of a host (SQLite has no row locks). Raises StoreUnavailable or LockTimeout."""
     store = artifact_store()
     with host_lock(version_id, settings.ERASURE_LOCK_TIMEOUT), transaction.atomic():
         version = ModelVersion.objects.select_for_update().filter(pk=version_id).exclude(artifact_path="").first()
@@ -276,7 +282,7 @@ def _erased_hashes(since) -> list[str]:
     return list(ErasureReceipt.objects.filter(created_at__gte=since).values_list("user_hash", flat=True))
 
 
-def _keys(store, manifest: stores.Manifest) -> set[str]:
+def _keys(store, manifest: Manifest) -> set[str]:
     return {f.key for f in manifest.files.values()} | {store.manifest_key(manifest.version, manifest.revision)}
 
 
@@ -329,11 +335,11 @@ def host_lock(version_id: int, timeout: float = 60.0):
     """An flock per version in MODEL_DIR/.locks: one process of this host fetches, edits or evicts it at a time."""
     directory = Path(settings.MODEL_DIR) / LOCKS
     directory.mkdir(parents=True, exist_ok=True)
-    return stores.file_lock(directory / f"{version_id}.lock", timeout,
+    return file_lock(directory / f"{version_id}.lock", timeout,
                             f"version {version_id} is locked by another process of this host")
 
 
-STORE_FAILURES = (StoreUnavailable, stores.StoreCorrupt, stores.LockTimeout, ArtifactError, OSError)
+STORE_FAILURES = (StoreUnavailable, StoreCorrupt, LockTimeout, ArtifactError, OSError)
 
 
 def local_copy_present(version_id: int, revision: int) -> Path | None:
@@ -341,7 +347,7 @@ def local_copy_present(version_id: int, revision: int) -> Path | None:
     directory = Path(settings.MODEL_DIR) / str(version_id)
     if artifact_store().shared_cache:
         return directory
-    have = stores.local_manifest(directory)
+    have = local_manifest(directory)
     return directory if have is not None and have.revision >= revision else None
 
 
@@ -352,11 +358,11 @@ def local_copy(version_id: int, revision: int, *, verify: bool = False, lock_tim
     directory = Path(settings.MODEL_DIR) / str(version_id)
     if store.shared_cache:
         return directory
-    have = stores.local_manifest(directory)
+    have = local_manifest(directory)
     if have is not None and have.revision == revision and not verify:
         return directory
     with host_lock(version_id, lock_timeout):
-        have = stores.local_manifest(directory)
+        have = local_manifest(directory)
         if have is not None and have.revision == revision and not verify:
             return directory  # another process of this host fetched it meanwhile
         manifest = store.manifest(version_id, revision)
@@ -393,9 +399,9 @@ def cache_sync(state: ModelState | None = None) -> None:
                 shutil.rmtree(Path(settings.MODEL_DIR) / str(version_id), ignore_errors=True)
     for version_id, revision in kept.items():
         directory = Path(settings.MODEL_DIR) / str(version_id)
-        have = stores.local_manifest(directory)
+        have = local_manifest(directory)
         # A file whose size no longer matches (a partial write, a damaged disk): fetched again, checksums verified.
-        damaged = have is not None and have.revision == revision and not stores.sizes_match(directory, have)
+        damaged = have is not None and have.revision == revision and not sizes_match(directory, have)
         local_copy(version_id, revision, verify=damaged)
     metrics.MODEL_CACHE_VERSIONS.set(len(cached_versions()))
 
