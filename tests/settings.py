@@ -12,7 +12,7 @@ DJANGO_SETTINGS_MODULE=config.settings) inherit them; a value exported by hand s
 - CURIO_TRAINING_SEARCH_FITS=6 unless set: every training searches, with a small budget counted in work (the same
   trials on a loaded CI machine as on a quiet laptop).
 Set below the import, for this process only: static files without the manifest (Django's test runner turns DEBUG
-off, and the suite runs no collectstatic).
+off, and the suite runs no collectstatic), and SQLite's test database as a file per test process.
 """
 import atexit
 import os
@@ -32,6 +32,10 @@ os.environ.setdefault("CURIO_IMPRESSION_BACKGROUND_FLUSH", "0")
 os.environ.setdefault("CURIO_TRAINING_SEARCH_FITS", "6")
 
 from config.settings import *  # noqa: E402, F403
-from config.settings import STORAGES  # noqa: E402
+from config.settings import DATABASES, STORAGES, VAR_DIR  # noqa: E402
 
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not :memory:, so servers and workers started by tests in other processes see it; one per test
+    # process so parallel runs don't collide.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")

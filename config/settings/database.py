@@ -25,9 +25,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not :memory:, so servers and workers started by tests in other processes see it;
-    # one per test process so parallel runs don't collide.
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
 # The serving query runs as a server-side prepared statement (planned once per connection). Turn it
 # off behind a pooler that hands one client's statements to different server sessions (PgBouncer in
 # transaction mode before 1.21, or without max_prepared_statements).
