@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 Status = TrainingRun.Status
 
 TRAIN_TASK = "recsys.tasks.train_model"  # args: [run_id]
-TUNE_TASK = "recsys.tasks.tune_model"  # args: [run_id, budget_seconds]
+TUNE_TASK = "recsys.tasks.tune_model"  # args: [run_id, budget_fits]
 EXECUTORS = ("celery", "thread", "inline")
 
 

@@ -77,8 +77,8 @@ def train(tracker: RunTracker) -> None:
     model_versions_prune()
 
 
-def tune(tracker: RunTracker, budget_seconds: float) -> None:
-    """The search of every training run with a longer budget (`train --tune SECONDS`), iterations
+def tune(tracker: RunTracker, budget_fits: int) -> None:
+    """The search of every training run with a larger budget of fold-fits (`train --tune FITS`), iterations
     in full; every trial is written to the run as it ends (metrics["tuning"], best first at the end)."""
     run_id, options = tracker.run_id, fit_options()
     with fitting.blas_single_thread():
@@ -91,7 +91,7 @@ def tune(tracker: RunTracker, budget_seconds: float) -> None:
             TrainingRun.objects.filter(pk=run_id).update(metrics={"tuning": trials})
 
         ranked, search = select(tracker, configured_candidates(), split, selection_users, options,
-                                budget_seconds=budget_seconds, full_iterations=True, on_trial=record)
+                                budget_fits=budget_fits, full_iterations=True, on_trial=record)
     best = [t.as_dict() for t in ranked]
     tracker.note(f"{len(best)} trials in {time.monotonic() - started:.0f}s; best "
                  f"{best[0]['kind']} {best[0]['params']}" if best else "no trial fitted within the budget")
@@ -169,20 +169,18 @@ def divide_eval_users(split: matrix.Split, counts: dict, options: fitting.FitOpt
 
 
 def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matrix.Split, users: np.ndarray,
-           options: fitting.FitOptions, *, budget_seconds: float | None = None, full_iterations: bool = False,
+           options: fitting.FitOptions, *, budget_fits: int | None = None, full_iterations: bool = False,
            on_trial=None) -> tuple[list[fitting.Trial], dict]:
     """The search over user-disjoint folds of a bounded sample of the selection shoppers (winner
     first) and its summary. Starting points: the last run's winner (the incumbent), then the configured
     candidates; then each kind's space in a seeded random order while TRAINING_SEARCH_FITS fold-fits
     last. A challenger displaces the incumbent only by more than the folds' noise (fitting.race).
-    `budget_seconds` (tuning): no fit budget, this many seconds instead; otherwise
-    TRAINING_SEARCH_SECONDS is only the safety stop (0: the starting points only)."""
+    `budget_fits` (tuning) replaces TRAINING_SEARCH_FITS; TRAINING_SEARCH_SECONDS is only the safety stop
+    (0: the starting points only)."""
     tracker.stage("select")
-    if budget_seconds is None:
-        budget_fits, safety = settings.TRAINING_SEARCH_FITS, settings.TRAINING_SEARCH_SECONDS
-        searching = budget_fits > 0 and safety > 0
-    else:
-        budget_fits, safety, searching = None, budget_seconds, budget_seconds > 0
+    budget_fits = settings.TRAINING_SEARCH_FITS if budget_fits is None else budget_fits
+    safety = settings.TRAINING_SEARCH_SECONDS
+    searching = budget_fits > 0 and safety > 0
     last = selectors.last_best_candidate(before_run=tracker.run_id)
     starts = fitting.search_starts(candidates, _candidate(last))
     folds = fitting.selection_folds(split.train, split.test, users, n_folds=settings.TRAINING_SELECTION_FOLDS,

@@ -78,23 +78,23 @@ def execute_in_thread(run_id: int) -> None:
     executors.run_in_thread(partial(training_run_execute, run_id=run_id))
 
 
-# --- tuning: a larger search within a time budget, every trial recorded, nothing activated -----
+# --- tuning: a larger search within a budget of fold-fits, every trial recorded, nothing activated -----
 
-def training_tune_start(*, triggered_by: str, budget_seconds: float,
+def training_tune_start(*, triggered_by: str, budget_fits: int,
                         executor: str | None = None) -> tuple[TrainingRun, bool]:
     """Queue a tuning run (it holds the same one-at-a-time lock as training)."""
     executor = executor or settings.TRAINING_EXECUTOR
     run, created = training_run_create(triggered_by=triggered_by, executor=executor)
     if created:
-        run.params = {"mode": "tuning", "budget_seconds": budget_seconds}
+        run.params = {"mode": "tuning", "budget_fits": budget_fits}
         TrainingRun.objects.filter(pk=run.pk).update(params=run.params)
         transaction.on_commit(lambda: executors.run_dispatch(
-            run_id=run.pk, executor=executor, task=executors.TUNE_TASK, args=[run.pk, budget_seconds],
-            target=partial(training_tune_execute, run_id=run.pk, budget_seconds=budget_seconds)))
+            run_id=run.pk, executor=executor, task=executors.TUNE_TASK, args=[run.pk, budget_fits],
+            target=partial(training_tune_execute, run_id=run.pk, budget_fits=budget_fits)))
     return run, created
 
 
-def training_tune_execute(*, run_id: int, budget_seconds: float) -> TrainingRun | None:
+def training_tune_execute(*, run_id: int, budget_fits: int) -> TrainingRun | None:
     """The training search with a longer budget; the next training run warm-starts from its best.
     Nothing is activated."""
     if not training_run_claim(run_id=run_id):
@@ -103,13 +103,13 @@ def training_tune_execute(*, run_id: int, budget_seconds: float) -> TrainingRun 
     try:
         with Heartbeat(run_id, tracker.progress) as heartbeat:
             tracker.heartbeat = heartbeat
-            pipeline.tune(tracker, budget_seconds)
+            pipeline.tune(tracker, budget_fits)
     except Exception as exc:  # noqa: BLE001 - recorded on the run
         training_run_release(run_id=run_id, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}",
                              timings=tracker.finish_timings(), log=tracker.log_text())
     return TrainingRun.objects.get(pk=run_id)
 
 
-def tune_in_thread(run_id: int, budget_seconds: float) -> None:
+def tune_in_thread(run_id: int, budget_fits: int) -> None:
     """training_tune_execute as a thread target (`manage.py train --tune` inline)."""
-    executors.run_in_thread(partial(training_tune_execute, run_id=run_id, budget_seconds=budget_seconds))
+    executors.run_in_thread(partial(training_tune_execute, run_id=run_id, budget_fits=budget_fits))

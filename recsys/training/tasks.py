@@ -50,9 +50,9 @@ def train_scheduled() -> str | None:
 @shared_task(name="recsys.tasks.tune_model", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5,
              max_retries=3, soft_time_limit=settings.TRAINING_TIME_LIMIT,
              time_limit=settings.TRAINING_TIME_LIMIT + 120)
-def tune_model(run_id: int, budget_seconds: float) -> str | None:
+def tune_model(run_id: int, budget_fits: int) -> str | None:
     """The optional tuning search (routed to the `training` queue)."""
-    run = services.training_tune_execute(run_id=run_id, budget_seconds=budget_seconds)
+    run = services.training_tune_execute(run_id=run_id, budget_fits=int(budget_fits))
     return run.status if run else None
 
 

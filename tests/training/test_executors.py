@@ -37,9 +37,9 @@ def test_celery_training_and_tuning_runs_are_sent_by_name(sent, django_capture_o
     TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, lock=None)
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        tune, created = services.training_tune_start(triggered_by="test", budget_seconds=5, executor="celery")
+        tune, created = services.training_tune_start(triggered_by="test", budget_fits=5, executor="celery")
     assert created and sent == [(executors.TUNE_TASK, [tune.pk, 5], {"retry": False})]
-    assert TrainingRun.objects.get(pk=tune.pk).params == {"mode": "tuning", "budget_seconds": 5}
+    assert TrainingRun.objects.get(pk=tune.pk).params == {"mode": "tuning", "budget_fits": 5}
 
 
 @pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_a_broker_that_refuses_runs_the_tuning_run_in_a_thread(monkeypatch, djan
     monkeypatch.setattr(executors.celery_app, "send_task", refuse)
     monkeypatch.setattr(executors, "start_thread", lambda *, run_id, target: threads.append(run_id))
     with django_capture_on_commit_callbacks(execute=True):
-        run, _ = services.training_tune_start(triggered_by="test", budget_seconds=5, executor="celery")
+        run, _ = services.training_tune_start(triggered_by="test", budget_fits=5, executor="celery")
     run.refresh_from_db()
     assert threads == [run.pk]  # Redis down: the run is not failed, it runs in this process
     assert run.status == TrainingRun.Status.QUEUED and run.lock is not None

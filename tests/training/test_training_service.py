@@ -218,10 +218,10 @@ def test_demo_data_selected_model_beats_popularity_by_half(settings, capsys):
 
 def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     make_shop()
-    run, created = services.training_tune_start(triggered_by="test", budget_seconds=3, executor="inline")
+    run, created = services.training_tune_start(triggered_by="test", budget_fits=6, executor="inline")
     assert created
     started = time.monotonic()
-    done = services.training_tune_execute(run_id=run.pk, budget_seconds=3)
+    done = services.training_tune_execute(run_id=run.pk, budget_fits=6)
     assert time.monotonic() - started < 60
     assert done.status == TrainingRun.Status.SUCCEEDED and done.lock is None, done.error
     trials = done.metrics["tuning"]
@@ -230,7 +230,20 @@ def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     assert complete == sorted(complete, reverse=True) and trials[:len(complete)] == [t for t in trials
                                                                                      if t["folds"] == 3]
     assert {t["kind"] for t in trials} <= {"als", "bm25", "cosine", "ease", "rp3beta"}
-    assert not ModelVersion.objects.exists() and done.params["mode"] == "tuning"
+    assert not ModelVersion.objects.exists() and done.params == {"mode": "tuning", "budget_fits": 6}
+    search = done.metrics["search"]  # the budget is the fold-fits asked for, not seconds
+    assert search["budget_fits"] == 6 and search["stopped"] in ("budget", "space"), search
+
+
+def test_train_tune_takes_a_budget_of_fold_fits(capsys):
+    make_shop()
+    with pytest.raises(CommandError, match="positive number of fold-fits"):
+        call_command("train", "--tune", "0", "--inline")
+    call_command("train", "--tune", "6", "--inline")
+    out = capsys.readouterr().out
+    run = TrainingRun.objects.get()
+    assert "6 fold-fits of budget" in out and "best" in out.lower(), out
+    assert run.params == {"mode": "tuning", "budget_fits": 6} and run.metrics["search"]["budget_fits"] == 6
 
 
 def test_peak_rss_is_the_process_own_not_its_spawner():

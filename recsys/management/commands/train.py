@@ -38,11 +38,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--wait", action="store_true", help="Follow the run to its end with a progress bar.")
         parser.add_argument("--inline", action="store_true", help="Run in this process even if a worker is up.")
-        parser.add_argument("--tune", type=float, metavar="SECONDS",
-                            help="Instead of training: run the training search for this long, record every "
+        parser.add_argument("--tune", type=int, metavar="FITS",
+                            help="Instead of training: run the training search with a budget of this many "
+                                 "fold-fits (work, not seconds: the same trials on any machine), record every "
                                  "trial and print the best (nothing is activated; the next run starts from it).")
 
-    def handle(self, *args, wait: bool, inline: bool, tune: float | None, **options):
+    def handle(self, *args, wait: bool, inline: bool, tune: int | None, **options):
         use_worker = not inline and training_worker_available()
         executor = "celery" if use_worker else "inline"
         if tune is not None:
@@ -65,14 +66,14 @@ class Command(BaseCommand):
         run = self._follow(run.pk)
         self._report(run)
 
-    def _tune(self, budget: float, executor: str, wait: bool) -> None:
+    def _tune(self, budget: int, executor: str, wait: bool) -> None:
         if budget <= 0:
-            raise CommandError("--tune needs a positive number of seconds")
+            raise CommandError("--tune needs a positive number of fold-fits (e.g. --tune 200)")
         run, created = services.training_tune_start(triggered_by="command:train --tune",
-                                                             budget_seconds=budget, executor=executor)
+                                                             budget_fits=budget, executor=executor)
         if not created:
             raise CommandError(f"training run {run.pk} is already {run.status}; try again when it is done")
-        self.stdout.write(f"Tuning run {run.pk} ({budget:g}s budget, {executor}).")
+        self.stdout.write(f"Tuning run {run.pk} ({budget} fold-fits of budget, {executor}).")
         if executor == "inline":
             logging.getLogger("recsys.training").setLevel(logging.WARNING)
             threading.Thread(target=services.tune_in_thread, args=(run.pk, budget), daemon=True).start()
