@@ -300,6 +300,32 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
     return Selection(ranked(trials), stopped, spent, clock() - started)
 
 
+def final_round(selection: Selection, whole: Folds, *, options: FitOptions, iterations: int | None, z: float = Z,
+                on_trial: Callable[[Trial], None] | None = None) -> tuple[Selection, list[Trial]]:
+    """The race's verdict checked on the whole data, for a race run on a sample of it: the best candidate of each
+    kind (the race's winner first, the incumbent) races again on one fold of `whole` (a fit of all the training
+    data but that fold's shoppers), paired as in `race`. A sample of a tenth of a shop ranks the kinds
+    differently from the shop itself (item-item kinds lose the most: bench/bench_sample_fidelity.py), and the
+    winner is served from the whole data. Returns the selection with the final winner marked and the final
+    round's trials (its ranked order)."""
+    best: dict[str, Trial] = {}
+    for trial in selection.trials:  # ranked: the winner, the complete trials by figure, then those stopped behind
+        if trial.candidate.kind not in best:
+            best[trial.candidate.kind] = trial
+    if len(best) < 2:
+        return selection, []
+    one_fold = Folds(whole.train, whole.test, whole.folds[:1], whole.popularity, whole.sample)
+    final = race([t.candidate for t in best.values()], [], one_fold, options=options, iterations=iterations,
+                 budget_fits=None, z=z, on_trial=on_trial)
+    if not final.trials:
+        return selection, []
+    winner = final.trials[0].candidate
+    for trial in selection.trials:
+        trial.won = trial.candidate == winner and trial is best[winner.kind]
+    return Selection(ranked(selection.trials), selection.stopped, selection.fits + final.fits,
+                     selection.seconds + final.seconds), final.trials
+
+
 def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
            iterations: int | None, budget_fits: int | None = None, **kwargs) -> list[Trial]:
     """`race`'s trials alone, the winner first."""

@@ -92,6 +92,8 @@ def model_card_for(version: ModelVersion) -> dict:
         "selection": selection_by_kind(run.metrics if run else None),
         "search": search,
         "sample": (search or {}).get("sample"),
+        "final": [{"kind": t["kind"], "ndcg": t.get("ndcg@10"), "outcome": t.get("outcome", ""), "won": t.get("won")}
+                  for t in (search or {}).get("final") or []],
         "stopped": STOPPED.get((search or {}).get("stopped", ""), ""),
         "rows": rows, "figures": figures, "coverage": coverage(version),
         "warnings": card_figures.warnings(current, before, settings.MODEL_CARD_WARN_THRESHOLD),

@@ -205,16 +205,29 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
         if on_trial:
             on_trial(trial)
 
+    iterations = None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS
     result = fitting.race(
         starts, fitting.tuning_space(options.random_state) if searching else [], folds, options=options,
-        iterations=None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS,
+        iterations=iterations,
         budget_fits=budget_fits if searching else None, max_seconds=safety if searching else None,
         z=settings.TRAINING_SELECTION_Z, progress=tracker.set_fraction, log=note_skip, on_trial=note_trial)
+    final: list[fitting.Trial] = []
+    sampled = sample["interactions"] < sample["of_interactions"] or sample["shoppers"] < sample["of_shoppers"]
+    if sampled and result.stopped != "safety":
+        # A sample ranks the kinds differently from the whole shop: the best of each kind races again on it.
+        whole = fitting.selection_folds(split.train, split.test, users, n_folds=1, sample_users=split.train.shape[0],
+                                        seed=options.random_state)
+        result, final = fitting.final_round(
+            result, whole, options=options, iterations=iterations, z=settings.TRAINING_SELECTION_Z,
+            on_trial=lambda t: tracker.note(
+                f"final round on the whole data, {t.candidate.label()}: ndcg@10 {t.ndcg:.4f}"
+                + (f", gain {t.gain:+.4f} ± {t.gain_se:.4f}" if t.gain is not None else "") + f": {t.outcome}"))
     trials = result.trials
     summary = {"budget_fits": budget_fits if searching else 0, "fits": result.fits, "stopped": result.stopped,
                "safety_seconds": safety, "seconds": round(result.seconds, 3), "trials": len(trials),
                "folds": len(folds.folds), "z": settings.TRAINING_SELECTION_Z, "sample": sample,
-               "warm_start": last and {"kind": last["kind"], "params": last["params"]}, "skipped": skipped}
+               "warm_start": last and {"kind": last["kind"], "params": last["params"]}, "skipped": skipped,
+               "final": [t.as_dict() for t in final]}
     if result.stopped == "safety":
         tracker.note(f"search stopped by the safety limit ({safety:g} s) after {result.fits} fold-fits")
     tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials, {result.fits} fold-fits in "

@@ -66,7 +66,11 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
                                                                     "items_seen": 4, "of_items": 4,
                                                                     "top_decile_items_seen": 1.0,
                                                                     "scored_shoppers": 2, "folds": 3, "repeats": 1},
-                                                         "skipped": ["ease skipped: too many items"]}})
+                                                         "skipped": ["ease skipped: too many items"],
+                                                         "final": [{"kind": "ease", "ndcg@10": 0.2712, "won": True,
+                                                                    "outcome": "displaced the incumbent"},
+                                                                   {"kind": "als", "ndcg@10": 0.2533, "won": False,
+                                                                    "outcome": "incumbent"}]}})
     old = ModelVersion.objects.create(kind="als", params={"factors": 4}, metrics={"ndcg@10": 0.3},
                                       baseline_metrics={"ndcg@10": 0.1})
     new = ModelVersion.objects.create(run=run, kind="als", params={"factors": 4, "regularization": 0.05},
@@ -78,6 +82,7 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
     page = admin_client.get(f"/admin/recsys/modelversion/{new.pk}/card/")
     assert page.status_code == 200
     html = page.content.decode()
+    assert "raced again on\nthe whole data: <strong>ease 0.2712 (won)</strong>, als 0.2533 (incumbent)." in html
     assert "last 365 days" in html and "1234" in html and "regularization=0.05" in html
     assert "ndcg@10 worsened from 0.3000 to 0.2000" in html
     assert "0.1000" in html  # the popularity baseline

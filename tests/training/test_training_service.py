@@ -235,6 +235,22 @@ def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     assert search["budget_fits"] == 6 and search["stopped"] in ("budget", "space"), search
 
 
+def test_a_run_on_a_sample_checks_its_verdict_on_the_whole_data(settings):
+    make_shop()
+    settings.TRAINING_SELECTION_INTERACTIONS = 200  # the race runs on a sample of the shop
+    run = train()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    search = run.metrics["search"]
+    assert search["sample"]["interactions"] < search["sample"]["of_interactions"]
+    final = search["final"]  # the best of each kind raced again on the whole data: the winner is its winner
+    assert len({t["kind"] for t in final}) == len(final) >= 2 and sum(t["won"] for t in final) == 1
+    winner = next(t for t in final if t["won"])
+    assert run.metrics["winner"] == {"kind": winner["kind"], "params": winner["params"]}
+    assert "final round on the whole data" in run.log
+    settings.TRAINING_SELECTION_INTERACTIONS = 10**9  # within the bound: no final round
+    assert train().metrics["search"]["final"] == []
+
+
 def test_train_tune_takes_a_budget_of_fold_fits(capsys):
     make_shop()
     with pytest.raises(CommandError, match="positive number of fold-fits"):
