@@ -82,17 +82,16 @@ def raw_implicit(train, users, score, threads: int, grid: bool) -> tuple[dict[st
 
 
 def select(split, users, options, budget_fits: int, verbose: bool = False):
-    folds = fitting.selection_folds(split.train, split.test, users, n_folds=settings.TRAINING_SELECTION_FOLDS,
-                                    sample_users=settings.TRAINING_SELECTION_USERS,
-                                    max_interactions=settings.TRAINING_SELECTION_INTERACTIONS,
-                                    repeats=settings.TRAINING_SELECTION_REPEATS, seed=SEED)
+    """As a training run selects (recsys/training/pipeline.py: fitting.select with the settings)."""
     starts = [fitting.Candidate.from_setting(c) for c in settings.TRAINING_CANDIDATES]
-    result = fitting.race(starts, fitting.tuning_space(SEED) if budget_fits else [], folds, options=options,
-                          iterations=settings.TRAINING_SELECTION_ITERATIONS,
-                          budget_fits=budget_fits if budget_fits else None,
-                          max_seconds=settings.TRAINING_SEARCH_SECONDS, z=settings.TRAINING_SELECTION_Z,
-                          on_trial=print_trial if verbose else None)
-    return folds, result
+    return fitting.select(
+        starts, fitting.tuning_space(SEED) if budget_fits else [], split.train, split.test, users,
+        n_folds=settings.TRAINING_SELECTION_FOLDS, sample_users=settings.TRAINING_SELECTION_USERS,
+        max_interactions=settings.TRAINING_SELECTION_INTERACTIONS, repeats=settings.TRAINING_SELECTION_REPEATS,
+        options=options, iterations=settings.TRAINING_SELECTION_ITERATIONS,
+        budget_fits=budget_fits if budget_fits else None, max_seconds=settings.TRAINING_SEARCH_SECONDS,
+        z=settings.TRAINING_SELECTION_Z, seed=SEED, on_trial=print_trial if verbose else None,
+        on_final=print_trial if verbose else None)
 
 
 def print_trial(t: fitting.Trial) -> None:
@@ -129,7 +128,7 @@ def run_shop(name: str, args) -> None:
         for budget in budgets:
             for run in range(args.runs):
                 t0 = time.perf_counter()
-                folds, result = select(split, users, options, budget, args.verbose)
+                folds, result, final = select(split, users, options, budget, args.verbose)
                 selection_seconds = time.perf_counter() - t0
                 winner = result.trials[0]
                 held, fit_seconds = holdout_of(winner.candidate)
@@ -144,6 +143,10 @@ def run_shop(name: str, args) -> None:
                       f"winner {winner.candidate.label()} "
                       f"folds {winner.ndcg:.4f} ± {winner.ndcg_std:.4f}, holdout nDCG@10 {held:.4f} "
                       f"(winner's fit {fit_seconds:.1f}s)", flush=True)
+                if final:
+                    print("  final round on the whole data (the best of each kind, one fit each): " + ", ".join(
+                        f"{t.candidate.label()} {t.ndcg:.4f} ({t.outcome}{', won' if t.won else ''})"
+                        for t in final), flush=True)
             if args.runs and not args.budgets:
                 by_kind: dict[str, list] = {}
                 for t in result.trials:

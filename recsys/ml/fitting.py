@@ -326,6 +326,29 @@ def final_round(selection: Selection, whole: Folds, *, options: FitOptions, iter
                      selection.seconds + final.seconds), final.trials
 
 
+def select(starts: list[Candidate], space: list[Candidate], train: sp.csr_matrix, test: sp.csr_matrix,
+           users: np.ndarray, *, n_folds: int, sample_users: int, max_interactions: int | None, repeats: int,
+           options: FitOptions, iterations: int | None, budget_fits: int | None, max_seconds: float | None = None,
+           z: float = Z, seed: int = 0, on_sample: Callable[[dict], None] | None = None,
+           on_final: Callable[[Trial], None] | None = None, **race_kwargs) -> tuple[Folds, Selection, list[Trial]]:
+    """The selection of a training run: `race` on the bounded sample (`selection_folds`), then, when that sample
+    is smaller than `train` and the safety stop did not fire, `final_round` on the whole of it (one fold: all of
+    `users`). Returns the sample's folds, the selection (winner first) and the final round's trials."""
+    folds = selection_folds(train, test, users, n_folds=n_folds, sample_users=sample_users,
+                            max_interactions=max_interactions, repeats=repeats, seed=seed)
+    if on_sample:
+        on_sample(folds.sample)
+    result = race(starts, space, folds, options=options, iterations=iterations, budget_fits=budget_fits,
+                  max_seconds=max_seconds, z=z, **race_kwargs)
+    sample = folds.sample
+    if result.stopped == "safety" or (sample["interactions"] == sample["of_interactions"]
+                                      and sample["shoppers"] == sample["of_shoppers"]):
+        return folds, result, []
+    whole = selection_folds(train, test, users, n_folds=1, sample_users=train.shape[0], seed=seed)
+    result, final = final_round(result, whole, options=options, iterations=iterations, z=z, on_trial=on_final)
+    return folds, result, final
+
+
 def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
            iterations: int | None, budget_fits: int | None = None, **kwargs) -> list[Trial]:
     """`race`'s trials alone, the winner first."""

@@ -183,45 +183,35 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
     searching = budget_fits > 0 and safety > 0
     last = selectors.last_best_candidate(before_run=tracker.run_id)
     starts = fitting.search_starts(candidates, _candidate(last))
-    folds = fitting.selection_folds(split.train, split.test, users, n_folds=settings.TRAINING_SELECTION_FOLDS,
-                                    sample_users=settings.TRAINING_SELECTION_USERS,
-                                    max_interactions=settings.TRAINING_SELECTION_INTERACTIONS,
-                                    repeats=settings.TRAINING_SELECTION_REPEATS, seed=options.random_state)
-    sample = folds.sample
-    tracker.note(f"selection sample: {sample['shoppers']:,} of {sample['of_shoppers']:,} shoppers, "
-                 f"{sample['interactions']:,} of {sample['of_interactions']:,} interactions, {sample['items_seen']:,} "
-                 f"of {sample['of_items']:,} items; {sample['scored_shoppers']:,} scored shoppers in "
-                 f"{sample['folds']} folds x {sample['repeats']}")
     skipped: list[str] = []
+
+    def note_sample(sample: dict) -> None:
+        tracker.note(f"selection sample: {sample['shoppers']:,} of {sample['of_shoppers']:,} shoppers, "
+                     f"{sample['interactions']:,} of {sample['of_interactions']:,} interactions, "
+                     f"{sample['items_seen']:,} of {sample['of_items']:,} items; {sample['scored_shoppers']:,} scored "
+                     f"shoppers in {sample['folds']} folds x {sample['repeats']}")
 
     def note_skip(reason: str) -> None:
         skipped.append(reason)
         tracker.note(reason)
 
-    def note_trial(trial: fitting.Trial) -> None:
+    def note_trial(trial: fitting.Trial, stage: str = "trial") -> None:
         paired = f", gain {trial.gain:+.4f} ± {trial.gain_se:.4f}" if trial.gain is not None else ""
-        tracker.note(f"trial {trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
+        tracker.note(f"{stage} {trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
                      f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s){paired}: {trial.outcome}")
-        if on_trial:
+        if on_trial and stage == "trial":
             on_trial(trial)
 
-    iterations = None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS
-    result = fitting.race(
-        starts, fitting.tuning_space(options.random_state) if searching else [], folds, options=options,
-        iterations=iterations,
+    folds, result, final = fitting.select(
+        starts, fitting.tuning_space(options.random_state) if searching else [], split.train, split.test, users,
+        n_folds=settings.TRAINING_SELECTION_FOLDS, sample_users=settings.TRAINING_SELECTION_USERS,
+        max_interactions=settings.TRAINING_SELECTION_INTERACTIONS, repeats=settings.TRAINING_SELECTION_REPEATS,
+        options=options, iterations=None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS,
         budget_fits=budget_fits if searching else None, max_seconds=safety if searching else None,
-        z=settings.TRAINING_SELECTION_Z, progress=tracker.set_fraction, log=note_skip, on_trial=note_trial)
-    final: list[fitting.Trial] = []
-    sampled = sample["interactions"] < sample["of_interactions"] or sample["shoppers"] < sample["of_shoppers"]
-    if sampled and result.stopped != "safety":
-        # A sample ranks the kinds differently from the whole shop: the best of each kind races again on it.
-        whole = fitting.selection_folds(split.train, split.test, users, n_folds=1, sample_users=split.train.shape[0],
-                                        seed=options.random_state)
-        result, final = fitting.final_round(
-            result, whole, options=options, iterations=iterations, z=settings.TRAINING_SELECTION_Z,
-            on_trial=lambda t: tracker.note(
-                f"final round on the whole data, {t.candidate.label()}: ndcg@10 {t.ndcg:.4f}"
-                + (f", gain {t.gain:+.4f} ± {t.gain_se:.4f}" if t.gain is not None else "") + f": {t.outcome}"))
+        z=settings.TRAINING_SELECTION_Z, seed=options.random_state, on_sample=note_sample,
+        on_final=lambda trial: note_trial(trial, "final round on the whole data:"),
+        progress=tracker.set_fraction, log=note_skip, on_trial=note_trial)
+    sample = folds.sample
     trials = result.trials
     summary = {"budget_fits": budget_fits if searching else 0, "fits": result.fits, "stopped": result.stopped,
                "safety_seconds": safety, "seconds": round(result.seconds, 3), "trials": len(trials),
