@@ -90,8 +90,7 @@ def select(split, users, options, budget_fits: int, verbose: bool = False):
         max_interactions=settings.TRAINING_SELECTION_INTERACTIONS, repeats=settings.TRAINING_SELECTION_REPEATS,
         options=options, iterations=settings.TRAINING_SELECTION_ITERATIONS,
         budget_fits=budget_fits if budget_fits else None, max_seconds=settings.TRAINING_SEARCH_SECONDS,
-        z=settings.TRAINING_SELECTION_Z, seed=SEED, on_trial=print_trial if verbose else None,
-        on_final=print_trial if verbose else None)
+        z=settings.TRAINING_SELECTION_Z, seed=SEED, on_trial=print_trial if verbose else None)
 
 
 def print_trial(t: fitting.Trial) -> None:

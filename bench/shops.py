@@ -33,5 +33,5 @@ def clustered_shop(n_shoppers: int, n_items: int, n_events: int, *, clusters: in
     types = rng.choice(4, size=n_events, p=[0.6, 0.2, 0.12, 0.08])  # view, click, add_to_cart, purchase
     stamps = NOW.timestamp() - rng.uniform(0, 365 * 86400.0, n_events)
     weights = matrix.event_weights(types.astype(np.int64), np.ones(n_events, np.float32), stamps,
-                               now=NOW.timestamp(), config=matrix.WeightConfig(half_life_days=365.0))
+                                   now=NOW.timestamp(), config=matrix.WeightConfig(half_life_days=365.0))
     return matrix.build_interactions(users.astype(np.int64), items.astype(np.int64), weights).matrix

@@ -3,8 +3,9 @@
 A candidate is a kind name and its parameters; recsys.ml.model_kinds holds the kinds ("als",
 "bm25", "cosine", "ease", "rp3beta", "random") and how each fits, recommends and is saved. This
 module fits them (`fit`, `refit`), compares them on user-disjoint folds of a bounded selection sample
-(`selection_folds`; `race`: paired comparisons against an incumbent, within a budget of fold-fits)
-and lists the search space (`tuning_space`).
+(`selection_folds`; `race`: paired comparisons against an incumbent, within a budget of fold-fits),
+checks a race run on a sample on the whole data (`final_round`; `select` strings the two together, as a
+training run selects) and lists the search space (`tuning_space`).
 Callers set BLAS to one thread (see `blas_single_thread`).
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from recsys.ml import evaluation, model_kinds
 from recsys.ml.model_kinds import FitOptions, Model, ProgressFn
 
 __all__ = ["Candidate", "FitOptions", "Folds", "Model", "ProgressFn", "Selection", "Trial", "blas_single_thread", "fit",
-           "paired_gain", "race", "ranked", "refit", "search", "search_starts", "selection_folds", "split_eval_users",
-           "tuning_space"]
+           "final_round", "paired_gain", "race", "ranked", "refit", "search", "search_starts", "select",
+           "selection_folds", "split_eval_users", "tuning_space"]
 
 
 def blas_single_thread():
@@ -301,28 +302,31 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
 
 
 def final_round(selection: Selection, whole: Folds, *, options: FitOptions, iterations: int | None, z: float = Z,
-                on_trial: Callable[[Trial], None] | None = None) -> tuple[Selection, list[Trial]]:
+                max_seconds: float | None = None, on_trial: Callable[[Trial], None] | None = None,
+                log: Callable[[str], None] | None = None) -> tuple[Selection, list[Trial]]:
     """The race's verdict checked on the whole data, for a race run on a sample of it: the best candidate of each
-    kind (the race's winner first, the incumbent) races again on one fold of `whole` (a fit of all the training
-    data but that fold's shoppers), paired as in `race`. A sample of a tenth of a shop ranks the kinds
-    differently from the shop itself (item-item kinds lose the most: bench/bench_sample_fidelity.py), and the
-    winner is served from the whole data. Returns the selection with the final winner marked and the final
-    round's trials (its ranked order)."""
+    kind (the race's winner first, the incumbent) races again on `whole` (one fold: a fit of all the training data
+    but the scored shoppers), paired as in `race` (`max_seconds`: its safety stop; the incumbent always runs). A
+    sample of a tenth of a shop ranks the kinds differently from the shop itself (item-item kinds lose the most:
+    bench/bench_sample_fidelity.py), and the winner is served from the whole data. Returns the selection with the
+    final winner marked (`fits` stays the race's fold-fits; `seconds` adds the final round's) and the final
+    round's trials, ranked."""
     best: dict[str, Trial] = {}
     for trial in selection.trials:  # ranked: the winner, the complete trials by figure, then those stopped behind
         if trial.candidate.kind not in best:
             best[trial.candidate.kind] = trial
     if len(best) < 2:
         return selection, []
-    one_fold = Folds(whole.train, whole.test, whole.folds[:1], whole.popularity, whole.sample)
-    final = race([t.candidate for t in best.values()], [], one_fold, options=options, iterations=iterations,
-                 budget_fits=None, z=z, on_trial=on_trial)
+    final = race([t.candidate for t in best.values()], [], whole, options=options, iterations=iterations,
+                 budget_fits=None, max_seconds=max_seconds, z=z, on_trial=on_trial, log=log)
     if not final.trials:
         return selection, []
-    winner = final.trials[0].candidate
+    chosen = best[final.trials[0].candidate.kind]
+    if not chosen.won:
+        chosen.outcome = "won the final round"
     for trial in selection.trials:
-        trial.won = trial.candidate == winner and trial is best[winner.kind]
-    return Selection(ranked(selection.trials), selection.stopped, selection.fits + final.fits,
+        trial.won = trial is chosen
+    return Selection(ranked(selection.trials), selection.stopped, selection.fits,
                      selection.seconds + final.seconds), final.trials
 
 
@@ -330,22 +334,27 @@ def select(starts: list[Candidate], space: list[Candidate], train: sp.csr_matrix
            users: np.ndarray, *, n_folds: int, sample_users: int, max_interactions: int | None, repeats: int,
            options: FitOptions, iterations: int | None, budget_fits: int | None, max_seconds: float | None = None,
            z: float = Z, seed: int = 0, on_sample: Callable[[dict], None] | None = None,
-           on_final: Callable[[Trial], None] | None = None, **race_kwargs) -> tuple[Folds, Selection, list[Trial]]:
+           on_final: Callable[[Trial], None] | None = None, log: Callable[[str], None] | None = None,
+           **race_kwargs) -> tuple[Folds, Selection, list[Trial]]:
     """The selection of a training run: `race` on the bounded sample (`selection_folds`), then, when that sample
     is smaller than `train` and the safety stop did not fire, `final_round` on the whole of it (one fold: all of
-    `users`). Returns the sample's folds, the selection (winner first) and the final round's trials."""
+    `users`, within what is left of `max_seconds`). Returns the sample's folds, the selection (winner first) and
+    the final round's trials."""
     folds = selection_folds(train, test, users, n_folds=n_folds, sample_users=sample_users,
                             max_interactions=max_interactions, repeats=repeats, seed=seed)
     if on_sample:
         on_sample(folds.sample)
     result = race(starts, space, folds, options=options, iterations=iterations, budget_fits=budget_fits,
-                  max_seconds=max_seconds, z=z, **race_kwargs)
+                  max_seconds=max_seconds, z=z, log=log, **race_kwargs)
     sample = folds.sample
     if result.stopped == "safety" or (sample["interactions"] == sample["of_interactions"]
                                       and sample["shoppers"] == sample["of_shoppers"]):
         return folds, result, []
-    whole = selection_folds(train, test, users, n_folds=1, sample_users=train.shape[0], seed=seed)
-    result, final = final_round(result, whole, options=options, iterations=iterations, z=z, on_trial=on_final)
+    # All rows, no copy: the scored shoppers are the one fold (each fit leaves them out).
+    whole = Folds(train, test, [np.sort(np.asarray(users, dtype=np.int64))], folds.popularity, sample)
+    left = None if max_seconds is None else max(max_seconds - result.seconds, 0.0)
+    result, final = final_round(result, whole, options=options, iterations=iterations, z=z, max_seconds=left,
+                                on_trial=on_final, log=log)
     return folds, result, final
 
 

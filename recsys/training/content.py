@@ -54,7 +54,7 @@ def content_write(directory: Path, *, matrix: sp.spmatrix, item_ids: np.ndarray)
     started = time.perf_counter()
     support = content_build.item_support(matrix)
     index = catalog_content_index(item_texts(), dict(zip(np.asarray(item_ids).tolist(), support.tolist(),
-                                                                 strict=True)))
+                                                         strict=True)))
     content.save(directory, index, support)
     log.info("content index: %d items, %d terms in %.2fs", len(index), len(index.vocab), time.perf_counter() - started)
 

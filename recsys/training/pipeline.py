@@ -175,12 +175,14 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
     first) and its summary. Starting points: the last run's winner (the incumbent), then the configured
     candidates; then each kind's space in a seeded random order while TRAINING_SEARCH_FITS fold-fits
     last. A challenger displaces the incumbent only by more than the folds' noise (fitting.race).
-    `budget_fits` (tuning) replaces TRAINING_SEARCH_FITS; TRAINING_SEARCH_SECONDS is only the safety stop
-    (0: the starting points only)."""
+    `budget_fits` (tuning) replaces TRAINING_SEARCH_FITS and is the search's only bound (the task's time limit
+    stays); otherwise TRAINING_SEARCH_SECONDS is the safety stop (0: the starting points only)."""
     tracker.stage("select")
-    budget_fits = settings.TRAINING_SEARCH_FITS if budget_fits is None else budget_fits
-    safety = settings.TRAINING_SEARCH_SECONDS
-    searching = budget_fits > 0 and safety > 0
+    if budget_fits is None:
+        budget_fits, safety = settings.TRAINING_SEARCH_FITS, settings.TRAINING_SEARCH_SECONDS
+        searching = budget_fits > 0 and safety > 0
+    else:  # a tuning run asked for this much work: no wall-clock stop of the search's own
+        safety, searching = None, budget_fits > 0
     last = selectors.last_best_candidate(before_run=tracker.run_id)
     starts = fitting.search_starts(candidates, _candidate(last))
     skipped: list[str] = []
@@ -195,11 +197,14 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
         skipped.append(reason)
         tracker.note(reason)
 
-    def note_trial(trial: fitting.Trial, stage: str = "trial") -> None:
+    def describe(trial: fitting.Trial) -> str:
         paired = f", gain {trial.gain:+.4f} ± {trial.gain_se:.4f}" if trial.gain is not None else ""
-        tracker.note(f"{stage} {trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
-                     f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s){paired}: {trial.outcome}")
-        if on_trial and stage == "trial":
+        return (f"{trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
+                f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s){paired}: {trial.outcome}")
+
+    def note_trial(trial: fitting.Trial) -> None:
+        tracker.note(f"trial {describe(trial)}")
+        if on_trial:
             on_trial(trial)
 
     folds, result, final = fitting.select(
@@ -209,7 +214,7 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
         options=options, iterations=None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS,
         budget_fits=budget_fits if searching else None, max_seconds=safety if searching else None,
         z=settings.TRAINING_SELECTION_Z, seed=options.random_state, on_sample=note_sample,
-        on_final=lambda trial: note_trial(trial, "final round on the whole data:"),
+        on_final=lambda trial: tracker.note(f"final round on the whole data: {describe(trial)}"),
         progress=tracker.set_fraction, log=note_skip, on_trial=note_trial)
     sample = folds.sample
     trials = result.trials
@@ -217,11 +222,12 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
                "safety_seconds": safety, "seconds": round(result.seconds, 3), "trials": len(trials),
                "folds": len(folds.folds), "z": settings.TRAINING_SELECTION_Z, "sample": sample,
                "warm_start": last and {"kind": last["kind"], "params": last["params"]}, "skipped": skipped,
-               "final": [t.as_dict() for t in final]}
+               "final": [t.as_dict() for t in final], "final_fits": len(final)}
     if result.stopped == "safety":
         tracker.note(f"search stopped by the safety limit ({safety:g} s) after {result.fits} fold-fits")
-    tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials, {result.fits} fold-fits in "
-                 f"{summary['seconds']:.1f}s; stopped: {result.stopped})")
+    final_note = f", then {len(final)} full-size fits in the final round" if final else ""
+    tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials, {result.fits} fold-fits{final_note} "
+                 f"in {summary['seconds']:.1f}s; stopped: {result.stopped})")
     return trials, summary
 
 

@@ -73,9 +73,9 @@ def artifact_store():
         return current[1]
     with _store_lock:
         store = store_from_url(settings.ARTIFACT_STORE, root=Path(settings.MODEL_DIR),
-                                      endpoint=settings.AWS_ENDPOINT_URL, region=settings.AWS_REGION,
-                                      access_key_id=settings.AWS_ACCESS_KEY_ID,
-                                      secret_access_key=settings.AWS_SECRET_ACCESS_KEY)
+                               endpoint=settings.AWS_ENDPOINT_URL, region=settings.AWS_REGION,
+                               access_key_id=settings.AWS_ACCESS_KEY_ID,
+                               secret_access_key=settings.AWS_SECRET_ACCESS_KEY)
         _store = (key, store)
         return store
 
@@ -336,7 +336,7 @@ def host_lock(version_id: int, timeout: float = 60.0):
     directory = Path(settings.MODEL_DIR) / LOCKS
     directory.mkdir(parents=True, exist_ok=True)
     return file_lock(directory / f"{version_id}.lock", timeout,
-                            f"version {version_id} is locked by another process of this host")
+                     f"version {version_id} is locked by another process of this host")
 
 
 STORE_FAILURES = (StoreUnavailable, StoreCorrupt, LockTimeout, ArtifactError, OSError)

@@ -49,8 +49,11 @@ def test_every_list_type_costs_redis_far_less_than_a_command_per_request(tmp_pat
         "similar": ("GET", "/api/v1/items/sku-5/similar/?limit=10", None),
         "basket": ("POST", "/api/v1/recommendations/basket/", {"item_ids": ["sku-1", "sku-2"], "limit": 10}),
     }
-    web = Gunicorn(server_env(DATABASE_URL=database_url(), REDIS_URL=redis_url, MODEL_DIR=str(tmp_path / "models")),
-                   tmp_path / "gunicorn.log", workers=3)
+    # What is per interval is made rare (a minute), so that what remains is what a list itself costs.
+    env = server_env(DATABASE_URL=database_url(), REDIS_URL=redis_url, MODEL_DIR=str(tmp_path / "models"),
+                     CURIO_CURATION_CHECK_SECONDS="60", CURIO_MODEL_POLL_SECONDS="60",
+                     CURIO_IMPRESSION_FLUSH_SECONDS="60")
+    web = Gunicorn(env, tmp_path / "gunicorn.log", workers=3)
     r = redis.Redis.from_url(redis_url)
     try:
         web.start()
@@ -69,7 +72,7 @@ def test_every_list_type_costs_redis_far_less_than_a_command_per_request(tmp_pat
             per_request[name] = {cmd: round(n / REQUESTS, 3) for cmd, n in sorted(calls.items(), key=lambda c: -c[1])}
         print_figures(capsys, f"Redis commands per list request over {REQUESTS} requests (all processes)", per_request)
         for name, calls in per_request.items():
-            assert sum(calls.values()) < 0.5, f"{name}: {calls}"
-            assert all(n < 0.15 for n in calls.values()), f"{name}: a command issued per list? {calls}"
+            assert sum(calls.values()) < 0.25, f"{name}: {calls}"
+            assert all(n < 0.06 for n in calls.values()), f"{name}: a command issued per list? {calls}"
     finally:
         web.close()

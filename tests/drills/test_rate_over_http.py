@@ -24,7 +24,7 @@ from tests.processes import database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 WORKERS, THREADS, SECONDS = 3, 6, 5.5
-CLIENT_RATE, BATCH_RATE, BATCH_SHOPPERS = 120, 80, 2  # per second; a batch of 2 shoppers costs 2 of its 80
+CLIENT_RATE, BATCH_RATE, BATCH_SHOPPERS = 60, 40, 2  # per second; a batch of 2 shoppers costs 2 of its 40
 
 
 def _hammer(port: int, token: str, method: str, path: str, body: bytes | None, until: float, out: list) -> None:

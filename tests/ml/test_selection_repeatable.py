@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recsys.ml import evaluation, fitting, matrix
@@ -75,6 +76,26 @@ def test_rp3betas_fold_figure_agrees_with_its_holdout_figure():
     assert abs(np.mean(scores) - held["ndcg@10"]) <= 2 * spread, (scores, held["ndcg@10"])
 
 
+def test_the_final_round_marks_one_winner_and_leaves_a_one_kind_race_alone():
+    split = matrix.holdout_split(clustered(n_users=600, n_items=150, seed=2), seed=0)
+    users, _ = fitting.split_eval_users(split.eval_users, selection_users=300, seed=1)
+    folds = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=10_000, seed=1)
+    whole = fitting.selection_folds(split.train, split.test, users, n_folds=1, sample_users=10_000, seed=1)
+    one_kind = fitting.race([fitting.Candidate("cosine", {"K": 20}), fitting.Candidate("cosine", {"K": 50})], [],
+                            folds, options=OPTIONS, iterations=None, budget_fits=None)
+    assert fitting.final_round(one_kind, whole, options=OPTIONS, iterations=None) == (one_kind, [])
+    # Two kinds; z = -10 lets the challenger displace the race's winner in the final round whatever the figures.
+    raced = fitting.race([fitting.Candidate("cosine", {"K": 20}), fitting.Candidate("bm25", {"K": 20})], [], folds,
+                         options=OPTIONS, iterations=None, budget_fits=None)
+    race_winner, other = raced.trials[0], raced.trials[1]
+    selected, final = fitting.final_round(raced, whole, options=OPTIONS, iterations=None, z=-10.0)
+    assert [t.candidate for t in final] == [other.candidate, race_winner.candidate]  # ranked: the winner first
+    assert selected.trials[0] is other and other.won and not race_winner.won
+    assert sum(t.won for t in selected.trials) == 1 and other.outcome == "won the final round"
+    assert selected.fits == raced.fits  # the race's fold-fits; the final round's fits are its trials
+
+
+@pytest.mark.slow
 def test_the_final_round_on_the_whole_data_undoes_a_samples_ranking_of_the_kinds():
     """On a sample of a tenth of a long-tailed shop the kinds rank in reverse (RP3beta, the best on the holdout,
     comes last: its popularity penalty lifts the items a thin sample saw once); the best of each kind racing again
