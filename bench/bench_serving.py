@@ -395,18 +395,26 @@ def train_and_activate(shop: Shop, kind: str, model_dir: Path) -> int:
 
 
 def _store_and_activate(model_dir, version: int) -> None:
-    """Store the version (the local store: MODEL_DIR) and activate it, as a training run does."""
+    """Store the version (the local store: MODEL_DIR) and activate it, as a training run does. A checkout from
+    before the artifact store (`--app-dir`, e.g. issue #26's "before") serves straight from MODEL_DIR."""
     from django.test import override_settings
 
     from recsys.ml import artifacts
     from recsys.models import ModelVersion
-    from recsys.training import stored_versions
     from recsys.training.versions import model_version_activate
 
+    try:
+        from recsys.training import stored_versions
+    except ImportError:
+        stored_versions = None
     with override_settings(MODEL_DIR=model_dir):
         mv = ModelVersion.objects.get(pk=version)
         if not mv.artifact_path:
-            stored_versions.version_store(mv, artifacts.version_dir(model_dir, version))
+            if stored_versions is None:
+                mv.artifact_path = str(artifacts.version_dir(model_dir, version))
+                mv.save(update_fields=["artifact_path"])
+            else:
+                stored_versions.version_store(mv, artifacts.version_dir(model_dir, version))
         model_version_activate(version_id=version)
 
 

@@ -1,17 +1,16 @@
 """Popular items: time-decayed event counts over a recent window, overall and per category.
 
 Weights: an event in the last day counts fully, in the last week 0.5, in the window 0.2, times
-the event type's weight (a purchase says more than a view). Computed with one grouped query and
-kept per process for SERVING_POPULAR_CACHE_SECONDS. When too few items have events, the newest
-available items fill the tail, so a popular list is full whenever the catalog can fill it; the
+the event type's weight (a purchase says more than a view). Computed with one grouped query per
+process, then refreshed in the background once older than SERVING_POPULAR_CACHE_SECONDS (no list
+waits for it). When too few items have events, the newest available items fill the tail, so a
+popular list is full whenever the catalog can fill it; the
 per-category tails are an LRU of at most TAIL_CACHE_MAX categories (a category is any string a
 request names, so an unbounded dict would grow with every new one). Outside demo mode, demo
 shoppers' events (the public demo token's) do not count.
 """
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from recsys.catalog import selectors
 from recsys.core.demo_mode import demo_mode_on
 from recsys.core.limits import DEMO_USER_PREFIX
 from recsys.ops.lru import TimedLRU
+from recsys.ops.refreshed import Refreshed
 from recsys.serving.fold_in_weights import weight_config
 
 BUCKET_WEIGHTS = (1.0, 0.5, 0.2)  # last day, last week, whole window
@@ -34,7 +34,6 @@ TAIL_CACHE_MAX = 256  # categories whose newest-items tail is kept per process (
 class Ranking:
     overall: list[tuple[str, float]] = field(default_factory=list)
     by_category: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    computed_at: float = 0.0
 
 
 def rank_counts(rows, *, type_weights: dict[str, float]) -> Ranking:
@@ -54,49 +53,42 @@ def rank_counts(rows, *, type_weights: dict[str, float]) -> Ranking:
     return Ranking(overall, by_category)
 
 
+def _fresh_seconds() -> float:
+    return settings.SERVING_POPULAR_CACHE_SECONDS  # read at each lookup: tests change it
+
+
 class PopularCache:
+    """The rankings and the new items' impressions of this process, each refreshed in the background once older
+    than SERVING_POPULAR_CACHE_SECONDS (recsys.ops.refreshed: a list never waits for the grouped query but the
+    process's first), and the per-category tails of newest items."""
+
     def __init__(self):
-        self._lock = threading.Lock()
-        self._ranking: Ranking | None = None
-        self._tails = TimedLRU(TAIL_CACHE_MAX, lambda: settings.SERVING_POPULAR_CACHE_SECONDS)
-        self._new_impressions: tuple[float, dict[str, int]] | None = None
+        self._ranking = Refreshed("popular-ranking", self._rank, _fresh_seconds)
+        self._new_impressions = Refreshed("new-item-impressions", _new_item_impressions, _fresh_seconds)
+        self._tails = TimedLRU(TAIL_CACHE_MAX, _fresh_seconds)
 
     def clear(self) -> None:
-        with self._lock:
-            self._ranking = None
-            self._new_impressions = None
+        self._ranking.clear()
+        self._new_impressions.clear()
         self._tails.clear()
 
     def new_impressions(self) -> dict[str, int]:
         """Impressions of new items in exploration slots (recsys.serving.content_lists), as fresh as the ranking."""
-        held = self._new_impressions
-        if held is not None and self._fresh(held[0]):
-            return held[1]
-        with self._lock:
-            if self._new_impressions is None or not self._fresh(self._new_impressions[0]):
-                since = timezone.now() - timedelta(days=settings.EXPLORATION_MAX_AGE_DAYS)
-                self._new_impressions = (time.monotonic(), stored_new_item_impressions(since=since))
-            return self._new_impressions[1]
-
-    def _fresh(self, stamp: float) -> bool:
-        return time.monotonic() - stamp < settings.SERVING_POPULAR_CACHE_SECONDS
+        return self._new_impressions.get()
 
     def ranking(self) -> Ranking:
-        ranking = self._ranking
-        if ranking is not None and self._fresh(ranking.computed_at):
-            return ranking
-        with self._lock:
-            if self._ranking is None or not self._fresh(self._ranking.computed_at):
-                now = timezone.now()
-                windows = [now - timedelta(days=1), now - timedelta(days=7),
-                           now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
-                rows = selectors.event_counts_by_item(
-                    windows=windows, exclude_user_prefix="" if demo_mode_on() else DEMO_USER_PREFIX)
-                # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
-                self._ranking = rank_counts(rows, type_weights=weight_config(None).weights)
-                self._ranking.computed_at = time.monotonic()
-                self._tails.clear()
-            return self._ranking
+        return self._ranking.get()
+
+    def _rank(self) -> Ranking:
+        now = timezone.now()
+        windows = [now - timedelta(days=1), now - timedelta(days=7),
+                   now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
+        rows = selectors.event_counts_by_item(
+            windows=windows, exclude_user_prefix="" if demo_mode_on() else DEMO_USER_PREFIX)
+        # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
+        ranking = rank_counts(rows, type_weights=weight_config(None).weights)
+        self._tails.clear()
+        return ranking
 
     def tail(self, category: str) -> list[tuple[str, float]]:
         tail = self._tails.get(category)
@@ -104,6 +96,11 @@ class PopularCache:
             tail = [(item_id, 0.0) for item_id, _ in selectors.newest_items(category=category, limit=TAIL)]
             self._tails.put(category, tail)
         return tail
+
+
+def _new_item_impressions() -> dict[str, int]:
+    since = timezone.now() - timedelta(days=settings.EXPLORATION_MAX_AGE_DAYS)
+    return stored_new_item_impressions(since=since)
 
 
 _cache = PopularCache()

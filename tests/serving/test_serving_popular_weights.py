@@ -39,3 +39,22 @@ def test_per_category_tails_are_a_bounded_lru(monkeypatch):
     for n in range(100):  # a request can name any category: the cache never grows past the bound
         cache.tail(f"x{n}")
     assert len(cache._tails) == 3
+
+
+@pytest.mark.django_db(transaction=True)  # the refresh thread reads through its own connection
+def test_a_stale_ranking_is_served_while_the_background_refresh_brings_the_new_one(settings):
+    items("old-hit", "new-hit")
+    event("u1", "old-hit", "purchase")
+    reset_serving_caches()
+    try:
+        assert popular_items(n=1)[0][0] == "old-hit"  # the process's first ranking: computed by the caller
+        for user in ("u2", "u3", "u4"):
+            event(user, "new-hit", "purchase")
+        assert popular_items(n=1)[0][0] == "old-hit"  # fresh: kept
+        settings.SERVING_POPULAR_CACHE_SECONDS = 0
+        assert popular_items(n=1)[0][0] == "old-hit"  # stale: served as it is, a refresh started
+        popular._cache._ranking.wait(10)
+        settings.SERVING_POPULAR_CACHE_SECONDS = 300
+        assert popular_items(n=1)[0][0] == "new-hit"
+    finally:
+        reset_serving_caches()
