@@ -171,3 +171,14 @@ def _fresh_catalog_availability():
     item_cards.clear_cache()  # cards of items a rolled-back test created (or found missing)
     yield
     availability.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_popular_rankings():
+    """The popular rankings are kept per process and, once stale, refreshed by a background thread that reads
+    only committed rows: each test starts without them, so its first list computes them from its own data."""
+    from recsys.serving import popular
+
+    popular.clear_cache()
+    yield
+    popular.clear_cache()
