@@ -2,10 +2,10 @@
 
 Weights: an event in the last day counts fully, in the last week 0.5, in the window 0.2, times
 the event type's weight (a purchase says more than a view). Computed with one grouped query per
-process, then refreshed in the background once older than SERVING_POPULAR_CACHE_SECONDS (no list
-waits for it). When too few items have events, the newest available items fill the tail, so a
-popular list is full whenever the catalog can fill it; the
-per-category tails are an LRU of at most TAIL_CACHE_MAX categories (a category is any string a
+process (the first list of a process waits for it), then refreshed in the background once older
+than SERVING_POPULAR_CACHE_SECONDS (no list waits for that). When too few items have events, the
+newest available items fill the tail, so a popular list is full whenever the catalog can fill it;
+the per-category tails are an LRU of at most TAIL_CACHE_MAX categories (a category is any string a
 request names, so an unbounded dict would grow with every new one). Outside demo mode, demo
 shoppers' events (the public demo token's) do not count.
 """
@@ -68,6 +68,9 @@ class PopularCache:
         self._tails = TimedLRU(TAIL_CACHE_MAX, _fresh_seconds)
 
     def clear(self) -> None:
+        """Forget everything (tests): a refresh under way is waited for, so that it queries no later test's data."""
+        self._ranking.wait(10)
+        self._new_impressions.wait(10)
         self._ranking.clear()
         self._new_impressions.clear()
         self._tails.clear()

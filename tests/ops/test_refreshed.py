@@ -12,6 +12,7 @@ class Source:
 
     def __init__(self):
         self.calls = 0
+        self.entered = threading.Event()  # set by each call once counted
         self.release = threading.Event()
         self.release.set()
         self.fail = False
@@ -19,6 +20,7 @@ class Source:
     def __call__(self) -> int:
         self.calls += 1
         n = self.calls
+        self.entered.set()
         assert self.release.wait(10)
         if self.fail:
             raise RuntimeError("database down")
@@ -38,8 +40,10 @@ def test_a_stale_value_is_served_at_once_while_one_thread_refreshes_it():
     assert value.get() == 1
     ttl[0] = 0.0  # everything is stale now
     source.release.clear()  # the refresh blocks until released
+    source.entered.clear()
     answers = [value.get() for _ in range(20)]  # would hang in the caller if the refresh ran there
     assert answers == [1] * 20
+    assert source.entered.wait(10)
     assert source.calls == 2  # one refresh under way, however many requests found the value stale
     source.release.set()
     value.wait(10)
@@ -55,7 +59,7 @@ def test_a_failed_refresh_keeps_the_old_value_and_is_retried_later():
     assert value.get() == 1
     value.wait(10)
     assert value.get() == 1 and source.calls == 2  # failed, and not retried within retry_seconds
-    value._tried_at -= 3600.0  # the retry delay has passed
+    value._failed_at -= 3600.0  # the retry delay has passed
     source.fail = False
     assert value.get() == 1
     value.wait(10)
