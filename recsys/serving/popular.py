@@ -60,10 +60,11 @@ def _fresh_seconds() -> float:
 class PopularCache:
     """The rankings and the new items' impressions of this process, each refreshed in the background once older
     than SERVING_POPULAR_CACHE_SECONDS (recsys.ops.refreshed: a list never waits for the grouped query but the
-    process's first), and the per-category tails of newest items."""
+    process's first), and the per-category tails of newest items (kept as long, each by its own age: they do not
+    depend on the ranking)."""
 
     def __init__(self):
-        self._ranking = Refreshed("popular-ranking", self._rank, _fresh_seconds)
+        self._ranking = Refreshed("popular-ranking", _rank, _fresh_seconds)
         self._new_impressions = Refreshed("new-item-impressions", _new_item_impressions, _fresh_seconds)
         self._tails = TimedLRU(TAIL_CACHE_MAX, _fresh_seconds)
 
@@ -82,23 +83,22 @@ class PopularCache:
     def ranking(self) -> Ranking:
         return self._ranking.get()
 
-    def _rank(self) -> Ranking:
-        now = timezone.now()
-        windows = [now - timedelta(days=1), now - timedelta(days=7),
-                   now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
-        rows = selectors.event_counts_by_item(
-            windows=windows, exclude_user_prefix="" if demo_mode_on() else DEMO_USER_PREFIX)
-        # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
-        ranking = rank_counts(rows, type_weights=weight_config(None).weights)
-        self._tails.clear()
-        return ranking
-
     def tail(self, category: str) -> list[tuple[str, float]]:
         tail = self._tails.get(category)
         if tail is None:
             tail = [(item_id, 0.0) for item_id, _ in selectors.newest_items(category=category, limit=TAIL)]
             self._tails.put(category, tail)
         return tail
+
+
+def _rank() -> Ranking:
+    now = timezone.now()
+    windows = [now - timedelta(days=1), now - timedelta(days=7),
+               now - timedelta(days=settings.SERVING_POPULAR_WINDOW_DAYS)]
+    rows = selectors.event_counts_by_item(
+        windows=windows, exclude_user_prefix="" if demo_mode_on() else DEMO_USER_PREFIX)
+    # The type weights training uses (TRAINING_EVENT_WEIGHTS), as docs/serving.md says.
+    return rank_counts(rows, type_weights=weight_config(None).weights)
 
 
 def _new_item_impressions() -> dict[str, int]:
@@ -121,7 +121,7 @@ def popular_items(*, category: str = "", n: int) -> list[tuple[str, float]]:
 
 
 def new_item_impressions() -> dict[str, int]:
-    """Impressions per new item shown in an exploration slot, per process (at most CURIO_POPULAR_CACHE_SECONDS old)."""
+    """Impressions per new item shown in an exploration slot, per process (refreshed as the rankings are)."""
     return _cache.new_impressions()
 
 
