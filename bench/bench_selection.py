@@ -1,16 +1,18 @@
 """Model selection benchmark (issue #30): repeatable, paired, bounded selection against raw implicit.
 
     .venv/bin/python bench/bench_selection.py --shops small,medium --runs 3
-    nice -n 10 .venv/bin/python bench/bench_selection.py --shops 1m --runs 1
-    nice -n 10 .venv/bin/python bench/bench_selection.py --shops 10m --runs 1 --no-kind-holdouts
-    .venv/bin/python bench/bench_selection.py --shops small --budgets 0,15,30,60,120
+    .venv/bin/python bench/bench_selection.py --shops 1m --runs 1 --costs
+    .venv/bin/python bench/bench_selection.py --shops 10m --runs 1 --no-kind-holdouts --small-raw-grid --costs
+    .venv/bin/python bench/bench_selection.py --shops small --budgets 0,0.5,2,8
 
 Pure numpy (no database), the shops from bench/shops.py (bench_training.py's generator), each split
 as training splits (20% per-shopper holdout of up to 10,000 shoppers, 3,000 of them for the
 selection, the rest the holdout) and selected with the shipped settings: the starting points
-(CURIO_TRAINING_CANDIDATES), the seeded search within CURIO_TRAINING_SEARCH_FITS fold-fits, the sample
+(CURIO_TRAINING_CANDIDATES), the seeded search within CURIO_TRAINING_SEARCH_WORK default ALS fits of estimated
+work (at least CURIO_TRAINING_SEARCH_MIN_WORK reference seconds; CURIO_TRAINING_SEARCH_FITS fold-fits), the sample
 bounded by CURIO_TRAINING_SELECTION_USERS / _INTERACTIONS, paired comparisons at CURIO_TRAINING_SELECTION_Z.
-The winner is then fitted on the whole training split and scored on the holdout.
+The winner is then fitted on the whole training split (or its fit from the selection reused, as training
+does) and scored on the holdout.
 Printed per shop and run: the sample, trials per kind with the best fold figure (and, unless
 --no-kind-holdouts, that candidate's holdout figure: fold and holdout should agree), the selection
 time, why it stopped, the winner and its holdout nDCG@10; then raw implicit on the same split in the
@@ -37,7 +39,7 @@ import numpy as np  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from bench.shops import clustered_shop  # noqa: E402
-from recsys.ml import evaluation, fitting, matrix, neighbours  # noqa: E402
+from recsys.ml import evaluation, fitting, matrix, model_kinds, neighbours  # noqa: E402
 
 SEED = 42
 SHOPS = {  # name: (shoppers, items, events, clusters)
@@ -81,22 +83,43 @@ def raw_implicit(train, users, score, threads: int, grid: bool) -> tuple[dict[st
     return out, als_seconds
 
 
-def select(split, users, options, budget_fits: int, verbose: bool = False):
-    """As a training run selects (recsys/training/pipeline.py: fitting.select with the settings)."""
+def select(split, users, options, work: float, verbose: bool = False):
+    """As a training run selects (recsys/training/pipeline.py: fitting.select with the settings); `work`: the
+    search's budget in one default ALS fit of the training split (TRAINING_SEARCH_WORK)."""
     starts = [fitting.Candidate.from_setting(c) for c in settings.TRAINING_CANDIDATES]
+    budget = fitting.search_work(split.train, als_fits=work, floor_seconds=settings.TRAINING_SEARCH_MIN_WORK,
+                                 options=options) if work else None
     return fitting.select(
-        starts, fitting.tuning_space(SEED) if budget_fits else [], split.train, split.test, users,
+        starts, fitting.tuning_space(SEED) if budget else [], split.train, split.test, users,
         n_folds=settings.TRAINING_SELECTION_FOLDS, sample_users=settings.TRAINING_SELECTION_USERS,
         max_interactions=settings.TRAINING_SELECTION_INTERACTIONS, repeats=settings.TRAINING_SELECTION_REPEATS,
         options=options, iterations=settings.TRAINING_SELECTION_ITERATIONS,
-        budget_fits=budget_fits if budget_fits else None, max_seconds=settings.TRAINING_SEARCH_SECONDS,
-        z=settings.TRAINING_SELECTION_Z, seed=SEED, on_trial=print_trial if verbose else None)
+        budget_fits=settings.TRAINING_SEARCH_FITS if budget else None, budget_work=budget,
+        max_seconds=settings.TRAINING_SEARCH_SECONDS, z=settings.TRAINING_SELECTION_Z, seed=SEED,
+        on_trial=print_trial if verbose else None, on_final=print_trial if verbose else None), budget
 
 
 def print_trial(t: fitting.Trial) -> None:
     gain = f" gain {t.gain:+.4f} ± {t.gain_se:.4f}" if t.gain is not None else ""
     print(f"    trial {t.candidate.label()}: {t.ndcg:.4f} ± {t.ndcg_std:.4f} ({len(t.fold_scores)} folds, "
-          f"{t.seconds:.1f}s){gain} {t.outcome}", flush=True)
+          f"{t.seconds:.1f}s, estimated {t.work:.1f}s){gain} {t.outcome}", flush=True)
+
+
+def print_costs(split, options) -> None:
+    """Each starting point (and implicit's default ALS) fitted once on the whole training split: its estimated
+    reference seconds (`fit_seconds`, what the budget counts) beside the seconds it took here."""
+    size = fitting.DataSize.of(split.train)
+    starts = [fitting.Candidate.from_setting(c) for c in settings.TRAINING_CANDIDATES]
+    for candidate in [fitting.REFERENCE_ALS] + starts:
+        if model_kinds.kind_class(candidate.kind).skip_reason(split.train.shape, options):
+            continue
+        for iterations in ((settings.TRAINING_SELECTION_ITERATIONS, None) if candidate.kind == "als" else (None,)):
+            began = time.perf_counter()
+            fitting.fit(candidate, split.train, options=options, iterations=iterations)
+            took = time.perf_counter() - began
+            estimate = candidate.fit_seconds(size, options, iterations)
+            print(f"  cost {candidate.label():<70} iterations {iterations or '-':>2}: estimated {estimate:6.1f}s, "
+                  f"took {took:6.1f}s ({took / estimate:.2f}x)", flush=True)
 
 
 def run_shop(name: str, args) -> None:
@@ -122,26 +145,32 @@ def run_shop(name: str, args) -> None:
 
     print(f"\n[{name}] {data.shape[0]:,} shoppers x {data.shape[1]:,} items, {data.nnz:,} interactions "
           f"(generated in {time.perf_counter() - began:.1f}s); holdout {len(holdout):,} shoppers", flush=True)
-    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [settings.TRAINING_SEARCH_FITS]
+    budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else [settings.TRAINING_SEARCH_WORK]
     with fitting.blas_single_thread():
+        if args.costs:
+            print_costs(split, options)
         for budget in budgets:
             for run in range(args.runs):
                 t0 = time.perf_counter()
-                folds, result, final = select(split, users, options, budget, args.verbose)
+                (folds, result, final), budget_seconds = select(split, users, options, budget, args.verbose)
                 selection_seconds = time.perf_counter() - t0
                 winner = result.trials[0]
-                held, fit_seconds = holdout_of(winner.candidate)
+                if result.model is not None:  # as the pipeline: the selection's fit is the model
+                    held, fit_seconds = score(result.model.recommend(split.train, holdout)), 0.0
+                else:
+                    held, fit_seconds = holdout_of(winner.candidate)
                 s = folds.sample
                 if run == 0 and budget == budgets[0]:
                     print(f"  sample: {s['shoppers']:,} of {s['of_shoppers']:,} shoppers, {s['interactions']:,} of "
                           f"{s['of_interactions']:,} interactions, {s['items_seen']:,} of {s['of_items']:,} items "
                           f"(top tenth: {s['top_decile_items_seen']:.0%}); {s['scored_shoppers']:,} scored in "
                           f"{s['folds']} folds x {s['repeats']}")
-                print(f"  budget {budget} fold-fits, run {run + 1}: {len(result.trials)} trials, "
-                      f"{result.fits} fold-fits in {selection_seconds:.1f}s (stopped: {result.stopped}); "
-                      f"winner {winner.candidate.label()} "
+                reused = "the selection's fit reused" if result.model is not None else f"{fit_seconds:.1f}s"
+                print(f"  budget {budget:g} ALS fits ({budget_seconds or 0:.1f} estimated s), run {run + 1}: "
+                      f"{len(result.trials)} trials, {result.fits} fold-fits, {result.work:.1f} estimated s in "
+                      f"{selection_seconds:.1f}s (stopped: {result.stopped}); winner {winner.candidate.label()} "
                       f"folds {winner.ndcg:.4f} ± {winner.ndcg_std:.4f}, holdout nDCG@10 {held:.4f} "
-                      f"(winner's fit {fit_seconds:.1f}s)", flush=True)
+                      f"(winner's fit: {reused})", flush=True)
                 if final:
                     print("  final round on the whole data (the best of each kind, one fit each): " + ", ".join(
                         f"{t.candidate.label()} {t.ndcg:.4f} ({t.outcome}{', won' if t.won else ''})"
@@ -171,7 +200,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shops", default="small,medium")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--budgets", default="", help="comma-separated fold-fit budgets (default: the setting)")
+    parser.add_argument("--budgets", default="", help="comma-separated search budgets, in default ALS fits of the "
+                        "training split (default: CURIO_TRAINING_SEARCH_WORK; 0: the starting points only)")
+    parser.add_argument("--costs", action="store_true", help="first fit each starting point once: estimated "
+                        "reference seconds beside the measured")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-kind-holdouts", dest="kind_holdouts", action="store_false")
     parser.add_argument("--small-raw-grid", dest="raw_grid", action="store_false")

@@ -30,14 +30,17 @@ PROMOTED_INTERACTION_WEIGHT = env_float("CURIO_PROMOTED_INTERACTION_WEIGHT", 0.5
 # The search's starting points on every run (JSON list of {"kind": als|bm25|cosine|ease|ease_head|rp3beta|random,
 # params}; ease_head: catalogs over CURIO_EASE_MAX_ITEMS, where ease is skipped),
 # tried in this order after the last run's best: the strong and cheap ones first (ALS fits cost the most).
+# RP3beta twice: its popularity penalty beta is the parameter that matters most, and the bench's shops split
+# between 0.4 and 0.2 (docs/benchmarks.md, issue #30); a second ALS point (64 factors, reg 1, alpha 10) was
+# dropped: it never came first, and at 1M events it cost a quarter of the selection's budget.
 TRAINING_CANDIDATES = json.loads(os.environ.get("CURIO_TRAINING_CANDIDATES") or json.dumps([
     {"kind": "ease", "lambda": 200.0, "K": 200},
-    {"kind": "ease_head", "lambda": 1000.0, "K": 200, "alpha": 1.0, "beta": 0.2},
+    {"kind": "ease_head", "lambda": 500.0, "K": 200, "alpha": 0.8, "beta": 0.2},
     {"kind": "rp3beta", "alpha": 0.8, "beta": 0.4, "K": 200, "binary": True},
+    {"kind": "rp3beta", "alpha": 0.8, "beta": 0.2, "K": 200, "binary": True},
     {"kind": "bm25", "K": 100, "K1": 0.9, "B": 0.4},
     {"kind": "bm25", "K": 50, "K1": 1.2, "B": 0.75},
     {"kind": "als", "factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15},
-    {"kind": "als", "factors": 64, "regularization": 1.0, "alpha": 10.0, "iterations": 15},
     {"kind": "cosine", "K": 100},
 ]))
 # Model selection compares candidates on a sample of shoppers bounded in shoppers and interactions (the
@@ -53,9 +56,13 @@ TRAINING_SELECTION_REPEATS = max(1, env_int("CURIO_TRAINING_SELECTION_REPEATS", 
 # A challenger displaces the incumbent (the last run's winner, else the first starting point) only when its
 # paired per-shopper nDCG@10 gain exceeds this many standard errors.
 TRAINING_SELECTION_Z = env_float("CURIO_TRAINING_SELECTION_Z", 2.0)
-# The search's budget is work: after the starting points (always tried), each kind's space is searched
-# (seeded) while its candidates' folds fit in this many fold-fits; 0: the starting points only. Same data
-# and seed, same trials and winner on any machine.
+# The search's budget is work, estimated from the data's size and never timed: after the starting points
+# (always tried), each kind's space is searched (seeded) while its candidates' fits stay within WORK times one
+# fit of implicit's default ALS on the training data, and at least MIN_WORK seconds of the reference machine
+# (small shops); and within FITS fold-fits. 0 (either WORK and MIN_WORK, or FITS): the starting points only.
+# Same data and seed, same trials and winner on any machine.
+TRAINING_SEARCH_WORK = env_float("CURIO_TRAINING_SEARCH_WORK", 0.5)
+TRAINING_SEARCH_MIN_WORK = env_float("CURIO_TRAINING_SEARCH_MIN_WORK", 3.0)
 TRAINING_SEARCH_FITS = env_int("CURIO_TRAINING_SEARCH_FITS", 60)
 # Safety stop only (wall clock): past it no further candidate starts, and the run's metrics say so.
 # 0: the starting points only (as TRAINING_SEARCH_FITS=0).

@@ -1,29 +1,32 @@
 """Fitting candidates and choosing between them. Pure: numpy/scipy/implicit, no ORM.
 
 A candidate is a kind name and its parameters; recsys.ml.model_kinds holds the kinds ("als",
-"bm25", "cosine", "ease", "rp3beta", "random") and how each fits, recommends and is saved. This
-module fits them (`fit`, `refit`), compares them on user-disjoint folds of a bounded selection sample
-(`selection_folds`; `race`: paired comparisons against an incumbent, within a budget of fold-fits),
+"bm25", "cosine", "ease", "ease_head", "rp3beta", "random"), how each fits, recommends and is saved, and
+what a fit costs (`fit_seconds`, estimated from the data's size). This module fits them (`fit`, `refit`),
+compares them on user-disjoint folds of a bounded selection sample (`selection_folds`; `race`: paired
+comparisons against an incumbent, within a budget of estimated work, `search_work`),
 checks a race run on a sample on the whole data (`final_round`; `select` strings the two together, as a
 training run selects) and lists the search space (`tuning_space`).
 Callers set BLAS to one thread (see `blas_single_thread`).
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recsys.ml import evaluation, model_kinds
-from recsys.ml.model_kinds import FitOptions, Model, ProgressFn
+from recsys.ml.model_kinds import DataSize, FitOptions, Model, ProgressFn
 
-__all__ = ["Candidate", "FitOptions", "Folds", "Model", "ProgressFn", "Selection", "Trial", "blas_single_thread", "fit",
-           "final_round", "paired_gain", "race", "ranked", "refit", "search", "search_starts", "select",
-           "selection_folds", "split_eval_users", "tuning_space"]
+__all__ = ["REFERENCE_ALS", "Candidate", "DataSize", "FitOptions", "Folds", "Model", "ProgressFn", "Selection", "Trial",
+           "blas_single_thread", "final_round", "fit", "paired_gain", "race", "ranked", "refit", "search",
+           "search_starts", "search_work", "select", "selection_folds", "split_eval_users", "tuning_space"]
 
 
 def blas_single_thread():
@@ -49,6 +52,10 @@ class Candidate:
 
     def label(self) -> str:
         return self.kind + "(" + ", ".join(f"{k}={v}" for k, v in sorted(self.params.items())) + ")"
+
+    def fit_seconds(self, size: DataSize, options: FitOptions, iterations: int | None = None) -> float:
+        """One fit's estimated seconds on the reference machine (the kind's `fit_seconds`: from sizes, never timed)."""
+        return model_kinds.kind_class(self.kind).fit_seconds(size, self.params, options, iterations)
 
 
 def fit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOptions,
@@ -76,6 +83,9 @@ def refit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOption
 
 
 Z = 2.0  # a challenger displaces the incumbent when its paired gain exceeds Z standard errors (~2.3% one-sided)
+# A fold's fit leaves its scored shoppers out. Once the scored shoppers are at most this fraction of the sample,
+# one fold of all of them compares the same shoppers as several folds do, at the cost of one fit instead of several.
+MAX_LEFT_OUT = 0.1
 
 
 @dataclass
@@ -83,22 +93,36 @@ class Folds:
     """The selection sample: its shoppers' training rows and held-out items, and its scored
     shoppers in user-disjoint folds (`repeats` partitions of them, one after the other: each unit
     of `folds` is one fit). A fold's shoppers take no part in that fold's fit: they are folded in
-    from their rows when scored, as serving folds a shopper in. `sample` says what was sampled."""
+    from their rows when scored, as serving folds a shopper in. `sample` says what was sampled;
+    `covers_all`: the sample is every shopper of the training split (a one-fold fit of it is then a fit
+    of the whole training split but the scored shoppers, fit to be scored on the holdout)."""
 
     train: sp.csr_matrix
     test: sp.csr_matrix  # same rows as train
     folds: list[np.ndarray]  # row indices of train, disjoint within each repeat
     popularity: np.ndarray
     sample: dict = field(default_factory=dict)
+    covers_all: bool = False
 
-    def score_users(self, candidate: Candidate, fold: int, *, options: FitOptions,
-                    iterations: int | None) -> np.ndarray:
-        """Per-shopper nDCG@10 on fold `fold` (in its order) of `candidate` fitted on the sample's other shoppers."""
+    @cached_property
+    def size(self) -> DataSize:
+        """What one fold's fit works on (the sample; an upper bound: the fold's shoppers are left out)."""
+        return DataSize.of(self.train)
+
+    def fit_and_score(self, candidate: Candidate, fold: int, *, options: FitOptions,
+                      iterations: int | None) -> tuple[np.ndarray, Model]:
+        """Per-shopper nDCG@10 on fold `fold` (in its order) of `candidate` fitted on the sample's other shoppers,
+        and that fit."""
         scored = self.folds[fold]
         keep = np.setdiff1d(np.arange(self.train.shape[0]), scored, assume_unique=True)
         model = fit(candidate, self.train[keep], options=options, iterations=iterations)
         recs = model.recommend(self.train, scored, fold_in=True)
-        return evaluation.ndcg_per_user(recs, self.test[scored], n_items=self.train.shape[1])
+        return evaluation.ndcg_per_user(recs, self.test[scored], n_items=self.train.shape[1]), model
+
+    def score_users(self, candidate: Candidate, fold: int, *, options: FitOptions,
+                    iterations: int | None) -> np.ndarray:
+        """`fit_and_score`'s scores alone."""
+        return self.fit_and_score(candidate, fold, options=options, iterations=iterations)[0]
 
     def score(self, candidate: Candidate, fold: int, *, options: FitOptions, iterations: int | None) -> float:
         """nDCG@10 on fold `fold` (the mean of `score_users`)."""
@@ -118,7 +142,8 @@ def selection_folds(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray
                     seed: int = 0) -> Folds:
     """The selection sample: all of `users` (scored) plus other shoppers of `train` in a seeded
     random order while the sample stays within `sample_users` shoppers and `max_interactions`
-    interactions (None: no bound). Its scored shoppers are split into `n_folds` folds, `repeats`
+    interactions (None: no bound). Its scored shoppers are split into `n_folds` folds (fewer, down to one,
+    where fewer folds still leave at most MAX_LEFT_OUT of the sample's shoppers out of each fit), `repeats`
     times over (a fresh seeded partition each time), as far as the sample is small enough for
     each repeat to cost no more than one fit of a full-size sample: small shops get every scored
     shopper scored several times, large ones once. The winner is refit on all data later."""
@@ -138,9 +163,9 @@ def selection_folds(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray
     else:
         rows = np.arange(n_users)
     sample_train = train[rows]
-    repeats = int(max(1, min(repeats, cap // max(sample_train.nnz, 1))))
     scored = np.searchsorted(rows, users)
-    k = max(1, min(n_folds, len(scored)))
+    k = max(1, min(n_folds, len(scored), math.ceil(len(scored) / max(MAX_LEFT_OUT * len(rows), 1.0))))
+    repeats = int(max(1, min(repeats, cap // max(sample_train.nnz, 1)))) if k > 1 else 1  # one fold: nothing to vary
     folds = [np.sort(f) for _ in range(repeats) for f in np.array_split(rng.permutation(scored), k)]
     popularity = np.bincount(train.indices, minlength=train.shape[1])
     sampled_pop = np.bincount(sample_train.indices, minlength=train.shape[1])
@@ -151,7 +176,7 @@ def selection_folds(train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndarray
               "top_decile_items_seen": round(float(np.mean(sampled_pop[head] > 0)), 4),
               "scored_shoppers": int(len(scored)), "folds": k, "repeats": repeats,
               "bounds": {"shoppers": int(sample_users), "interactions": max_interactions}}
-    return Folds(sample_train, test[rows], folds, popularity, sample)
+    return Folds(sample_train, test[rows], folds, popularity, sample, covers_all=len(rows) == n_users)
 
 
 @dataclass
@@ -163,6 +188,7 @@ class Trial:
     n_folds: int
     fold_scores: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    work: float = 0.0  # its fits' estimated reference seconds (what the budget counts)
     dropped: str = ""  # "behind": its paired gain over the incumbent was clearly below zero
     user_scores: list[np.ndarray] = field(default_factory=list, repr=False)
     outcome: str = ""  # "incumbent" (the first starting point), "displaced the incumbent", "within noise", "behind"
@@ -192,7 +218,8 @@ class Trial:
     def as_dict(self) -> dict:
         out = {"kind": self.candidate.kind, "params": self.candidate.params, "folds": len(self.fold_scores),
                "ndcg@10": round(self.ndcg, 5), "ndcg@10_std": round(self.ndcg_std, 5),
-               "seconds": round(self.seconds, 3), "outcome": self.outcome, "won": self.won}
+               "seconds": round(self.seconds, 3), "work_seconds": round(self.work, 3), "outcome": self.outcome,
+               "won": self.won}
         if self.gain is not None:
             out["gain"], out["gain_se"] = round(self.gain, 5), round(float(self.gain_se), 5)
         return out
@@ -219,18 +246,24 @@ def ranked(trials: list[Trial]) -> list[Trial]:
 
 @dataclass
 class Selection:
-    """A search's trials (winner first), why it stopped and what it spent."""
+    """A search's trials (winner first), why it stopped and what it spent; `model`: the winner fitted on every
+    training row but the scored shoppers, when the race made that fit (one fold over the whole split) and the
+    kind is item-item (scored by folding rows in, so the missing rows change nothing but the fit), else None
+    (the caller fits it)."""
 
     trials: list[Trial]
-    stopped: str  # "space" (every candidate tried), "budget" (fold-fits spent), "safety" (wall clock), "none"
+    stopped: str  # "space" (every candidate tried), "budget" (fold-fits or work spent), "safety" (wall clock), "none"
     fits: int = 0
     seconds: float = 0.0
+    work: float = 0.0  # the estimated reference seconds of every fit the race made (starting points included)
+    model: Model | None = field(default=None, repr=False)
 
 
 def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,
-         iterations: int | None, budget_fits: int | None, max_seconds: float | None = None,
-         clock: Callable[[], float] = time.monotonic, z: float = Z, progress: ProgressFn | None = None,
-         on_trial: Callable[[Trial], None] | None = None, log: Callable[[str], None] | None = None) -> Selection:
+         iterations: int | None, budget_fits: int | None, budget_work: float | None = None,
+         max_seconds: float | None = None, clock: Callable[[], float] = time.monotonic, z: float = Z,
+         progress: ProgressFn | None = None, on_trial: Callable[[Trial], None] | None = None,
+         log: Callable[[str], None] | None = None) -> Selection:
     """Race `starts`, then `space` (the seeded random search), over the folds.
 
     The first starting point (the last run's winner, else the first configured) is the incumbent.
@@ -241,64 +274,89 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
     challenger is its own one-sided test, though, so a larger budget still raises the chance that one
     displaces the incumbent by luck (a few percent per challenger of equal merit at z = 2).
 
-    The budget is work, not time: the starting points always run; a candidate of `space` starts
-    only if its folds fit in what is left of `budget_fits` fold-fits of the search (None: no budget), so the same
-    data and seed give the same trials on any machine. A started candidate always finishes (or
-    stops behind); none is cut by the budget. `max_seconds` is a safety stop only (by `clock`):
-    past it no further candidate starts, and `stopped` says "safety". A kind that cannot fit this
-    sample (EASE over its size limit) is skipped, its reason logged once. One candidate and nothing
-    to search: nothing to choose, nothing fitted."""
+    The budget is work, not time: the starting points always run; a candidate of `space` starts only if
+    its folds fit in what is left of `budget_fits` fold-fits and of `budget_work`, the estimated reference
+    seconds of its fits (`Candidate.fit_seconds`, from the sample's size; one that does not fit is passed
+    over for a cheaper one). None: no such bound. So the same data and seed give the same trials on any
+    machine. A started candidate always finishes (or stops behind); none is cut by the budget.
+    `max_seconds` is a safety stop only (by `clock`): past it no further candidate starts, and `stopped`
+    says "safety". A kind that cannot fit this sample (EASE over its size limit) is skipped, its reason
+    logged once. One candidate and nothing to search: nothing to choose, nothing fitted."""
     queue = unique(starts + space)
     n_starts = len(unique(starts))
-    if len(queue) == 1 and budget_fits is None:
+    if len(queue) == 1 and budget_fits is None and budget_work is None:
         only = Trial(queue[0], n_folds=0, outcome="incumbent", won=True)
         return Selection([only], "none")
     started = clock()
     n_folds = len(folds.folds)
     scored_shoppers = np.concatenate(folds.folds) if folds.folds else np.zeros(0, dtype=np.int64)
+    keeps_fit = n_folds == 1 and folds.covers_all  # that fold's fit is the whole split's but the scored shoppers
     trials: list[Trial] = []
     incumbent: Trial | None = None
+    incumbent_model: Model | None = None
     skipped: set[str] = set()
     spent, searched, stopped = 0, 0, "space"  # fold-fits in all, and those of `space` (the budget's)
+    work, searched_work, passed_over = 0.0, 0.0, False
+
+    def cost(candidate: Candidate) -> float:
+        return n_folds * candidate.fit_seconds(folds.size, options, iterations)
+
+    planned = sum(cost(c) for c in queue[:n_starts]) + (budget_work or 0.0)
     for index, candidate in enumerate(queue):
+        searching = index >= n_starts
         if incumbent is not None and max_seconds is not None and clock() - started >= max_seconds:
             stopped = "safety"
             break
-        if index >= n_starts and budget_fits is not None and searched + n_folds > budget_fits:
+        if searching and budget_fits is not None and searched + n_folds > budget_fits:
             stopped = "budget"
             break
-        reason = model_kinds.kind_class(candidate.kind).skip_reason(folds.train.shape, options)
+        kind = model_kinds.kind_class(candidate.kind)
+        reason = kind.skip_reason(folds.train.shape, options)
         if reason:
             if candidate.kind not in skipped and log:
                 log(reason)
             skipped.add(candidate.kind)
             continue
-        trial, began = Trial(candidate, n_folds=n_folds), time.perf_counter()
+        expected = cost(candidate)
+        if searching and budget_work is not None and searched_work + expected > budget_work:
+            passed_over = True
+            continue
+        trial, began = Trial(candidate, n_folds=n_folds, work=expected), time.perf_counter()
+        keep = keeps_fit and kind.is_item_item  # its rows fold in; a factor model's user rows would not line up
+        model = None
         for fold in range(n_folds):
-            trial.add(folds.score_users(candidate, fold, options=options, iterations=iterations))
-            spent, searched = spent + 1, searched + (index >= n_starts)
+            scores, model = folds.fit_and_score(candidate, fold, options=options, iterations=iterations)
+            trial.add(scores)
+            model = model if keep else None
+            spent, searched = spent + 1, searched + searching
             if incumbent is not None:
                 trial.gain, trial.gain_se = paired_gain(trial.per_user(), incumbent.per_user(), scored_shoppers)
                 if fold < n_folds - 1 and trial.gain + z * trial.gain_se < 0:
                     trial.dropped = trial.outcome = "behind"
                     break
+        work, searched_work = work + expected, searched_work + expected * searching
         trial.seconds = time.perf_counter() - began
         if incumbent is None:
-            trial.outcome, incumbent = "incumbent", trial
+            trial.outcome, incumbent, incumbent_model = "incumbent", trial, model
         elif not trial.dropped:
             if trial.gain > z * trial.gain_se:
-                trial.outcome, incumbent = "displaced the incumbent", trial
+                trial.outcome, incumbent, incumbent_model = "displaced the incumbent", trial, model
             else:
                 trial.outcome = "behind" if trial.gain + z * trial.gain_se < 0 else "within noise"
+        del model  # a challenger's fit is freed before the next one starts
         trials.append(trial)
         if on_trial:
             on_trial(trial)
         if progress:
-            progress((index + 1) / len(queue) if budget_fits is None
-                     else min(1.0, spent / max(budget_fits + n_starts * n_folds, 1)))  # an upper bound
+            if budget_work is None and budget_fits is not None:
+                progress(min(1.0, spent / max(budget_fits + n_starts * n_folds, 1)))  # an upper bound
+            else:
+                progress(min(1.0, work / planned) if planned else (index + 1) / len(queue))
+    if stopped == "space" and passed_over:
+        stopped = "budget"
     if incumbent is not None:
         incumbent.won = True
-    return Selection(ranked(trials), stopped, spent, clock() - started)
+    return Selection(ranked(trials), stopped, spent, clock() - started, work, incumbent_model)
 
 
 def final_round(selection: Selection, whole: Folds, *, options: FitOptions, iterations: int | None, z: float = Z,
@@ -310,7 +368,8 @@ def final_round(selection: Selection, whole: Folds, *, options: FitOptions, iter
     sample of a tenth of a shop ranks the kinds differently from the shop itself (item-item kinds lose the most:
     bench/bench_sample_fidelity.py), and the winner is served from the whole data. Returns the selection with the
     final winner marked (`fits` stays the race's fold-fits; `seconds` adds the final round's) and the final
-    round's trials, ranked."""
+    round's trials, ranked; its `model` is the final round's winner's fit (the whole split but the scored shoppers)
+    for an item-item kind (see `Selection`)."""
     best: dict[str, Trial] = {}
     for trial in selection.trials:  # ranked: the winner, the complete trials by figure, then those stopped behind
         if trial.candidate.kind not in best:
@@ -326,13 +385,14 @@ def final_round(selection: Selection, whole: Folds, *, options: FitOptions, iter
         chosen.outcome = "won the final round"
     for trial in selection.trials:
         trial.won = trial is chosen
-    return Selection(ranked(selection.trials), selection.stopped, selection.fits,
-                     selection.seconds + final.seconds), final.trials
+    return Selection(ranked(selection.trials), selection.stopped, selection.fits, selection.seconds + final.seconds,
+                     selection.work + final.work, final.model), final.trials
 
 
 def select(starts: list[Candidate], space: list[Candidate], train: sp.csr_matrix, test: sp.csr_matrix,
            users: np.ndarray, *, n_folds: int, sample_users: int, max_interactions: int | None, repeats: int,
-           options: FitOptions, iterations: int | None, budget_fits: int | None, max_seconds: float | None = None,
+           options: FitOptions, iterations: int | None, budget_fits: int | None, budget_work: float | None = None,
+           max_seconds: float | None = None,
            z: float = Z, seed: int = 0, on_sample: Callable[[dict], None] | None = None,
            on_final: Callable[[Trial], None] | None = None, log: Callable[[str], None] | None = None,
            **race_kwargs) -> tuple[Folds, Selection, list[Trial]]:
@@ -345,17 +405,27 @@ def select(starts: list[Candidate], space: list[Candidate], train: sp.csr_matrix
     if on_sample:
         on_sample(folds.sample)
     result = race(starts, space, folds, options=options, iterations=iterations, budget_fits=budget_fits,
-                  max_seconds=max_seconds, z=z, log=log, **race_kwargs)
+                  budget_work=budget_work, max_seconds=max_seconds, z=z, log=log, **race_kwargs)
     sample = folds.sample
     if result.stopped == "safety" or (sample["interactions"] == sample["of_interactions"]
                                       and sample["shoppers"] == sample["of_shoppers"]):
         return folds, result, []
     # All rows, no copy: the scored shoppers are the one fold (each fit leaves them out).
-    whole = Folds(train, test, [np.sort(np.asarray(users, dtype=np.int64))], folds.popularity, sample)
+    whole = Folds(train, test, [np.sort(np.asarray(users, dtype=np.int64))], folds.popularity, sample, covers_all=True)
     left = None if max_seconds is None else max(max_seconds - result.seconds, 0.0)
     result, final = final_round(result, whole, options=options, iterations=iterations, z=z, max_seconds=left,
                                 on_trial=on_final, log=log)
     return folds, result, final
+
+
+REFERENCE_ALS = Candidate("als", {"factors": 100, "iterations": 15})  # implicit's defaults: the unit of the budget
+
+
+def search_work(train: sp.csr_matrix, *, als_fits: float, floor_seconds: float, options: FitOptions) -> float:
+    """The search's work budget in estimated reference seconds: `als_fits` times one fit of implicit's default
+    ALS on `train`, and at least `floor_seconds` (small shops, where a fit costs next to nothing). From the
+    data's size alone, so the same data gives the same budget on any machine."""
+    return max(als_fits * REFERENCE_ALS.fit_seconds(DataSize.of(train), options), floor_seconds)
 
 
 def search(starts: list[Candidate], space: list[Candidate], folds: Folds, *, options: FitOptions,

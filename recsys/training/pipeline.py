@@ -53,10 +53,11 @@ def train(tracker: RunTracker) -> None:
     with fitting.blas_single_thread():
         data, split, counts, now = extract_and_split(tracker, config, options)
         selection_users, holdout_users = divide_eval_users(split, counts, options)
-        trials, search = select(tracker, candidates, split, selection_users, options)
+        trials, search, model = select(tracker, candidates, split, selection_users, options)
         release_freed_memory()  # the selection's many fits: the later stages must not peak on top of them
         winner = trials[0].candidate
-        model = fit(tracker, winner, split, options)
+        if model is None:
+            model = fit(tracker, winner, split, options)
         scores = evaluate(tracker, model, split, holdout_users, n_items=data.shape[1], options=options)
         accepted, reason = gate(tracker, scores)
         version = version_record(run_id, winner, scores, trials, search, accepted, reason)
@@ -90,8 +91,8 @@ def tune(tracker: RunTracker, budget_fits: int) -> None:
             trials.append(trial.as_dict())
             TrainingRun.objects.filter(pk=run_id).update(metrics={"tuning": trials})
 
-        ranked, search = select(tracker, configured_candidates(), split, selection_users, options,
-                                budget_fits=budget_fits, full_iterations=True, on_trial=record)
+        ranked, search, _ = select(tracker, configured_candidates(), split, selection_users, options,
+                                   budget_fits=budget_fits, full_iterations=True, on_trial=record)
     best = [t.as_dict() for t in ranked]
     tracker.note(f"{len(best)} trials in {time.monotonic() - started:.0f}s; best "
                  f"{best[0]['kind']} {best[0]['params']}" if best else "no trial fitted within the budget")
@@ -170,19 +171,23 @@ def divide_eval_users(split: matrix.Split, counts: dict, options: fitting.FitOpt
 
 def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matrix.Split, users: np.ndarray,
            options: fitting.FitOptions, *, budget_fits: int | None = None, full_iterations: bool = False,
-           on_trial=None) -> tuple[list[fitting.Trial], dict]:
+           on_trial=None) -> tuple[list[fitting.Trial], dict, fitting.Model | None]:
     """The search over user-disjoint folds of a bounded sample of the selection shoppers (winner
-    first) and its summary. Starting points: the last run's winner (the incumbent), then the configured
-    candidates; then each kind's space in a seeded random order while TRAINING_SEARCH_FITS fold-fits
-    last. A challenger displaces the incumbent only by more than the folds' noise (fitting.race).
-    `budget_fits` (tuning) replaces TRAINING_SEARCH_FITS and is the search's only bound (the task's time limit
-    stays); otherwise TRAINING_SEARCH_SECONDS is the safety stop (0: the starting points only)."""
+    first), its summary, and the winner's fit when the selection made one on the whole training split but
+    the selection shoppers (else None). Starting points: the last run's winner (the incumbent), then the
+    configured candidates; then each kind's space in a seeded random order within the budget of estimated
+    work (TRAINING_SEARCH_WORK, _MIN_WORK) and TRAINING_SEARCH_FITS fold-fits. A challenger displaces the
+    incumbent only by more than the folds' noise (fitting.race). `budget_fits` (tuning) replaces both and is
+    the search's only bound (the task's time limit stays); otherwise TRAINING_SEARCH_SECONDS is the safety
+    stop (0: the starting points only)."""
     tracker.stage("select")
     if budget_fits is None:
         budget_fits, safety = settings.TRAINING_SEARCH_FITS, settings.TRAINING_SEARCH_SECONDS
-        searching = budget_fits > 0 and safety > 0
+        budget_work = fitting.search_work(split.train, als_fits=settings.TRAINING_SEARCH_WORK,
+                                          floor_seconds=settings.TRAINING_SEARCH_MIN_WORK, options=options)
+        searching = budget_fits > 0 and safety > 0 and budget_work > 0
     else:  # a tuning run asked for this much work: no wall-clock stop of the search's own
-        safety, searching = None, budget_fits > 0
+        safety, searching, budget_work = None, budget_fits > 0, None
     last = selectors.last_best_candidate(before_run=tracker.run_id)
     starts = fitting.search_starts(candidates, _candidate(last))
     skipped: list[str] = []
@@ -212,13 +217,16 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
         n_folds=settings.TRAINING_SELECTION_FOLDS, sample_users=settings.TRAINING_SELECTION_USERS,
         max_interactions=settings.TRAINING_SELECTION_INTERACTIONS, repeats=settings.TRAINING_SELECTION_REPEATS,
         options=options, iterations=None if full_iterations else settings.TRAINING_SELECTION_ITERATIONS,
-        budget_fits=budget_fits if searching else None, max_seconds=safety if searching else None,
+        budget_fits=budget_fits if searching else None, budget_work=budget_work if searching else None,
+        max_seconds=safety if searching else None,
         z=settings.TRAINING_SELECTION_Z, seed=options.random_state, on_sample=note_sample,
         on_final=lambda trial: tracker.note(f"final round on the whole data: {describe(trial)}"),
         progress=tracker.set_fraction, log=note_skip, on_trial=note_trial)
     sample = folds.sample
     trials = result.trials
     summary = {"budget_fits": budget_fits if searching else 0, "fits": result.fits, "stopped": result.stopped,
+               "budget_work_seconds": round(budget_work, 3) if searching and budget_work is not None else None,
+               "work_seconds": round(result.work, 3), "winner_fit_reused": result.model is not None,
                "safety_seconds": safety, "seconds": round(result.seconds, 3), "trials": len(trials),
                "folds": len(folds.folds), "z": settings.TRAINING_SELECTION_Z, "sample": sample,
                "warm_start": last and {"kind": last["kind"], "params": last["params"]}, "skipped": skipped,
@@ -227,8 +235,11 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
         tracker.note(f"search stopped by the safety limit ({safety:g} s) after {result.fits} fold-fits")
     final_note = f", then {len(final)} full-size fits in the final round" if final else ""
     tracker.note(f"selected {trials[0].candidate.label()} ({len(trials)} trials, {result.fits} fold-fits{final_note} "
-                 f"in {summary['seconds']:.1f}s; stopped: {result.stopped})")
-    return trials, summary
+                 f"in {summary['seconds']:.1f}s, {result.work:.1f}s of estimated work; stopped: {result.stopped})")
+    if result.model is not None:
+        tracker.note("the winner's fit from the selection is the model: it was fitted on every training row but "
+                     f"the {len(users):,} selection shoppers")
+    return trials, summary, result.model
 
 
 def _candidate(trial: dict | None) -> fitting.Candidate | None:

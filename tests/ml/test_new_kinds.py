@@ -178,13 +178,13 @@ def test_the_search_budget_is_fold_fits_and_no_started_candidate_is_cut():
     folds = _folds()
     space = [fitting.Candidate("cosine", {"K": k}) for k in (10, 20, 30, 40, 50, 60, 70, 80)]
     fits = []
-    orig = folds.score_users
+    orig = folds.fit_and_score
 
     def counting(candidate, fold, **kw):
         fits.append((candidate.params["K"], fold))
         return orig(candidate, fold, **kw)
 
-    folds.score_users = counting
+    folds.fit_and_score = counting
     # The starting point always runs; then a candidate starts only if its 3 folds fit in what is left of
     # the 7 fold-fits: K=20 (fits 1-3), K=30 (4-6), and K=40 would need 3 more: the search stops there.
     result = fitting.race(space[:1], space[1:], folds, options=OPTIONS, iterations=None, budget_fits=7, z=50.0)

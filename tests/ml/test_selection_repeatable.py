@@ -69,8 +69,8 @@ def test_rp3betas_fold_figure_agrees_with_its_holdout_figure():
     bounded = fitting.selection_folds(split.train, split.test, users, n_folds=3, sample_users=100_000,
                                       max_interactions=1_000_000, seed=0)
     assert bounded.sample["shoppers"] == split.train.shape[0] and thin.sample["shoppers"] == 1_600
-    thin_scores = [thin.score(rp3, f, options=OPTIONS, iterations=None) for f in range(3)]
-    scores = [bounded.score(rp3, f, options=OPTIONS, iterations=None) for f in range(3)]
+    thin_scores = [thin.score(rp3, f, options=OPTIONS, iterations=None) for f in range(len(thin.folds))]
+    scores = [bounded.score(rp3, f, options=OPTIONS, iterations=None) for f in range(len(bounded.folds))]
     assert np.mean(thin_scores) < 0.8 * held["ndcg@10"], (thin_scores, held["ndcg@10"])
     spread = max(np.std(scores), 0.01)
     assert abs(np.mean(scores) - held["ndcg@10"]) <= 2 * spread, (scores, held["ndcg@10"])

@@ -9,8 +9,8 @@
 
 Kind names are what settings, trials and version params carry; keep them stable.
 """
-from recsys.ml.model_kinds.base import FitOptions, Model, ProgressFn, ScoreRequest
+from recsys.ml.model_kinds.base import DataSize, FitOptions, Model, ProgressFn, ScoreRequest
 from recsys.ml.model_kinds.registry import ARTIFACT_KINDS, KINDS, create, from_artifact, kind_class, kind_names
 
-__all__ = ["ARTIFACT_KINDS", "KINDS", "FitOptions", "Model", "ProgressFn", "ScoreRequest", "create", "from_artifact",
-           "kind_class", "kind_names"]
+__all__ = ["ARTIFACT_KINDS", "KINDS", "DataSize", "FitOptions", "Model", "ProgressFn", "ScoreRequest", "create",
+           "from_artifact", "kind_class", "kind_names"]

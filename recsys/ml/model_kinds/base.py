@@ -31,6 +31,30 @@ class FitOptions:
     ease_max_items: int = 5_000  # larger catalogs skip EASE (dense n x n; CURIO_EASE_MAX_ITEMS)
 
 
+@dataclass(frozen=True)
+class DataSize:
+    """What a fit's work depends on, read off the matrix it fits (the search's budget is counted in estimated work)."""
+
+    shoppers: int
+    items: int
+    interactions: int
+    cooccurrences: float  # the sum over shoppers of (row length)^2: the work of an item x item product
+
+    @classmethod
+    def of(cls, user_items: sp.csr_matrix) -> DataSize:
+        lengths = np.diff(user_items.tocsr().indptr).astype(np.float64)
+        return cls(int(user_items.shape[0]), int(user_items.shape[1]), int(user_items.nnz),
+                   float(np.dot(lengths, lengths)))
+
+
+# Seconds per unit of work on the reference machine (the 2-core development VM, 2 threads), fitted to the
+# fits of bench/bench_selection.py's 1M- and 10M-event shops (`--costs` prints estimate and measure side by side).
+# An estimate only has to bound the search's work within tens of percent; it is never compared with a clock.
+SECONDS_PER_COOCCURRENCE = 1.3e-8  # implicit's item-item product (BM25, cosine), EASE's Gram matrix
+RP3BETA_SECONDS_PER_COOCCURRENCE = 4.0e-8  # the two-step walk's product and its top-K, a block of rows at a time
+ALS_SECONDS_PER_ROW_ITERATION = 3.5e-7  # per (interaction + shopper + item) per iteration at 100 factors
+
+
 @dataclass
 class ScoreRequest:
     """One list to score from a history: `n` columns at most, never an `exclude` column, and only
@@ -76,6 +100,12 @@ class Model:
     def skip_reason(cls, shape: tuple[int, int], options: FitOptions) -> str:
         """Why this kind is not fitted on a (shoppers, items) matrix of `shape` ("": it is)."""
         return ""
+
+    @classmethod
+    def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
+        """Estimated seconds of one fit on the reference machine, from the data's size alone (never timed):
+        the search's budget is counted in these, so the same data gives the same trials on any machine."""
+        return 0.0
 
     @classmethod
     def refit_params(cls, params: dict, iterations: int) -> dict:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from implicit import nearest_neighbours as nn
 
 from recsys.ml import evaluation, neighbours, scoring
-from recsys.ml.model_kinds.base import Model, ProgressFn, ScoreRequest
+from recsys.ml.model_kinds.base import SECONDS_PER_COOCCURRENCE, DataSize, FitOptions, Model, ProgressFn, ScoreRequest
 
 
 class ItemItemModel(Model):
@@ -43,6 +43,10 @@ class ItemItemModel(Model):
 
     def artifact_params(self) -> dict:
         return {"binary": True} if self.binary else {}
+
+    @classmethod
+    def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
+        return SECONDS_PER_COOCCURRENCE * size.cooccurrences + 5e-8 * size.interactions  # XᵀX, then the weights
 
     def _estimator(self) -> nn.ItemItemRecommender:
         raise NotImplementedError(f"{self.kind} is served from its artifact; fit a bm25 or cosine model")
