@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_selection.py --shops small,medium --runs 3
     .venv/bin/python bench/bench_selection.py --shops 1m --runs 1 --costs
     .venv/bin/python bench/bench_selection.py --shops 10m --runs 1 --no-kind-holdouts --small-raw-grid --costs
-    .venv/bin/python bench/bench_selection.py --shops small --budgets 0,0.5,2,8
+    .venv/bin/python bench/bench_selection.py --shops small --runs 1 --budgets 0,5,20,80 --min-work 0
 
 Pure numpy (no database), the shops from bench/shops.py (bench_training.py's generator), each split
 as training splits (20% per-shopper holdout of up to 10,000 shoppers, 3,000 of them for the
@@ -83,12 +83,11 @@ def raw_implicit(train, users, score, threads: int, grid: bool) -> tuple[dict[st
     return out, als_seconds
 
 
-def select(split, users, options, work: float, verbose: bool = False):
+def select(split, users, options, work: float, min_work: float, verbose: bool = False):
     """As a training run selects (recsys/training/pipeline.py: fitting.select with the settings); `work`: the
-    search's budget in one default ALS fit of the training split (TRAINING_SEARCH_WORK)."""
+    search's budget in default ALS fits of the training split (TRAINING_SEARCH_WORK), at least `min_work`."""
     starts = [fitting.Candidate.from_setting(c) for c in settings.TRAINING_CANDIDATES]
-    budget = fitting.search_work(split.train, als_fits=work, floor_seconds=settings.TRAINING_SEARCH_MIN_WORK,
-                                 options=options) if work else None
+    budget = fitting.search_work(split.train, als_fits=work, floor_seconds=min_work, options=options) if work else None
     return fitting.select(
         starts, fitting.tuning_space(SEED) if budget else [], split.train, split.test, users,
         n_folds=settings.TRAINING_SELECTION_FOLDS, sample_users=settings.TRAINING_SELECTION_USERS,
@@ -152,7 +151,8 @@ def run_shop(name: str, args) -> None:
         for budget in budgets:
             for run in range(args.runs):
                 t0 = time.perf_counter()
-                (folds, result, final), budget_seconds = select(split, users, options, budget, args.verbose)
+                (folds, result, final), budget_seconds = select(split, users, options, budget, args.min_work,
+                                                                args.verbose)
                 selection_seconds = time.perf_counter() - t0
                 winner = result.trials[0]
                 if result.model is not None:  # as the pipeline: the selection's fit is the model
@@ -202,6 +202,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--budgets", default="", help="comma-separated search budgets, in default ALS fits of the "
                         "training split (default: CURIO_TRAINING_SEARCH_WORK; 0: the starting points only)")
+    parser.add_argument("--min-work", type=float, default=settings.TRAINING_SEARCH_MIN_WORK,
+                        help="the budget's floor in reference seconds (default: CURIO_TRAINING_SEARCH_MIN_WORK)")
     parser.add_argument("--costs", action="store_true", help="first fit each starting point once: estimated "
                         "reference seconds beside the measured")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)

@@ -57,6 +57,10 @@ class Candidate:
         """One fit's estimated seconds on the reference machine (the kind's `fit_seconds`: from sizes, never timed)."""
         return model_kinds.kind_class(self.kind).fit_seconds(size, self.params, options, iterations)
 
+    def score_seconds(self, shoppers: int, size: DataSize) -> float:
+        """Scoring `shoppers` against a fit of `size`, estimated as `fit_seconds` (the kind's `score_seconds`)."""
+        return model_kinds.kind_class(self.kind).score_seconds(shoppers, size, self.params)
+
 
 def fit(candidate: Candidate, user_items: sp.csr_matrix, *, options: FitOptions,
         progress: ProgressFn | None = None, iterations: int | None = None,
@@ -298,8 +302,9 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
     spent, searched, stopped = 0, 0, "space"  # fold-fits in all, and those of `space` (the budget's)
     work, searched_work, passed_over = 0.0, 0.0, False
 
-    def cost(candidate: Candidate) -> float:
-        return n_folds * candidate.fit_seconds(folds.size, options, iterations)
+    def cost(candidate: Candidate) -> float:  # a fit per fold, and scoring the fold's shoppers
+        fit_once = candidate.fit_seconds(folds.size, options, iterations)
+        return sum(fit_once + candidate.score_seconds(len(fold), folds.size) for fold in folds.folds)
 
     planned = sum(cost(c) for c in queue[:n_starts]) + (budget_work or 0.0)
     for index, candidate in enumerate(queue):

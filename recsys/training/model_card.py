@@ -47,7 +47,7 @@ def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | Non
     return figures
 
 
-STOPPED = {"space": "every candidate was tried", "budget": "the budget of fold-fits was spent",
+STOPPED = {"space": "every candidate was tried", "budget": "the search budget (estimated work) was spent",
            "safety": "the wall-clock safety limit fired", "none": "one candidate, nothing to compare"}
 
 

@@ -26,9 +26,16 @@ def test_a_fits_estimate_grows_with_what_its_kind_works_on():
     assert seconds("als", size(interactions=40_000)) > 1.8 * seconds("als", base)
     assert seconds("als", base, iterations=6) == seconds("als", base) * 6 / 15
     assert seconds("als", base, factors=128) > seconds("als", base, factors=64)
-    # item-item: the co-occurrences; EASE: the cube of the catalog; ease_head: only its head's cube
-    assert seconds("bm25", size(cooccurrences=4e6)) > 3 * seconds("bm25", base)
-    assert seconds("rp3beta", size(cooccurrences=4e6)) > 3 * seconds("rp3beta", base)
+    # scoring folded-in shoppers: ALS scores every item with its factors; item-item kinds count it in the fit
+    als = fitting.Candidate("als", {"factors": 64})
+    assert als.score_seconds(2_000, base) == 2 * als.score_seconds(1_000, base) > 0
+    assert fitting.Candidate("bm25", {}).score_seconds(1_000, base) == 0.0
+    # item-item: the co-occurrences and the neighbours kept per item; RP3beta: a top-K pass per item row too;
+    # EASE: the cube of the catalog; ease_head: only its head's cube
+    assert seconds("bm25", size(cooccurrences=4e6)) > 2.5 * seconds("bm25", base)
+    assert seconds("bm25", size(items=5_000), K=200) > seconds("bm25", size(items=5_000), K=50)
+    assert seconds("rp3beta", size(cooccurrences=4e6)) > 2.5 * seconds("rp3beta", base)
+    assert seconds("rp3beta", size(items=50_000)) > 2 * seconds("rp3beta", base)
     assert seconds("ease", size(items=8_000)) > 100 * seconds("ease", size(items=1_000))
     big = size(items=100_000, cooccurrences=1e9)
     assert seconds("ease_head", big, items=2_000) < seconds("ease_head", big, items=5_000)

@@ -17,7 +17,7 @@ from recsys.training import selectors, services
 from recsys.training.config import weight_config
 from recsys.training.lease import training_run_claim, training_run_create
 from tests.factories import served_version
-from tests.training_data import fast_training_settings, make_popularity_shop, make_shop
+from tests.training_data import FAST_CANDIDATES, fast_training_settings, make_popularity_shop, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -249,6 +249,34 @@ def test_a_run_on_a_sample_checks_its_verdict_on_the_whole_data(settings):
     assert "final round on the whole data" in run.log
     settings.TRAINING_SELECTION_INTERACTIONS = 10**9  # within the bound: no final round
     assert train().metrics["search"]["final"] == []
+
+
+@pytest.fixture
+def one_fold(settings):
+    make_shop()
+    settings.TRAINING_SELECTION_EVAL_USERS = 20  # under a tenth of the shoppers: one fold of all 20
+    settings.TRAINING_SELECTION_Z = 1000.0  # the first starting point stays the winner
+    return settings
+
+
+def test_a_one_fold_selection_hands_its_item_item_fit_to_the_holdout(one_fold):
+    settings = one_fold
+    settings.TRAINING_CANDIDATES = [{"kind": "bm25", "K": 50}, {"kind": "cosine", "K": 50}]
+    run = train()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    search = run.metrics["search"]
+    assert search["sample"]["folds"] == 1 and search["winner_fit_reused"] is True, search
+    assert search["work_seconds"] > 0 and search["budget_work_seconds"] >= settings.TRAINING_SEARCH_MIN_WORK
+    assert "the winner's fit from the selection is the model" in run.log
+    assert run.metrics["model"]["ndcg@10"] > run.metrics["random"]["ndcg@10"]
+
+
+def test_an_als_winner_is_fitted_afresh_after_a_one_fold_selection(one_fold):
+    one_fold.TRAINING_CANDIDATES = [FAST_CANDIDATES[0], {"kind": "bm25", "K": 50}]
+    run = train()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.metrics["winner"]["kind"] == "als" and run.metrics["search"]["winner_fit_reused"] is False
+    assert "the winner's fit from the selection is the model" not in run.log
 
 
 def test_train_tune_takes_a_budget_of_fold_fits(capsys):

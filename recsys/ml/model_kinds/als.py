@@ -23,6 +23,7 @@ from implicit.nearest_neighbours import bm25_weight
 from recsys.ml import artifacts, card_figures, evaluation, neighbours, scoring
 from recsys.ml.model_kinds.base import (
     ALS_SECONDS_PER_ROW_ITERATION,
+    ALS_SECONDS_PER_SCORE,
     DataSize,
     FitOptions,
     Model,
@@ -83,6 +84,10 @@ class ALSModel(Model):
         factors = float(params.get("factors", 100))
         rows = size.interactions + size.shoppers + size.items
         return ALS_SECONDS_PER_ROW_ITERATION * n_iter * rows * (0.3 + 0.7 * factors / 100)
+
+    @classmethod
+    def score_seconds(cls, shoppers: int, size: DataSize, params: dict) -> float:
+        return ALS_SECONDS_PER_SCORE * shoppers * size.items * float(params.get("factors", 100))  # dense scores
 
     @property
     def regularization(self) -> float:

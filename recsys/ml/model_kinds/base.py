@@ -48,11 +48,15 @@ class DataSize:
 
 
 # Seconds per unit of work on the reference machine (the 2-core development VM, 2 threads), fitted to the
-# fits of bench/bench_selection.py's 1M- and 10M-event shops (`--costs` prints estimate and measure side by side).
-# An estimate only has to bound the search's work within tens of percent; it is never compared with a clock.
-SECONDS_PER_COOCCURRENCE = 1.3e-8  # implicit's item-item product (BM25, cosine), EASE's Gram matrix
-RP3BETA_SECONDS_PER_COOCCURRENCE = 4.0e-8  # the two-step walk's product and its top-K, a block of rows at a time
+# fits and trials of bench/bench_selection.py's 1M- and 10M-event shops and the 10M shop's 1M-interaction sample
+# (`--costs` prints estimate and measure side by side; `--verbose` each trial's). An estimate only has to bound the
+# search's work within tens of percent; it is never compared with a clock.
+SECONDS_PER_COOCCURRENCE = 1.1e-8  # implicit's item-item product (BM25, cosine), EASE's Gram matrix
+SECONDS_PER_NEIGHBOUR = 1e-7  # per item and neighbour kept (K): implicit's top-K and scoring with K per item
+RP3BETA_SECONDS_PER_COOCCURRENCE = 3.2e-8  # the two-step walk's product, a block of rows at a time
+TOP_K_SECONDS_PER_ITEM = 2.6e-5  # one pass of neighbours.top_k_rows (a short numpy step per item row)
 ALS_SECONDS_PER_ROW_ITERATION = 3.5e-7  # per (interaction + shopper + item) per iteration at 100 factors
+ALS_SECONDS_PER_SCORE = 5e-11  # per shopper x item x factor: scoring folded-in shoppers against every item
 
 
 @dataclass
@@ -105,6 +109,11 @@ class Model:
     def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
         """Estimated seconds of one fit on the reference machine, from the data's size alone (never timed):
         the search's budget is counted in these, so the same data gives the same trials on any machine."""
+        return 0.0
+
+    @classmethod
+    def score_seconds(cls, shoppers: int, size: DataSize, params: dict) -> float:
+        """Estimated reference seconds of scoring `shoppers` against a fit of `size` (the selection's folds)."""
         return 0.0
 
     @classmethod

@@ -15,7 +15,15 @@ import scipy.sparse as sp
 from implicit import nearest_neighbours as nn
 
 from recsys.ml import evaluation, neighbours, scoring
-from recsys.ml.model_kinds.base import SECONDS_PER_COOCCURRENCE, DataSize, FitOptions, Model, ProgressFn, ScoreRequest
+from recsys.ml.model_kinds.base import (
+    SECONDS_PER_COOCCURRENCE,
+    SECONDS_PER_NEIGHBOUR,
+    DataSize,
+    FitOptions,
+    Model,
+    ProgressFn,
+    ScoreRequest,
+)
 
 
 class ItemItemModel(Model):
@@ -46,7 +54,8 @@ class ItemItemModel(Model):
 
     @classmethod
     def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
-        return SECONDS_PER_COOCCURRENCE * size.cooccurrences + 5e-8 * size.interactions  # XᵀX, then the weights
+        neighbours_kept = SECONDS_PER_NEIGHBOUR * int(params.get("K", 100)) * size.items
+        return SECONDS_PER_COOCCURRENCE * size.cooccurrences + 5e-8 * size.interactions + neighbours_kept
 
     def _estimator(self) -> nn.ItemItemRecommender:
         raise NotImplementedError(f"{self.kind} is served from its artifact; fit a bm25 or cosine model")

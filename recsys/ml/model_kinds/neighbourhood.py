@@ -31,6 +31,7 @@ from recsys.ml import neighbours
 from recsys.ml.model_kinds.base import (
     RP3BETA_SECONDS_PER_COOCCURRENCE,
     SECONDS_PER_COOCCURRENCE,
+    TOP_K_SECONDS_PER_ITEM,
     DataSize,
     FitOptions,
     Model,
@@ -107,7 +108,7 @@ class RP3betaModel(FittedNeighbourModel):
 
     @classmethod
     def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
-        return RP3BETA_SECONDS_PER_COOCCURRENCE * size.cooccurrences
+        return rp3beta_seconds(size)
 
     def _fit_matrix(self, user_items: sp.csr_matrix, progress: ProgressFn | None) -> sp.csr_matrix:
         p = self.params
@@ -135,7 +136,8 @@ class EASEHeadModel(FittedNeighbourModel):
     @classmethod
     def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
         head = min(size.items, int(params.get("items", options.ease_max_items)))
-        return ease_seconds(head, size.cooccurrences) + RP3BETA_SECONDS_PER_COOCCURRENCE * size.cooccurrences
+        # + the joined matrix's own top-K pass over every item
+        return ease_seconds(head, size.cooccurrences) + rp3beta_seconds(size) + TOP_K_SECONDS_PER_ITEM * size.items
 
     def _fit_matrix(self, user_items: sp.csr_matrix, progress: ProgressFn | None) -> sp.csr_matrix:
         p = self.params
@@ -163,6 +165,11 @@ def ease_head_neighbours(user_items: sp.csr_matrix, lam: float, k: int, *, head_
     tail_part = sp.csr_matrix((walk.data[tail] * scale, (walk.row[tail], walk.col[tail])), shape=(n, n),
                               dtype=np.float32)
     return _top_k_sparse((ease + tail_part).tocsr(), k)
+
+
+def rp3beta_seconds(size: DataSize) -> float:
+    """An RP3beta fit's estimated reference seconds: the walk's product, then its top-K pass (base.DataSize)."""
+    return RP3BETA_SECONDS_PER_COOCCURRENCE * size.cooccurrences + TOP_K_SECONDS_PER_ITEM * size.items
 
 
 def ease_seconds(items: int, cooccurrences: float) -> float:
