@@ -1,7 +1,7 @@
 """Model selection benchmark (issue #30): repeatable, paired, bounded selection against raw implicit.
 
     .venv/bin/python bench/bench_selection.py --shops small,medium --runs 3
-    .venv/bin/python bench/bench_selection.py --shops 1m --runs 1 --costs
+    .venv/bin/python bench/bench_selection.py --shops 1m --runs 1 --costs --ceiling rp3beta,ease_head,bm25
     .venv/bin/python bench/bench_selection.py --shops 10m --runs 1 --no-kind-holdouts --small-raw-grid --costs
     .venv/bin/python bench/bench_selection.py --shops small --runs 1 --budgets 0,5,20,80 --min-work 0
 
@@ -104,6 +104,18 @@ def print_trial(t: fitting.Trial) -> None:
           f"{t.seconds:.1f}s, estimated {t.work:.1f}s){gain} {t.outcome}", flush=True)
 
 
+def print_ceiling(kinds: list[str], holdout_of) -> None:
+    """Every candidate of each kind's search space fitted on the training split and scored on the holdout itself:
+    the best that any selection could pick from the space (an optimistic bound, chosen on the test)."""
+    for kind in kinds:
+        space = model_kinds.kind_class(kind).search_space()
+        began = time.perf_counter()
+        scored = [(holdout_of(fitting.Candidate(kind, params))[0], params) for params in space]
+        best, params = max(scored, key=lambda pair: pair[0])
+        print(f"  ceiling {kind}: best of its {len(space)} parameter sets on the holdout {best:.4f} "
+              f"({params}; {time.perf_counter() - began:.0f}s)", flush=True)
+
+
 def print_costs(split, options) -> None:
     """Each starting point (and implicit's default ALS) fitted once on the whole training split: its estimated
     reference seconds (`fit_seconds`, what the budget counts) beside the seconds it took here."""
@@ -148,6 +160,8 @@ def run_shop(name: str, args) -> None:
     with fitting.blas_single_thread():
         if args.costs:
             print_costs(split, options)
+        if args.ceiling:
+            print_ceiling(args.ceiling.split(","), holdout_of)
         for budget in budgets:
             for run in range(args.runs):
                 t0 = time.perf_counter()
@@ -204,6 +218,8 @@ def main() -> None:
                         "training split (default: CURIO_TRAINING_SEARCH_WORK; 0: the starting points only)")
     parser.add_argument("--min-work", type=float, default=settings.TRAINING_SEARCH_MIN_WORK,
                         help="the budget's floor in reference seconds (default: CURIO_TRAINING_SEARCH_MIN_WORK)")
+    parser.add_argument("--ceiling", default="", help="comma-separated kinds: score each kind's whole search space "
+                        "on the holdout (the best any selection could pick)")
     parser.add_argument("--costs", action="store_true", help="first fit each starting point once: estimated "
                         "reference seconds beside the measured")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)

@@ -192,7 +192,7 @@ class Trial:
     n_folds: int
     fold_scores: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    work: float = 0.0  # its fits' estimated reference seconds (what the budget counts)
+    work: float = 0.0  # its fits' (and scoring's) estimated reference seconds (what the budget counts)
     dropped: str = ""  # "behind": its paired gain over the incumbent was clearly below zero
     user_scores: list[np.ndarray] = field(default_factory=list, repr=False)
     outcome: str = ""  # "incumbent" (the first starting point), "displaced the incumbent", "within noise", "behind"
@@ -326,7 +326,7 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
         if searching and budget_work is not None and searched_work + expected > budget_work:
             passed_over = True
             continue
-        trial, began = Trial(candidate, n_folds=n_folds, work=expected), time.perf_counter()
+        trial, began = Trial(candidate, n_folds=n_folds), time.perf_counter()
         keep = keeps_fit and kind.is_item_item  # its rows fold in; a factor model's user rows would not line up
         model = None
         for fold in range(n_folds):
@@ -339,8 +339,9 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
                 if fold < n_folds - 1 and trial.gain + z * trial.gain_se < 0:
                     trial.dropped = trial.outcome = "behind"
                     break
-        work, searched_work = work + expected, searched_work + expected * searching
-        trial.seconds = time.perf_counter() - began
+        done = expected * len(trial.fold_scores) / n_folds  # a trial stopped behind spent only its folds' share
+        work, searched_work = work + done, searched_work + done * searching
+        trial.seconds, trial.work = time.perf_counter() - began, done
         if incumbent is None:
             trial.outcome, incumbent, incumbent_model = "incumbent", trial, model
         elif not trial.dropped:
