@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recsys.ml import fitting, matrix
@@ -73,8 +74,8 @@ def test_a_candidate_that_does_not_fit_the_work_left_is_passed_over_for_a_cheape
                           budget_work=budget, z=50.0)
     assert sorted(t.candidate.label() for t in result.trials) == sorted(c.label() for c in [start] + cheap)
     assert result.trials[0].candidate == start  # z = 50: nobody displaces the start
-    assert result.stopped == "budget" and result.work == sum(cost(c) for c in [start] + cheap)
-    assert all(t.work == cost(t.candidate) for t in result.trials)
+    assert result.stopped == "budget" and result.work == pytest.approx(sum(cost(c) for c in [start] + cheap))
+    assert all(t.work == pytest.approx(cost(t.candidate)) for t in result.trials)
 
 
 def _race_by_work():
