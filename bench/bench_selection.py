@@ -194,13 +194,13 @@ def run_shop(name: str, args) -> None:
                 for t in result.trials:
                     by_kind.setdefault(t.candidate.kind, []).append(t)
                 print(f"  {'kind':<10} {'trials':>6} {'best params (folds)':<62} {'folds nDCG@10':>17} "
-                      f"{'holdout':>8} {'fit s':>6}")
+                      f"{'s.e.':>7} {'holdout':>8} {'fit s':>6}")
                 for kind, ts in by_kind.items():
                     best = max(ts, key=lambda t: (t.complete, t.ndcg)) if not ts[0].won else ts[0]
                     h, took = holdout_of(best.candidate) if args.kind_holdouts else (float("nan"), float("nan"))
                     params = ", ".join(f"{k}={v}" for k, v in sorted(best.candidate.params.items()))
                     print(f"  {kind:<10} {len(ts):>6} {params:<62} {best.ndcg:>8.4f} ± {best.ndcg_std:.4f} "
-                          f"{h:>8.4f} {took:>6.1f}", flush=True)
+                          f"{best.ndcg_se:>7.4f} {h:>8.4f} {took:>6.1f}", flush=True)
         raw, als_seconds = raw_implicit(split.train, holdout, score, args.threads, args.raw_grid)
     for label, value in raw.items():
         print(f"  {label:<28} {value:.4f}")

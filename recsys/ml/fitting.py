@@ -212,6 +212,13 @@ class Trial:
     def ndcg_std(self) -> float:
         return float(np.std(self.fold_scores)) if self.fold_scores else 0.0
 
+    @property
+    def ndcg_se(self) -> float:
+        """The standard error of the mean over the scored shoppers (what one fold's figure has instead of a spread;
+        a shopper scored in several repeats counts as often as scored, so this is a lower bound there)."""
+        scores = self.per_user()
+        return float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else 0.0
+
     def per_user(self) -> np.ndarray:
         return np.concatenate(self.user_scores) if self.user_scores else np.zeros(0)
 
@@ -222,6 +229,7 @@ class Trial:
     def as_dict(self) -> dict:
         out = {"kind": self.candidate.kind, "params": self.candidate.params, "folds": len(self.fold_scores),
                "ndcg@10": round(self.ndcg, 5), "ndcg@10_std": round(self.ndcg_std, 5),
+               "ndcg@10_se": round(self.ndcg_se, 5),
                "seconds": round(self.seconds, 3), "work_seconds": round(self.work, 3), "outcome": self.outcome,
                "won": self.won}
         if self.gain is not None:
