@@ -87,7 +87,7 @@ def select(split, users, options, work: float, min_work: float, verbose: bool = 
     """As a training run selects (recsys/training/pipeline.py: fitting.select with the settings); `work`: the
     search's budget in default ALS fits of the training split (TRAINING_SEARCH_WORK), at least `min_work`."""
     starts = [fitting.Candidate.from_setting(c) for c in settings.TRAINING_CANDIDATES]
-    budget = fitting.search_work(split.train, als_fits=work, floor_seconds=min_work, options=options) if work else None
+    budget = fitting.search_work(split.train, als_fits=work, floor_seconds=min_work, options=options) or None
     return fitting.select(
         starts, fitting.tuning_space(SEED) if budget else [], split.train, split.test, users,
         n_folds=settings.TRAINING_SELECTION_FOLDS, sample_users=settings.TRAINING_SELECTION_USERS,

@@ -259,9 +259,9 @@ def ranked(trials: list[Trial]) -> list[Trial]:
 @dataclass
 class Selection:
     """A search's trials (winner first), why it stopped and what it spent; `model`: the winner fitted on every
-    training row but the scored shoppers, when the race made that fit (one fold over the whole split) and the
-    kind is item-item (scored by folding rows in, so the missing rows change nothing but the fit), else None
-    (the caller fits it)."""
+    training row but the scored shoppers, when the race made that fit (one fold over the whole split, the scored
+    shoppers at most MAX_LEFT_OUT of it) and the kind is item-item (scored by folding rows in, so the missing rows
+    change the fit by no more than a fold's would), else None (the caller fits it)."""
 
     trials: list[Trial]
     stopped: str  # "space" (every candidate tried), "budget" (fold-fits or work spent), "safety" (wall clock), "none"
@@ -302,7 +302,8 @@ def race(starts: list[Candidate], space: list[Candidate], folds: Folds, *, optio
     started = clock()
     n_folds = len(folds.folds)
     scored_shoppers = np.concatenate(folds.folds) if folds.folds else np.zeros(0, dtype=np.int64)
-    keeps_fit = n_folds == 1 and folds.covers_all  # that fold's fit is the whole split's but the scored shoppers
+    # That fold's fit is the whole split's but the scored shoppers: the model itself, where they are few.
+    keeps_fit = n_folds == 1 and folds.covers_all and len(folds.folds[0]) <= MAX_LEFT_OUT * folds.train.shape[0]
     trials: list[Trial] = []
     incumbent: Trial | None = None
     incumbent_model: Model | None = None

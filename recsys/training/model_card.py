@@ -47,7 +47,7 @@ def sample_figures(version: ModelVersion, catalog: dict[str, str]) -> dict | Non
     return figures
 
 
-STOPPED = {"space": "every candidate was tried", "budget": "the search budget (estimated work) was spent",
+STOPPED = {"space": "every candidate was tried", "budget": "the search budget was spent",
            "safety": "the wall-clock safety limit fired", "none": "one candidate, nothing to compare"}
 
 
@@ -60,7 +60,10 @@ def selection_by_kind(run_metrics: dict | None) -> list[dict]:
     rows: dict[str, dict] = {}
     for t in trials:  # the winner first, then by mean: a kind's first trial is its best
         row = rows.setdefault(t["kind"], {"kind": t["kind"], "params": t.get("params", {}), "folds": t.get("folds"),
-                                          "ndcg": t.get("ndcg@10"), "std": t.get("ndcg@10_std"), "trials": 0,
+                                          "ndcg": t.get("ndcg@10"), "trials": 0,
+                                          # one fold has no spread: its standard error over the scored shoppers
+                                          "std": t.get("ndcg@10_std") if (t.get("folds") or 0) > 1
+                                          else t.get("ndcg@10_se", t.get("ndcg@10_std")),
                                           "seconds": 0.0, "won": t["kind"] == winner, "outcome": t.get("outcome", ""),
                                           "gain": t.get("gain"), "gain_se": t.get("gain_se")})
         row["trials"] += 1

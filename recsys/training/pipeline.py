@@ -1,6 +1,7 @@
 """The stages of one run, in order, as small functions; `train` and `tune` string them together.
 
-train: extract -> split -> select -> fit -> evaluate (+ gate, version record) -> refit -> save -> activate
+train: extract -> split -> select -> fit (or the selection's fit of the winner) -> evaluate (+ gate, version
+       record) -> refit -> save -> activate
 tune:  extract -> split -> select over the tuning space until the budget is spent
 
 The split's evaluation shoppers are divided once: the selection's (user-disjoint folds, the
@@ -56,8 +57,7 @@ def train(tracker: RunTracker) -> None:
         trials, search, model = select(tracker, candidates, split, selection_users, options)
         release_freed_memory()  # the selection's many fits: the later stages must not peak on top of them
         winner = trials[0].candidate
-        if model is None:
-            model = fit(tracker, winner, split, options)
+        model = fit(tracker, winner, split, options, selected=model)
         scores = evaluate(tracker, model, split, holdout_users, n_items=data.shape[1], options=options)
         accepted, reason = gate(tracker, scores)
         version = version_record(run_id, winner, scores, trials, search, accepted, reason)
@@ -204,8 +204,10 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
 
     def describe(trial: fitting.Trial) -> str:
         paired = f", gain {trial.gain:+.4f} ± {trial.gain_se:.4f}" if trial.gain is not None else ""
-        return (f"{trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {trial.ndcg_std:.4f} over "
-                f"{len(trial.fold_scores)} folds ({trial.seconds:.1f}s){paired}: {trial.outcome}")
+        spread = (f"± {trial.ndcg_std:.4f} over {len(trial.fold_scores)} folds" if len(trial.fold_scores) > 1
+                  else f"± {trial.ndcg_se:.4f} (standard error) over 1 fold")
+        return (f"{trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} {spread} ({trial.seconds:.1f}s){paired}: "
+                f"{trial.outcome}")
 
     def note_trial(trial: fitting.Trial) -> None:
         tracker.note(f"trial {describe(trial)}")
@@ -252,9 +254,13 @@ def _candidate(trial: dict | None) -> fitting.Candidate | None:
         return None
 
 
-def fit(tracker: RunTracker, winner: fitting.Candidate, split: matrix.Split, options: fitting.FitOptions):
-    """The winner with its full parameters on the training split."""
+def fit(tracker: RunTracker, winner: fitting.Candidate, split: matrix.Split, options: fitting.FitOptions,
+        selected: fitting.Model | None = None):
+    """The winner with its full parameters on the training split; `selected`: the selection's fit of it on the
+    split but the selection shoppers (one fold or the final round, an item-item kind), which is used instead."""
     tracker.stage("fit")
+    if selected is not None:
+        return selected
     return fitting.fit(winner, split.train, options=options, progress=tracker.set_fraction)
 
 

@@ -25,7 +25,7 @@ def test_a_fits_estimate_grows_with_what_its_kind_works_on():
     base = size()
     # ALS: passes over interactions and rows, per iteration, more with the factors
     assert seconds("als", size(interactions=40_000)) > 1.8 * seconds("als", base)
-    assert seconds("als", base, iterations=6) == seconds("als", base) * 6 / 15
+    assert seconds("als", base, iterations=6) == pytest.approx(seconds("als", base) * 6 / 15)
     assert seconds("als", base, factors=128) > seconds("als", base, factors=64)
     # scoring folded-in shoppers: ALS scores every item with its factors; item-item kinds count it in the fit
     als = fitting.Candidate("als", {"factors": 64})
@@ -132,3 +132,30 @@ def test_the_races_one_fold_fit_is_the_model_a_fresh_fit_of_the_same_rows_gives(
     _, _, three = _folds(n_users=600)
     assert fitting.race([winner, als], [], three, options=OPTIONS, iterations=None, budget_fits=None,
                         z=50.0).model is None
+
+
+def test_a_final_round_hands_over_its_fit_only_when_the_selection_shoppers_are_few():
+    """The final round fits the whole split but the selection shoppers: its item-item winner's fit is the model
+    where they are at most a tenth of the split, and never where leaving them out takes a large share of it."""
+    starts = [fitting.Candidate("rp3beta", {"alpha": 0.8, "beta": 0.4, "K": 50}),
+              fitting.Candidate("cosine", {"K": 20})]
+    for n_users, scored, handed_over in ((6_000, 300, True), (600, 300, False)):
+        split = matrix.holdout_split(clustered(n_users=n_users, n_items=150, seed=2), seed=0)
+        users, _ = fitting.split_eval_users(split.eval_users, selection_users=scored, seed=1)
+        folds, result, final = fitting.select(starts, [], split.train, split.test, users, n_folds=3, sample_users=10**6,
+                                              max_interactions=split.train.nnz // 2, repeats=1, options=OPTIONS,
+                                              iterations=None, budget_fits=None, z=50.0)
+        assert folds.sample["interactions"] < split.train.nnz and len(final) == 2  # a sample, then the final round
+        assert (result.model is not None) is handed_over, (n_users, scored)
+
+
+def test_the_cholesky_inverse_matches_the_general_one_across_row_blocks():
+    from recsys.ml.model_kinds.neighbourhood import symmetric_inverse
+
+    rng = np.random.default_rng(3)
+    for n in (7, 1_024, 1_500):  # within one block of 1,024 rows, exactly one, and one and a half
+        x = rng.random((n + 40, n))
+        g = x.T @ x + 5.0 * np.eye(n)
+        expected = np.linalg.inv(g)
+        got = symmetric_inverse(np.asfortranarray(g))
+        assert got.flags.c_contiguous and np.allclose(got, expected, rtol=1e-9, atol=1e-12), n

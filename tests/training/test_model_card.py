@@ -94,7 +94,7 @@ def test_admin_model_card_page(admin_client, tmp_path, settings):
     assert html.count("(selected)") == 1 and "<strong>ease (selected)</strong>" in html
     assert "lambda=50.0" in html and "lambda=5.0" not in html and "0.3100 ± 0.0120" in html
     assert "<td>2</td><td>2.75</td>" in html and "4 trials, 10 fold-fits in" in html
-    assert "stopped because the search budget (estimated work) was spent" in html and "3 of 30 shoppers" in html
+    assert "stopped because the search budget was spent" in html and "3 of 30 shoppers" in html
     assert "a search budget of 4.2 s of estimated work after the starting points, 9.5 s spent in all" in html
     assert "The winner's fit from the selection" in html
     assert "-0.0200 ± 0.0040" in html and "within noise" in html

@@ -226,9 +226,10 @@ def test_tuning_records_every_trial_within_the_budget_and_activates_nothing():
     assert done.status == TrainingRun.Status.SUCCEEDED and done.lock is None, done.error
     trials = done.metrics["tuning"]
     assert len(trials) >= 2 and done.metrics["best"] == trials[0]
-    complete = [t["ndcg@10"] for t in trials if t["folds"] == 3]  # then those stopped early
-    assert complete == sorted(complete, reverse=True) and trials[:len(complete)] == [t for t in trials
-                                                                                     if t["folds"] == 3]
+    n_folds = max(t["folds"] for t in trials)  # 3 folds x the repeats a small shop gets
+    complete = [t["ndcg@10"] for t in trials if t["folds"] == n_folds]  # then those stopped early
+    assert trials[0]["won"] and len(complete) >= 2 and complete[1:] == sorted(complete[1:], reverse=True)
+    assert trials[:len(complete)] == [t for t in trials if t["folds"] == n_folds]
     assert {t["kind"] for t in trials} <= {"als", "bm25", "cosine", "ease", "rp3beta"}
     assert not ModelVersion.objects.exists() and done.params == {"mode": "tuning", "budget_fits": 6}
     search = done.metrics["search"]  # the budget is the fold-fits asked for, not seconds

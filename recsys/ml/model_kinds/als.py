@@ -32,6 +32,7 @@ from recsys.ml.model_kinds.base import (
 )
 
 log = logging.getLogger(__name__)
+DEFAULT_FACTORS = 64  # a candidate without "factors"
 SERVING_REGULARIZATION = 0.01  # fold-in regularization of a version whose params name none
 WEIGHTINGS = ("linear", "log", "bm25")
 MIN_CONFIDENCE = 1e-3  # BM25's idf is ~0 for an item nearly everyone has; ALS needs confidences > 0
@@ -81,13 +82,13 @@ class ALSModel(Model):
         # implicit's conjugate-gradient ALS: a pass over every interaction and row per iteration, growing
         # less than linearly with the factors (64 factors cost 0.6-0.9 of 100 on the bench's shops).
         n_iter = int(iterations or params.get("iterations", 15))
-        factors = float(params.get("factors", 100))
+        factors = float(params.get("factors", DEFAULT_FACTORS))
         rows = size.interactions + size.shoppers + size.items
         return ALS_SECONDS_PER_ROW_ITERATION * n_iter * rows * (0.3 + 0.7 * factors / 100)
 
     @classmethod
     def score_seconds(cls, shoppers: int, size: DataSize, params: dict) -> float:
-        return ALS_SECONDS_PER_SCORE * shoppers * size.items * float(params.get("factors", 100))  # dense scores
+        return ALS_SECONDS_PER_SCORE * shoppers * size.items * float(params.get("factors", DEFAULT_FACTORS))  # dense
 
     @property
     def regularization(self) -> float:
@@ -157,7 +158,8 @@ class ALSModel(Model):
         params, options = self.params, self.options
         n_iter = int(iterations or params.get("iterations", 15))
         model = AlternatingLeastSquares(
-            factors=int(params.get("factors", 64)), regularization=float(params.get("regularization", 0.05)),
+            factors=int(params.get("factors", DEFAULT_FACTORS)),
+            regularization=float(params.get("regularization", 0.05)),
             alpha=float(params.get("alpha", 1.0)), iterations=n_iter, num_threads=options.num_threads,
             use_gpu=options.use_gpu, random_state=options.random_state, calculate_training_loss=False,
         )

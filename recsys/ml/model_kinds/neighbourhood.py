@@ -182,7 +182,7 @@ def ease_seconds(items: int, cooccurrences: float) -> float:
 def ease_weights(user_items: sp.csr_matrix, lam: float, *, num_threads: int = 1) -> np.ndarray:
     """EASE's dense B (float64, n_items x n_items): B_ij = -P_ij / P_jj, P = (XᵀX + λI)⁻¹, B_ii = 0."""
     with threadpool_limits(limits=num_threads, user_api="blas"):  # the caller pins BLAS to 1 thread
-        g = (user_items.T @ user_items).toarray().astype(np.float64)
+        g = (user_items.T @ user_items).toarray(order="F").astype(np.float64)  # LAPACK's order: inverted in place
         g[np.diag_indices_from(g)] += lam
         b = symmetric_inverse(g)
     del g
@@ -193,7 +193,8 @@ def ease_weights(user_items: sp.csr_matrix, lam: float, *, num_threads: int = 1)
 
 def symmetric_inverse(g: np.ndarray) -> np.ndarray:
     """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf + potri): half the work
-    of a general inverse (np.linalg.inv, LU), which was most of an EASE fit. `g` is overwritten."""
+    of a general inverse (np.linalg.inv, LU), which was most of an EASE fit. A Fortran-ordered `g` is overwritten
+    (any other is copied first); the result is C-ordered."""
     factor, info = lapack.dpotrf(g, lower=False, overwrite_a=True, clean=False)
     if info != 0:
         raise np.linalg.LinAlgError(f"EASE's Gram matrix is not positive definite (potrf info {info})")
@@ -206,7 +207,7 @@ def symmetric_inverse(g: np.ndarray) -> np.ndarray:
         block = inv[start:stop, start:stop]
         block[:] = np.triu(block) + np.triu(block, 1).T
         inv[stop:, start:stop] = inv[start:stop, stop:].T
-    return inv
+    return inv.T  # symmetric now: the transpose is the same matrix, in C order
 
 
 def ease_neighbours(user_items: sp.csr_matrix, lam: float, k: int, *, num_threads: int = 1) -> sp.csr_matrix:
