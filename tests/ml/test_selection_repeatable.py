@@ -24,14 +24,20 @@ def _select():
     return [{k: v for k, v in t.as_dict().items() if k != "seconds"} for t in result.trials], result.stopped
 
 
-def test_the_same_data_and_seed_give_the_same_trials_and_winner_beside_a_cpu_hog():
-    idle = _select()
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # a real busy process beside the search
+def idle_and_loaded(run):
+    """`run()` on this machine as it is, then again beside a real busy process."""
+    idle = run()
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        loaded = _select()
+        loaded = run()
     finally:
         hog.kill()
         hog.wait()
+    return idle, loaded
+
+
+def test_the_same_data_and_seed_give_the_same_trials_and_winner_beside_a_cpu_hog():
+    idle, loaded = idle_and_loaded(_select)
     assert idle == loaded
     trials, stopped = idle
     assert stopped == "budget" and trials[0]["won"] and len(trials) >= 5  # the starts and 3 of the space

@@ -1,13 +1,11 @@
 """The search's budget is estimated work (issue #30): each kind's `fit_seconds` from the data's size, never a
 clock; large samples race on one fold, whose fit is then the winner's model."""
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recsys.ml import fitting, matrix
+from tests.ml.test_selection_repeatable import idle_and_loaded
 from tests.ml.test_training_fitting import clustered
 
 OPTIONS = fitting.FitOptions(num_threads=2, random_state=7, ease_max_items=100)
@@ -88,13 +86,7 @@ def _race_by_work():
 
 
 def test_a_work_budget_gives_the_same_trials_beside_a_cpu_hog():
-    idle = _race_by_work()
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        loaded = _race_by_work()
-    finally:
-        hog.kill()
-        hog.wait()
+    idle, loaded = idle_and_loaded(_race_by_work)
     assert idle == loaded
     trials, stopped = idle
     assert stopped == "budget" and len(trials) > 2 and trials[0]["won"]
