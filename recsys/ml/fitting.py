@@ -25,8 +25,8 @@ from recsys.ml import evaluation, model_kinds
 from recsys.ml.model_kinds import DataSize, FitOptions, Model, ProgressFn
 
 __all__ = ["REFERENCE_ALS", "Candidate", "DataSize", "FitOptions", "Folds", "Model", "ProgressFn", "Selection", "Trial",
-           "blas_single_thread", "final_round", "fit", "paired_gain", "race", "ranked", "refit", "search",
-           "search_starts", "search_work", "select", "selection_folds", "split_eval_users", "tuning_space"]
+           "blas_single_thread", "final_round", "fit", "paired_gain", "race", "ranked", "recorded_spread", "refit",
+           "search", "search_starts", "search_work", "select", "selection_folds", "split_eval_users", "tuning_space"]
 
 
 def blas_single_thread():
@@ -235,6 +235,12 @@ class Trial:
         if self.gain is not None:
             out["gain"], out["gain_se"] = round(self.gain, 5), round(float(self.gain_se), 5)
         return out
+
+
+def recorded_spread(trial: dict) -> float:
+    """A recorded trial's ± (`Trial.as_dict`): the spread over its folds, or over one fold (no spread) the standard
+    error over its scored shoppers."""
+    return trial["ndcg@10_std"] if trial.get("folds", 0) > 1 else trial.get("ndcg@10_se", trial["ndcg@10_std"])
 
 
 def paired_gain(challenger: np.ndarray, incumbent: np.ndarray, shoppers: np.ndarray | None = None

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from recsys.catalog.models import Item
-from recsys.ml import artifact_store, artifacts, card_figures, model_kinds
+from recsys.ml import artifact_store, artifacts, card_figures, fitting, model_kinds
 from recsys.training import stored_versions
 from recsys.training.content import catalog_coverage
 from recsys.training.models import ModelVersion
@@ -60,10 +60,7 @@ def selection_by_kind(run_metrics: dict | None) -> list[dict]:
     rows: dict[str, dict] = {}
     for t in trials:  # the winner first, then by mean: a kind's first trial is its best
         row = rows.setdefault(t["kind"], {"kind": t["kind"], "params": t.get("params", {}), "folds": t.get("folds"),
-                                          "ndcg": t.get("ndcg@10"), "trials": 0,
-                                          # one fold has no spread: its standard error over the scored shoppers
-                                          "std": t.get("ndcg@10_std") if (t.get("folds") or 0) > 1
-                                          else t.get("ndcg@10_se", t.get("ndcg@10_std")),
+                                          "ndcg": t.get("ndcg@10"), "std": fitting.recorded_spread(t), "trials": 0,
                                           "seconds": 0.0, "won": t["kind"] == winner, "outcome": t.get("outcome", ""),
                                           "gain": t.get("gain"), "gain_se": t.get("gain_se")})
         row["trials"] += 1

@@ -204,9 +204,9 @@ def select(tracker: RunTracker, candidates: list[fitting.Candidate], split: matr
 
     def describe(trial: fitting.Trial) -> str:
         paired = f", gain {trial.gain:+.4f} ± {trial.gain_se:.4f}" if trial.gain is not None else ""
-        spread = (f"± {trial.ndcg_std:.4f} over {len(trial.fold_scores)} folds" if len(trial.fold_scores) > 1
-                  else f"± {trial.ndcg_se:.4f} (standard error) over 1 fold")
-        return (f"{trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} {spread} ({trial.seconds:.1f}s){paired}: "
+        folds = len(trial.fold_scores)
+        return (f"{trial.candidate.label()}: ndcg@10 {trial.ndcg:.4f} ± {fitting.recorded_spread(trial.as_dict()):.4f} "
+                f"over {folds} fold{'s' if folds > 1 else ' (± its standard error)'} ({trial.seconds:.1f}s){paired}: "
                 f"{trial.outcome}")
 
     def note_trial(trial: fitting.Trial) -> None:

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from config.celery import app
+from recsys.ml.fitting import recorded_spread
 from recsys.training import services
 from recsys.training.models import TrainingRun
 
@@ -84,8 +85,8 @@ class Command(BaseCommand):
             raise CommandError(f"tuning run {run.pk} {run.status}: {run.error}")
         for trial in run.metrics.get("tuning", []):
             self.stdout.write(f"  {trial['kind']:<7} {json.dumps(trial['params'], sort_keys=True):<60} "
-                              f"ndcg@10 {trial['ndcg@10']:.4f} ± {spread(trial):.4f} ({trial['folds']} folds)  "
-                              f"{trial['seconds']}s")
+                              f"ndcg@10 {trial['ndcg@10']:.4f} ± {recorded_spread(trial):.4f} "
+                              f"({trial['folds']} folds)  {trial['seconds']}s")
         best = run.metrics.get("best")
         if best:
             self.stdout.write(self.style.SUCCESS(
@@ -114,7 +115,7 @@ class Command(BaseCommand):
         trials = metrics.get("selection", [])
         for trial in trials[:10]:  # best first; the run's API record and admin page have them all
             self.stdout.write(f"  trial {trial['kind']} {trial['params']}: ndcg@10 {trial['ndcg@10']:.4f} "
-                              f"± {spread(trial):.4f} ({trial['folds']} folds, {trial['seconds']}s)")
+                              f"± {recorded_spread(trial):.4f} ({trial['folds']} folds, {trial['seconds']}s)")
         if len(trials) > 10:
             self.stdout.write(f"  ... and {len(trials) - 10} more trials (GET /api/v1/training-runs/{run.pk}/)")
         counts = run.data_counts or {}
@@ -133,7 +134,3 @@ class Command(BaseCommand):
                                f"was not activated. {run.error}")
         raise CommandError(f"run {run.pk} failed: {run.error.splitlines()[0] if run.error else 'unknown error'}")
 
-
-def spread(trial: dict) -> float:
-    """A trial's ± : the spread over its folds, or over one fold its standard error over the scored shoppers."""
-    return trial["ndcg@10_std"] if trial.get("folds", 0) > 1 else trial.get("ndcg@10_se", trial["ndcg@10_std"])
