@@ -123,14 +123,9 @@ class Folds:
         recs = model.recommend(self.train, scored, fold_in=True)
         return evaluation.ndcg_per_user(recs, self.test[scored], n_items=self.train.shape[1]), model
 
-    def score_users(self, candidate: Candidate, fold: int, *, options: FitOptions,
-                    iterations: int | None) -> np.ndarray:
-        """`fit_and_score`'s scores alone."""
-        return self.fit_and_score(candidate, fold, options=options, iterations=iterations)[0]
-
     def score(self, candidate: Candidate, fold: int, *, options: FitOptions, iterations: int | None) -> float:
-        """nDCG@10 on fold `fold` (the mean of `score_users`)."""
-        return float(np.mean(self.score_users(candidate, fold, options=options, iterations=iterations)))
+        """nDCG@10 on fold `fold` (the mean of `fit_and_score`'s per-shopper scores)."""
+        return float(np.mean(self.fit_and_score(candidate, fold, options=options, iterations=iterations)[0]))
 
 
 def split_eval_users(eval_users: np.ndarray, *, selection_users: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -127,6 +127,11 @@ class EASEHeadModel(FittedNeighbourModel):
         return [{"lambda": lam, "K": 200, "alpha": a, "beta": b, **({"items": 2000} if small else {})}
                 for lam in (100.0, 200.0, 500.0, 1000.0) for a in (0.8, 1.0) for b in (0.2, 0.4) for small in (0, 1)]
 
+    @staticmethod
+    def head_items(params: dict, options: FitOptions) -> int:
+        """The items EASE takes: params["items"], else CURIO_EASE_MAX_ITEMS."""
+        return int(params.get("items", options.ease_max_items))
+
     @classmethod
     def skip_reason(cls, shape: tuple[int, int], options: FitOptions) -> str:
         if shape[1] <= options.ease_max_items:
@@ -135,14 +140,14 @@ class EASEHeadModel(FittedNeighbourModel):
 
     @classmethod
     def fit_seconds(cls, size: DataSize, params: dict, options: FitOptions, iterations: int | None = None) -> float:
-        head = min(size.items, int(params.get("items", options.ease_max_items)))
+        head = min(size.items, cls.head_items(params, options))
         # + the joined matrix's own top-K pass over every item
         return ease_seconds(head, size.cooccurrences) + rp3beta_seconds(size) + TOP_K_SECONDS_PER_ITEM * size.items
 
     def _fit_matrix(self, user_items: sp.csr_matrix, progress: ProgressFn | None) -> sp.csr_matrix:
         p = self.params
         return ease_head_neighbours(user_items, float(p.get("lambda", 200.0)), self.neighbours,
-                                    head_items=int(p.get("items", self.options.ease_max_items)),
+                                    head_items=self.head_items(p, self.options),
                                     alpha=float(p.get("alpha", 0.8)), beta=float(p.get("beta", 0.4)),
                                     num_threads=self.options.num_threads)
 
